@@ -1,0 +1,214 @@
+"""Step 2 of eva: informativeness weights w(x) from the rewards of N sampled responses.
+
+    import numpy as np, evalab
+    r = np.array([[0.2, 0.9, 0.5], [1.0, 1.0, 1.0]])      # (n_prompts, n_samples)
+    evalab.informativeness(r)                              # -> array([0.7, 0. ])  (A*_min, the default)
+    evalab.informativeness(r, metric="a_avg")              # max - mean
+
+eva (Ye et al. 2024, §3.3) estimates how much a prompt can still teach the solver by the *regret* proxy
+of its sampled rewards. With r_(1) >= r_(2) >= ... >= r_(N) the sorted rewards of one prompt:
+
+    a_min      A*_min   = r_(1) - r_(N)        max - min  (the paper's default)
+    a_avg      A*_avg   = r_(1) - mean(r)      max - mean (the poster's form)
+    a_dts      A*_dts   = r_(1) - r_(2)        max - second max (our reading of "dts"; 0 when the top two tie)
+    var        Var(r)   = mean((r - mean r)^2) population variance
+    avg        mean(r)                         (ablation: prefers prompts the solver already does well)
+    inv_avg    1 / (mean(r) + eps)             (ablation: prefers hard prompts; needs mean(r) >= 0)
+    inv_a_min  1 / (A*_min + eps)              (ablation: prefers the *least* informative prompts)
+    uniform    1                               (no preference)
+
+Defined behaviour at the edges:
+- rewards may be ragged (a list of lists) or contain NaN: NaN means *missing* (a failed generation or
+  a reward function that declined to score); metrics use the valid entries of each row only;
+- a row with fewer than 2 valid rewards has no observable spread: spread metrics give 0, avg gives
+  mean of what exists (0 if none) — never NaN;
+- all-equal rows give exactly 0 for the spread metrics (spreads below ``tol`` are snapped to 0, so
+  float noise from continuous rewards does not count as informative);
+- inverse metrics are finite: at zero they give 1/eps;
+- +-inf anywhere, or a non-2-D array, raises ValueError naming the prompt (index or id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import numpy as np
+
+from .config import METRICS
+
+MetricFn = Callable[[np.ndarray], np.ndarray]
+Rewards = Union[np.ndarray, Sequence[Sequence[float]]]
+
+
+def as_reward_matrix(rewards: Rewards, prompt_ids: Sequence[str] | None = None) -> np.ndarray:
+    """(n_prompts, n_samples) float array; ragged rows are padded with NaN (= missing).
+
+    Raises ValueError for a wrong shape or an infinite reward, naming the prompt.
+    """
+    if isinstance(rewards, np.ndarray):
+        r = rewards.astype(float, copy=False)
+        if r.ndim != 2:
+            raise ValueError(f"rewards must be 2-D (n_prompts, n_samples); got shape {r.shape}")
+    else:
+        rows = [np.asarray(row, dtype=float).reshape(-1) if row is not None else np.empty(0) for row in rewards]
+        for i, row in enumerate(rewards):
+            if row is not None and np.ndim(row) > 1:
+                raise ValueError(f"rewards for prompt {_name(i, prompt_ids)} must be 1-D; got shape {np.shape(row)}")
+        width = max((len(x) for x in rows), default=0)
+        r = np.full((len(rows), width), np.nan)
+        for i, row in enumerate(rows):
+            r[i, : len(row)] = row
+    if prompt_ids is not None and len(prompt_ids) != r.shape[0]:
+        raise ValueError(f"got {len(prompt_ids)} prompt ids for {r.shape[0]} reward rows")
+    bad = np.isinf(r).any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"reward of prompt {_name(i, prompt_ids)} is infinite: {r[i].tolist()} "
+                         f"({int(bad.sum())} prompt(s) affected); fix the reward function or mark failures NaN")
+    return r
+
+
+def _name(i: int, ids: Sequence[str] | None) -> str:
+    return f"#{i} (id={ids[i]!r})" if ids is not None else f"#{i}"
+
+
+# One small function per metric; each takes the (n_prompts, n_samples) matrix with NaN for missing.
+
+def _valid_count(r: np.ndarray) -> np.ndarray:
+    return (~np.isnan(r)).sum(axis=1)
+
+
+def _nanmax(r: np.ndarray) -> np.ndarray:
+    return np.max(np.where(np.isnan(r), -np.inf, r), axis=1)
+
+
+def _nanmin(r: np.ndarray) -> np.ndarray:
+    return np.min(np.where(np.isnan(r), np.inf, r), axis=1)
+
+
+def _nanmean(r: np.ndarray) -> np.ndarray:
+    n = _valid_count(r)
+    s = np.where(np.isnan(r), 0.0, r).sum(axis=1)
+    return np.divide(s, n, out=np.zeros(r.shape[0]), where=n > 0)
+
+
+def _spread(x: np.ndarray, n: np.ndarray, tol: float) -> np.ndarray:
+    """Zero where fewer than 2 valid rewards or where the spread is float noise."""
+    x = np.where(n >= 2, x, 0.0)
+    return np.where(np.abs(x) <= tol, 0.0, x)
+
+
+def a_min(r: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """A*_min = max_i r_i - min_i r_i (eva's default)."""
+    return _spread(_nanmax(r) - _nanmin(r), _valid_count(r), tol)
+
+
+def a_avg(r: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """A*_avg = max_i r_i - mean_i r_i."""
+    return _spread(_nanmax(r) - _nanmean(r), _valid_count(r), tol)
+
+
+def a_dts(r: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+    """A*_dts = r_(1) - r_(2): gap between the best and the second-best sample (0 on a tie at the top)."""
+    s = np.sort(np.where(np.isnan(r), -np.inf, r), axis=1)  # ascending; missing sort first
+    if r.shape[1] < 2:
+        return np.zeros(r.shape[0])
+    top1, top2 = s[:, -1], s[:, -2]
+    gap = np.where(np.isfinite(top2), top1 - top2, 0.0)
+    return _spread(gap, _valid_count(r), tol)
+
+
+def var(r: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Population variance of the valid rewards."""
+    mu = _nanmean(r)
+    d2 = np.where(np.isnan(r), 0.0, (r - mu[:, None]) ** 2)
+    n = _valid_count(r)
+    v = np.divide(d2.sum(axis=1), n, out=np.zeros(r.shape[0]), where=n > 0)
+    return _spread(v, n, tol)
+
+
+def avg(r: np.ndarray) -> np.ndarray:
+    """Mean reward (0 for a row with no valid reward)."""
+    return _nanmean(r)
+
+
+def inv_avg(r: np.ndarray, eps: float = 1e-3, prompt_ids: Sequence[str] | None = None) -> np.ndarray:
+    """1 / (mean reward + eps). Requires mean reward >= 0 (rewards on a [0, 1] scale)."""
+    mu = _nanmean(r)
+    if (mu < 0).any():
+        i = int(np.flatnonzero(mu < 0)[0])
+        raise ValueError(f"metric 'inv_avg' needs non-negative mean rewards; prompt {_name(i, prompt_ids)} "
+                         f"has mean {mu[i]:.4g}. Shift the reward to [0, 1] or use a spread metric.")
+    return 1.0 / (mu + eps)
+
+
+def inv_a_min(r: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    """1 / (A*_min + eps): at zero spread the weight is 1/eps."""
+    return 1.0 / (a_min(r) + eps)
+
+
+def uniform(r: np.ndarray) -> np.ndarray:
+    return np.ones(r.shape[0])
+
+
+_METRIC_FNS: dict[str, MetricFn] = {
+    "a_min": a_min, "a_avg": a_avg, "a_dts": a_dts, "var": var, "avg": avg,
+    "inv_avg": inv_avg, "inv_a_min": inv_a_min, "uniform": uniform,
+}
+assert set(_METRIC_FNS) == set(METRICS)
+
+
+def informativeness(
+    rewards: Rewards,
+    metric: str | MetricFn = "a_min",
+    prompt_ids: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Informativeness weight per prompt: rewards (n_prompts, n_samples) -> weights (n_prompts,).
+
+    ``metric`` is one of ``evalab.config.METRICS`` or a callable taking the (n_prompts, n_samples)
+    reward matrix (NaN = missing) and returning one finite number per prompt.
+    """
+    r = as_reward_matrix(rewards, prompt_ids)
+    if callable(metric):
+        w = np.asarray(metric(r), dtype=float)
+        name = getattr(metric, "__name__", "callable")
+        if w.shape != (r.shape[0],):
+            raise ValueError(f"metric {name!r} returned shape {w.shape}; expected ({r.shape[0]},)")
+        if not np.isfinite(w).all():
+            i = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise ValueError(f"metric {name!r} returned {w[i]} for prompt {_name(i, prompt_ids)}")
+        return w
+    if metric not in _METRIC_FNS:
+        raise ValueError(f"unknown informativeness metric {metric!r}; choose one of {METRICS} or pass a callable")
+    if r.shape[0] == 0:
+        return np.zeros(0)
+    if metric == "inv_avg":
+        return inv_avg(r, prompt_ids=prompt_ids)
+    return _METRIC_FNS[metric](r)
+
+
+def all_metrics(rewards: Rewards, prompt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Every built-in metric on the same rewards (metrics that cannot apply, e.g. inv_avg on negative
+    rewards, are left out)."""
+    r = as_reward_matrix(rewards, prompt_ids)
+    out = {}
+    for m in METRICS:
+        try:
+            out[m] = informativeness(r, m, prompt_ids)
+        except ValueError:
+            if m != "inv_avg":
+                raise
+    return out
+
+
+def reward_stats(rewards: Rewards) -> dict[str, np.ndarray]:
+    """Per-prompt summary used by the run store and plots: mean, max, min, n_valid."""
+    r = as_reward_matrix(rewards)
+    n = _valid_count(r)
+    return {
+        "reward_mean": _nanmean(r),
+        "reward_max": np.where(n > 0, _nanmax(r), np.nan),
+        "reward_min": np.where(n > 0, _nanmin(r), np.nan),
+        "n_valid": n,
+    }

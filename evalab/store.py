@@ -1,0 +1,223 @@
+"""The run store: one directory per run, one file per finished stage, atomic writes, resume.
+
+    from evalab.store import RunStore
+    store = RunStore("runs/demo", config)      # creates the dir, or checks the config of an existing one
+    store.has(0, "weights")                     # is stage 'weights' of iteration 0 finished?
+    store.read_table(0, "responses")            # a pandas DataFrame
+
+Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_parquet``):
+
+    run_dir/
+      config.json               the EvaConfig the run was created with
+      events.jsonl              append-only log: stage start/end, timings, retries, warnings
+      iter_000/
+        prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
+        eval.json               held-out score of the solver entering iteration t
+        responses.parquet       N responses per prompt of X_t and their rewards
+        weights.parquet         informativeness weight per prompt (+ reward mean/max/min)
+        selected.parquet        the informative subset (prompt id, weight, rank)
+        evolved.parquet         every creator variant, accepted or not, with the reject reason
+        next_prompts.parquet    X_{t+1} (also written as iter_{t+1}/prompts.parquet)
+        train_responses.parquet N responses per prompt of X_{t+1} by the solver of iteration t
+        pairs.parquet           best-vs-worst preference pairs
+        checkpoint/             the trained solver (= the solver entering iteration t+1)
+        train_log.parquet       trainer log history (loss, rewards/margins, lr per step)
+
+A stage is finished iff its file exists: files appear only through ``os.replace`` of a complete
+temporary file (directories: rename of a complete temporary directory), so a crash at any moment
+leaves either the old state or the new one, never half a file. Re-running a finished stage is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import IDENTITY_FIELDS, EvaConfig
+
+STAGES = ("prompts", "eval", "responses", "weights", "selected", "evolved", "next_prompts",
+          "train_responses", "pairs", "checkpoint", "train_log")
+_JSON_STAGES = {"eval"}
+_DIR_STAGES = {"checkpoint"}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a temporary directory; on success it is renamed to ``path`` (replacing nothing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ConfigMismatch(ValueError):
+    """The run directory was created with a config that computes something else."""
+
+
+class RunStore:
+    def __init__(self, run_dir: str | Path, config: EvaConfig | None = None, *, create: bool = True):
+        self.root = Path(run_dir)
+        if config is None:
+            if not (self.root / "config.json").exists():
+                what = "does not exist" if not self.root.exists() else "has no config.json (not a run directory, or still starting)"
+                raise FileNotFoundError(f"run directory {self.root} {what}")
+            self.config = EvaConfig.load(self.root / "config.json")
+            return
+        self.config = config
+        cfg_path = self.root / "config.json"
+        if cfg_path.exists():
+            old = json.loads(cfg_path.read_text())
+            diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
+            if diff:
+                lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))
+                raise ConfigMismatch(f"run directory {self.root} was created with a different config ({lines}); "
+                                     "use a new run_dir or the original settings")
+        elif create:
+            self.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+        else:
+            raise FileNotFoundError(f"run directory {self.root} has no config.json")
+
+    # --- paths ---------------------------------------------------------------------------------------
+    def iter_dir(self, t: int) -> Path:
+        return self.root / f"iter_{t:03d}"
+
+    def path(self, t: int, stage: str) -> Path:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages are {STAGES}")
+        if stage in _DIR_STAGES:
+            return self.iter_dir(t) / stage
+        return self.iter_dir(t) / (f"{stage}.json" if stage in _JSON_STAGES else f"{stage}.parquet")
+
+    def has(self, t: int, stage: str) -> bool:
+        p = self.path(t, stage)
+        if stage in _DIR_STAGES:
+            return p.is_dir() and (p / "DONE").exists()
+        return p.exists()
+
+    def iterations(self) -> list[int]:
+        """Iterations that have at least a prompt set, ascending."""
+        out = []
+        for d in sorted(self.root.glob("iter_[0-9][0-9][0-9]")):
+            if (d / "prompts.parquet").exists():
+                out.append(int(d.name[5:]))
+        return out
+
+    # --- read / write --------------------------------------------------------------------------------
+    def write_table(self, t: int, stage: str, df: pd.DataFrame) -> Path:
+        p = self.path(t, stage)
+        atomic_write_parquet(p, df)
+        return p
+
+    def read_table(self, t: int, stage: str) -> pd.DataFrame:
+        p = self.path(t, stage)
+        if not p.exists():
+            raise FileNotFoundError(f"stage {stage!r} of iteration {t} is not finished: {p} is missing")
+        return pd.read_parquet(p)
+
+    def write_json(self, t: int, stage: str, obj: Any) -> Path:
+        p = self.path(t, stage)
+        atomic_write_text(p, json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+        return p
+
+    def read_json(self, t: int, stage: str) -> Any:
+        p = self.path(t, stage)
+        if not p.exists():
+            raise FileNotFoundError(f"stage {stage!r} of iteration {t} is not finished: {p} is missing")
+        return json.loads(p.read_text())
+
+    @contextmanager
+    def checkpoint_writer(self, t: int) -> Iterator[Path]:
+        """A temporary directory that becomes ``iter_t/checkpoint`` (with a DONE marker) on success."""
+        with atomic_dir(self.path(t, "checkpoint")) as tmp:
+            yield tmp
+            (tmp / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+    def scratch_dir(self, t: int, name: str) -> Path:
+        """A persistent working directory (e.g. trainer checkpoints for mid-training resume)."""
+        p = self.iter_dir(t) / f"_{name}"
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    # --- events --------------------------------------------------------------------------------------
+    def log_event(self, event: str, **data: Any) -> None:
+        rec = {"time": time.time(), "event": event, **data}
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "events.jsonl", "a") as fh:
+            fh.write(json.dumps(rec, default=_json_default) + "\n")
+            fh.flush()
+
+    def events(self) -> pd.DataFrame:
+        p = self.root / "events.jsonl"
+        if not p.exists():
+            return pd.DataFrame(columns=["time", "event"])
+        rows = []
+        for line in p.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill: skip it
+                continue
+        return pd.DataFrame(rows)
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
