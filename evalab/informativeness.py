@@ -115,7 +115,9 @@ def a_dts(r: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     if r.shape[1] < 2:
         return np.zeros(r.shape[0])
     top1, top2 = s[:, -1], s[:, -2]
-    gap = np.where(np.isfinite(top2), top1 - top2, 0.0)
+    ok = np.isfinite(top2)  # at least two valid rewards
+    gap = np.zeros(r.shape[0])
+    gap[ok] = top1[ok] - top2[ok]
     return _spread(gap, _valid_count(r), tol)
 
 

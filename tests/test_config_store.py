@@ -1,0 +1,117 @@
+"""EvaConfig validation and the run store's atomic writes / config guard."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from evalab.config import EvaConfig, profile_config
+from evalab.prompts import Prompt, load_prompts, prompts_to_frame, frame_to_prompts, save_prompts
+from evalab.store import ConfigMismatch, RunStore, atomic_write_text
+
+
+def test_paper_defaults():
+    c = EvaConfig()
+    assert (c.n_responses, c.metric, c.subset_fraction, c.n_variants, c.evolved_ratio, c.seed) == (6, "a_min", 0.25, 4, 0.8, 42)
+    assert (c.trainer, c.learning_rate, c.lr_scheduler, c.beta, c.epochs) == ("dpo", 5e-7, "cosine", 0.05, 2.0)
+    assert (c.max_length, c.max_prompt_length) == (2048, 1024)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("metric", "regret"), ("sampling", "topk"), ("trainer", "ppo"), ("subset_fraction", 0.0),
+    ("subset_fraction", 1.5), ("n_responses", 1), ("learning_rate", 0.0), ("evolved_ratio", -0.1),
+    ("max_prompt_length", 4096), ("backend", "tgi"),
+])
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(ValueError, match=f"EvaConfig.{field}="):
+        EvaConfig(**{field: value})
+
+
+def test_profiles_and_overrides():
+    ci = profile_config("ci", run_dir="x", seed=3)
+    assert ci.n_prompts == 8 and ci.seed == 3 and ci.run_dir == "x"
+    assert profile_config("paper") == EvaConfig()
+    with pytest.raises(ValueError, match="profile"):
+        profile_config("huge")
+    with pytest.raises(ValueError, match="unknown field"):
+        EvaConfig.from_dict({"nope": 1})
+
+
+def test_store_guard_refuses_other_experiment(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    RunStore(cfg.run_dir, cfg)
+    RunStore(cfg.run_dir, cfg.replace(gen_batch_size=2))  # not an identity field: fine
+    with pytest.raises(ConfigMismatch, match="metric: run has 'a_min', config asks 'var'"):
+        RunStore(cfg.run_dir, cfg.replace(metric="var"))
+
+
+def test_store_tables_json_and_stage_flags(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    s = RunStore(cfg.run_dir, cfg)
+    assert not s.has(0, "weights")
+    s.write_table(0, "weights", pd.DataFrame({"prompt_id": ["a"], "weight": [0.5]}))
+    assert s.has(0, "weights") and s.read_table(0, "weights").weight.tolist() == [0.5]
+    s.write_json(0, "eval", {"full_rate": 0.25})
+    assert s.read_json(0, "eval")["full_rate"] == 0.25
+    with pytest.raises(FileNotFoundError, match="'pairs' of iteration 0"):
+        s.read_table(0, "pairs")
+    with pytest.raises(ValueError, match="unknown stage"):
+        s.path(0, "bogus")
+    # no temp files left behind
+    assert not [p for p in (tmp_path / "run").rglob("*.tmp")]
+
+
+def test_checkpoint_dir_is_all_or_nothing(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    s = RunStore(cfg.run_dir, cfg)
+    with pytest.raises(RuntimeError):
+        with s.checkpoint_writer(0) as d:
+            (d / "model.bin").write_text("half")
+            raise RuntimeError("killed")
+    assert not s.has(0, "checkpoint") and not s.path(0, "checkpoint").exists()
+    with s.checkpoint_writer(0) as d:
+        (d / "model.bin").write_text("full")
+    assert s.has(0, "checkpoint")
+
+
+def test_open_existing_and_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        RunStore(tmp_path / "nope")
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    RunStore(cfg.run_dir, cfg)
+    assert RunStore(cfg.run_dir).config == cfg
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    p = tmp_path / "f.txt"
+    atomic_write_text(p, "one")
+    atomic_write_text(p, "two")
+    assert p.read_text() == "two" and os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_events_survive_a_torn_line(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    s = RunStore(cfg.run_dir, cfg)
+    s.log_event("stage_end", iteration=0, stage="weights", seconds=1.5)
+    with open(s.root / "events.jsonl", "a") as fh:
+        fh.write('{"time": 1, "ev')  # a kill mid-write
+    ev = s.events()
+    assert ev.event.tolist() == ["stage_end"]
+
+
+def test_prompt_roundtrip_and_errors(tmp_path):
+    ps = [Prompt(id="a", text="Say hi. Use at most 5 words.", task="Say hi.",
+                 constraints=[{"kind": "word_count_max", "n": 5}]),
+          Prompt(id="b", text="Tell a joke.", parent_id="a", iteration=1, operator="deepen")]
+    assert frame_to_prompts(prompts_to_frame(ps)) == ps
+    f = tmp_path / "p.jsonl"
+    save_prompts(ps, f)
+    assert load_prompts(f) == ps and load_prompts(f, limit=1) == ps[:1]
+    f.write_text(f.read_text() + json.dumps({"id": "a", "text": "dup"}) + "\n")
+    with pytest.raises(ValueError, match="duplicate id 'a'"):
+        load_prompts(f)
+    with pytest.raises(ValueError, match="text is empty"):
+        Prompt(id="x", text="  ")
+    with pytest.raises(FileNotFoundError, match="prompt set not found"):
+        load_prompts(tmp_path / "none.jsonl")
