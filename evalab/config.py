@@ -47,6 +47,7 @@ class EvaConfig:
     run_dir: str = _f("runs/default", "directory of the run store (config, per-iteration artifacts)")
     seed: int = _f(42, "global seed (paper: 42); every stage derives its own seed from it")
     iterations: int = _f(1, "number of eva iterations t = 1..k (the paper's 1x/2x/3x settings)")
+    mode: str = _f("eva", "'eva' (creator evolves prompts) or 'static' (baseline: same prompts every iteration)")
     prompt_set: str = _f("data/seed_constraint_prompts.jsonl", "initial prompt set X_0 (jsonl)")
     eval_set: str = _f("data/heldout_constraint_prompts.jsonl", "held-out evaluation prompts (jsonl)")
     n_prompts: int = _f(0, "use only the first n prompts of prompt_set (0 = all)")
@@ -93,7 +94,13 @@ class EvaConfig:
     max_length: int = _f(2048, "max prompt+response tokens in training (paper: 2048)")
     max_prompt_length: int = _f(1024, "max prompt tokens in training (paper: 1024)")
     lora: bool = _f(False, "train LoRA adapters (peft) instead of all weights")
+    ref_model: str = _f("previous", "DPO/SPPO reference: 'previous' (solver entering the iteration) or 'initial' (π0)")
+    trainer_save_steps: int = _f(50, "trainer checkpoint interval (steps) for mid-training resume")
+
+    # --- evaluation ---------------------------------------------------------------------------------
+    run_eval: bool = _f(True, "score every solver on the held-out set (constraint satisfaction, greedy)")
     eval_max_new_tokens: int = _f(256, "greedy generation budget for held-out evaluation")
+    judge: str = _f("", "optional litellm model for a pairwise win rate vs the iteration-0 solver ('' = off)")
 
     # ------------------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -113,6 +120,10 @@ class EvaConfig:
             bad("trainer", f"unknown trainer; choose one of {TRAINERS}")
         if self.evolver not in ("structured", "evol_instruct"):
             bad("evolver", "choose 'structured' or 'evol_instruct'")
+        if self.mode not in ("eva", "static"):
+            bad("mode", "choose 'eva' or 'static'")
+        if self.ref_model not in ("previous", "initial"):
+            bad("ref_model", "choose 'previous' or 'initial'")
         if self.backend not in ("transformers", "vllm"):
             bad("backend", "choose 'transformers' or 'vllm'")
         if not 0.0 < self.subset_fraction <= 1.0:
@@ -121,7 +132,7 @@ class EvaConfig:
             bad("evolved_ratio", "must be in [0, 1]")
         for name in ("n_responses", "n_variants", "max_new_tokens", "gen_batch_size", "iterations",
                      "train_batch_size", "max_length", "max_prompt_length", "creator_concurrency",
-                     "eval_max_new_tokens", "creator_max_tokens", "max_prompt_chars"):
+                     "eval_max_new_tokens", "creator_max_tokens", "max_prompt_chars", "trainer_save_steps"):
             if int(getattr(self, name)) < 1:
                 bad(name, "must be >= 1")
         if self.n_responses < 2:
@@ -176,10 +187,10 @@ class EvaConfig:
 # that changes them (resuming must not mix two experiments); the others (batch sizes, concurrency) may
 # change between a crash and its resume.
 IDENTITY_FIELDS = (
-    "seed", "prompt_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
+    "mode", "seed", "prompt_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
     "reward", "metric", "subset_fraction", "sampling", "creator", "evolver", "n_variants", "evolved_ratio",
     "next_set_size", "trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda",
-    "epochs", "max_length", "max_prompt_length", "lora",
+    "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
 )
 
 # Profiles: "ci" is tiny (tests, seconds-to-minutes on 2 CPU cores), "demo" shows the loop and some

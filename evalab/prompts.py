@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 PROMPT_COLUMNS = ("id", "text", "task", "constraints", "domain", "parent_id", "iteration", "operator")
 
 
@@ -71,7 +72,7 @@ def child_id(parent_id: str, iteration: int, operator: str, k: int, text: str) -
 
 def load_prompts(path: str | Path, limit: int = 0) -> list[Prompt]:
     """Read a jsonl prompt set (one Prompt dict per line). ``limit`` > 0 keeps the first ``limit``."""
-    p = Path(path)
+    p = resolve_path(path)
     if not p.exists():
         raise FileNotFoundError(f"prompt set not found: {p} (build it with `python -m evalab.data`)")
     out: list[Prompt] = []
@@ -92,6 +93,15 @@ def load_prompts(path: str | Path, limit: int = 0) -> list[Prompt]:
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ValueError(f"prompt set {p}: duplicate id {dup!r}")
     return out
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A relative path that does not exist from the working directory is looked up from the repo root,
+    so notebooks (run from notebooks/) and scripts find ``data/...`` alike."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and not p.exists() and (REPO_ROOT / p).exists():
+        return REPO_ROOT / p
+    return p
 
 
 def save_prompts(prompts: Iterable[Prompt], path: str | Path) -> None:
