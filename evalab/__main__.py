@@ -1,0 +1,79 @@
+"""Command line: run or inspect an eva run headlessly.
+
+    python -m evalab run --profile ci --run-dir runs/ci --iterations 2 --set metric=a_avg --set sampling=greedy
+    python -m evalab summary runs/ci
+    python -m evalab config --profile paper          # print every field with its default and help
+
+``run`` resumes: pointing it at an existing run directory continues from the last finished stage
+(a config that changes what the run computes is refused, naming the fields).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any
+
+from .config import EvaConfig, profile_config
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    types = {f.name: f.type for f in dataclasses.fields(EvaConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        if k not in types:
+            raise SystemExit(f"--set {k}: unknown EvaConfig field (see `python -m evalab config`)")
+        default = getattr(EvaConfig(), k)
+        if isinstance(default, bool):
+            out[k] = v.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            out[k] = int(v)
+        elif isinstance(default, float):
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evalab", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run (or resume) an eva run")
+    r.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
+    r.add_argument("--run-dir", required=True)
+    r.add_argument("--iterations", type=int, default=None)
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
+    r.add_argument("--quiet", action="store_true")
+    s = sub.add_parser("summary", help="print the per-iteration summary of a run directory")
+    s.add_argument("run_dir")
+    c = sub.add_parser("config", help="print the config of a profile")
+    c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
+    a = ap.parse_args(argv)
+
+    if a.cmd == "config":
+        print(EvaConfig.describe() if a.profile == "paper" else profile_config(a.profile))
+        return 0
+    if a.cmd == "summary":
+        from .loop import summarize
+        from .store import RunStore
+
+        print(summarize(RunStore(a.run_dir)).to_string(index=False))
+        return 0
+    overrides = _parse_set(a.set)
+    if a.iterations is not None:
+        overrides["iterations"] = a.iterations
+    cfg = profile_config(a.profile, run_dir=a.run_dir, **overrides)
+    from .loop import EvaRun
+
+    summary = EvaRun(cfg, progress=not a.quiet).run()
+    print(summary.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

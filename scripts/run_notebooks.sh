@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run every notebook headlessly through papermill on the embedded default.
+#   bash scripts/run_notebooks.sh [profile] [out_dir]     # profile: ci | demo (default) | paper
+# Executed notebooks go to out_dir (default runs/notebooks/<profile>), run stores to out_dir/runs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-demo}"
+out="${2:-runs/notebooks/$profile}"
+mkdir -p "$out/runs"
+export LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM=false
+for nb in notebooks/0*.ipynb; do
+  name=$(basename "$nb" .ipynb)
+  echo "=== $name (profile=$profile)"
+  python3 -m papermill "$nb" "$out/$name.ipynb" -p profile "$profile" -p run_dir "$PWD/$out/runs/$name" \
+    --cwd notebooks --log-level WARNING
+done
+echo "executed notebooks: $out"
