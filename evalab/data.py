@@ -1,0 +1,336 @@
+"""Build the prompt sets in data/ from the templates below (all text written for this repo).
+
+    python -m evalab.data                 # (re)writes data/*.jsonl and data/README.md, deterministically
+    python -m evalab.data --check         # exit 1 if the files in data/ differ from what the code builds
+
+Three sets, each a jsonl of ``evalab.prompts.Prompt`` records:
+
+- ``seed_constraint_prompts.jsonl``    X_0 for the verifiable task: a one-sentence task (task type x topic)
+                                       plus 1-3 constraints (mostly 1-2, so a 135M solver satisfies some and a
+                                       curriculum has room to grow);
+- ``heldout_constraint_prompts.jsonl`` the evaluation set: same kinds of prompts, but no (task type, topic)
+                                       pair of the seed set appears in it;
+- ``chat_prompts.jsonl``               open questions without constraints, for reward models and judges.
+
+Every constraint prompt's text is ``constraints.render_prompt(task, constraints)`` and its constraints pass
+``constraints.validate_constraints``. The data card (``data/README.md``) is written by the same code, so
+its counts are always those of the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import constraints as C
+from .prompts import REPO_ROOT, Prompt
+
+SEED = 42
+N_SEED = 400
+N_HELDOUT = 120
+N_CHAT = 60
+N_CONSTRAINTS_P = {1: 0.45, 2: 0.40, 3: 0.15}  # constraints per prompt: mostly 1-2 (room for a curriculum)
+
+SEED_FILE = "seed_constraint_prompts.jsonl"
+HELDOUT_FILE = "heldout_constraint_prompts.jsonl"
+CHAT_FILE = "chat_prompts.jsonl"
+CARD_FILE = "README.md"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str  # a noun phrase that fits every task template
+    domain: str
+    keywords: tuple[str, ...]  # lowercase words an answer on the topic would naturally use
+
+
+TOPICS: tuple[Topic, ...] = tuple(Topic(n, d, tuple(k.split())) for d, n, k in (
+    ("science", "volcanoes", "lava magma eruption"),
+    ("science", "the water cycle", "rain evaporation clouds"),
+    ("science", "black holes", "gravity light star"),
+    ("science", "photosynthesis", "sunlight leaves oxygen"),
+    ("science", "the human heart", "blood pump beat"),
+    ("science", "earthquakes", "plates shaking fault"),
+    ("nature", "honeybees", "hive pollen honey"),
+    ("nature", "coral reefs", "ocean fish reef"),
+    ("nature", "owls", "night feathers hunt"),
+    ("nature", "autumn leaves", "color trees fall"),
+    ("nature", "desert plants", "cactus water heat"),
+    ("health", "getting enough sleep", "rest night dream"),
+    ("health", "drinking enough water", "thirst body glass"),
+    ("health", "stretching after exercise", "muscles stretch body"),
+    ("health", "healthy breakfasts", "fruit oats energy"),
+    ("food", "baking bread", "flour oven dough"),
+    ("food", "making soup", "pot vegetables broth"),
+    ("food", "cooking with spices", "pepper flavor taste"),
+    ("food", "homemade pizza", "cheese dough oven"),
+    ("travel", "visiting a big city", "streets map museum"),
+    ("travel", "a camping trip", "tent fire stars"),
+    ("travel", "long train journeys", "station ticket window"),
+    ("travel", "packing a suitcase", "clothes bag list"),
+    ("technology", "smartphones", "screen battery apps"),
+    ("technology", "strong passwords", "security account secret"),
+    ("technology", "electric cars", "battery charge road"),
+    ("technology", "household robots", "machine sensor task"),
+    ("technology", "how the internet works", "network website data"),
+    ("history", "ancient Egypt", "pyramid pharaoh river"),
+    ("history", "the printing press", "books ink paper"),
+    ("history", "the first airplanes", "flight wings engine"),
+    ("history", "medieval castles", "walls knight tower"),
+    ("money", "saving money", "budget bank goal"),
+    ("money", "compound interest", "interest growth years"),
+    ("money", "starting a small business", "customers plan profit"),
+    ("work", "job interviews", "questions resume confidence"),
+    ("work", "working from home", "desk schedule focus"),
+    ("work", "teamwork", "team trust goal"),
+    ("work", "time management", "schedule tasks priorities"),
+    ("education", "learning a new language", "words practice grammar"),
+    ("education", "studying for exams", "notes practice review"),
+    ("education", "reading books", "story pages library"),
+    ("education", "learning math", "numbers problems practice"),
+    ("arts", "painting with watercolors", "brush paper color"),
+    ("arts", "learning the guitar", "chords strings practice"),
+    ("arts", "photography", "camera light photo"),
+    ("arts", "writing poetry", "rhyme words verse"),
+    ("sports", "running", "pace shoes distance"),
+    ("sports", "chess", "board king moves"),
+    ("sports", "gardening", "soil seeds plants"),
+    ("sports", "swimming", "water pool breath"),
+    ("home", "keeping a tidy room", "clutter shelves clean"),
+    ("home", "adopting a dog", "walks food leash"),
+    ("home", "cooking for friends", "dinner guests recipe"),
+    ("home", "moving to a new town", "neighbors boxes home"),
+))
+
+# One sentence each; "{t}" is the topic. Short on purpose: the solver has 135M parameters.
+TASKS: dict[str, str] = {
+    "explain": "Explain {t} to a beginner.",
+    "list": "List a few useful facts about {t}.",
+    "story": "Write a short story about {t}.",
+    "email": "Write a short email to a friend about {t}.",
+    "poem": "Write a short poem about {t}.",
+    "summary": "Summarize the key ideas behind {t}.",
+    "advice": "Give practical advice about {t}.",
+    "pros_cons": "Describe the good and bad sides of {t}.",
+    "describe": "Describe {t} in simple words.",
+    "dialogue": "Write a short dialogue between two friends about {t}.",
+    "misconception": "Correct a common misconception about {t}.",
+    "social_post": "Write a social media post about {t}.",
+}
+
+CHAT_TEMPLATES = (
+    "Tell me something surprising about {t}.",
+    "How would you explain {t} to a ten-year-old?",
+    "What is a good first step for someone curious about {t}?",
+    "Why do so many people find {t} interesting?",
+    "What questions should I ask an expert on {t}?",
+)
+
+
+def _task_text(task_type: str, topic: Topic) -> str:
+    return TASKS[task_type].format(t=topic.name)
+
+
+def split_pairs(seed: int = SEED, n_heldout: int = N_HELDOUT) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Disjoint (task type, topic index) pairs: (seed pairs, held-out pairs), both shuffled.
+
+    Held-out pairs are drawn per task type in turn, so every task type is in both sets."""
+    rng = np.random.default_rng(seed)
+    pairs = [(task, i) for task in TASKS for i in range(len(TOPICS))]
+    order = [pairs[int(j)] for j in rng.permutation(len(pairs))]
+    held: list[tuple[str, int]] = []
+    by_task = {task: [p for p in order if p[0] == task] for task in TASKS}
+    while len(held) < n_heldout:
+        for task in TASKS:
+            if len(held) < n_heldout and by_task[task]:
+                held.append(by_task[task].pop())
+    held_set = set(held)
+    return [p for p in order if p not in held_set], held
+
+
+def _n_constraints(rng: np.random.Generator) -> int:
+    ks = list(N_CONSTRAINTS_P)
+    return int(ks[int(rng.choice(len(ks), p=list(N_CONSTRAINTS_P.values())))])
+
+
+def constraint_prompts(pairs: Sequence[tuple[str, int]], n: int, prefix: str, seed: int) -> list[Prompt]:
+    """``n`` prompts, one per (task type, topic) pair taken in order, each with 1-3 sampled constraints.
+
+    Kinds are drawn so that they are spread evenly: each new constraint prefers the kinds used least so far
+    (among those compatible with the prompt's other constraints)."""
+    if n > len(pairs):
+        raise ValueError(f"asked for {n} {prefix} prompts but only {len(pairs)} (task, topic) pairs are available")
+    rng = np.random.default_rng(seed)
+    used: Counter[str] = Counter({k: 0 for k in C.KIND_NAMES})
+    out = []
+    for j, (task_type, ti) in enumerate(pairs[:n]):
+        topic = TOPICS[ti]
+        task = _task_text(task_type, topic)
+        cs: list[dict] = []
+        for _ in range(_n_constraints(rng)):
+            least = min(used[k] for k in C.KIND_NAMES if k not in {c["kind"] for c in cs})
+            rare = [k for k in C.KIND_NAMES if used[k] <= least + 2]
+            nxt = C.add_constraint(cs, rng, task=task, vocab=topic.keywords, kinds=rare) \
+                or C.add_constraint(cs, rng, task=task, vocab=topic.keywords)
+            if nxt is None:
+                break
+            cs = nxt
+            used[cs[-1]["kind"]] += 1
+        out.append(Prompt(id=f"{prefix}-{j + 1:04d}", text=C.render_prompt(task, cs), task=task, constraints=cs,
+                          domain=topic.domain, operator="seed", iteration=0))
+    return out
+
+
+def chat_prompts(n: int = N_CHAT, seed: int = SEED) -> list[Prompt]:
+    """``n`` open questions (no constraints), distinct (template, topic) pairs."""
+    rng = np.random.default_rng(seed + 2)
+    pairs = [(t, i) for t in range(len(CHAT_TEMPLATES)) for i in range(len(TOPICS))]
+    picked = [pairs[int(j)] for j in rng.permutation(len(pairs))[:n]]
+    return [Prompt(id=f"chat-{j + 1:04d}", text=CHAT_TEMPLATES[t].format(t=TOPICS[i].name),
+                   domain=TOPICS[i].domain, operator="seed", iteration=0) for j, (t, i) in enumerate(picked)]
+
+
+def build(seed: int = SEED) -> dict[str, list[Prompt]]:
+    """All three sets, by file name (deterministic for a seed)."""
+    seed_pairs, held_pairs = split_pairs(seed)
+    return {
+        SEED_FILE: constraint_prompts(seed_pairs, N_SEED, "seed", seed),
+        HELDOUT_FILE: constraint_prompts(held_pairs, N_HELDOUT, "heldout", seed + 1),
+        CHAT_FILE: chat_prompts(N_CHAT, seed),
+    }
+
+
+def to_jsonl(prompts: Sequence[Prompt]) -> str:
+    return "".join(json.dumps(p.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for p in prompts)
+
+
+# --- the data card -------------------------------------------------------------------------------------
+
+def _table(counter: Counter, total: int, head: tuple[str, str]) -> list[str]:
+    rows = [f"| {head[0]} | {head[1]} | share |", "| --- | ---: | ---: |"]
+    rows += [f"| {k} | {v} | {v / total:.1%} |" for k, v in sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+    return rows
+
+
+def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
+    seed, held, chat = sets[SEED_FILE], sets[HELDOUT_FILE], sets[CHAT_FILE]
+    lines = [
+        "# Data card: evalab prompt sets",
+        "",
+        "Written by `python -m evalab.data` (code: `evalab/data.py`); do not edit by hand — every number",
+        f"below is computed from the files. Seed {SEED}; re-running the command reproduces the files byte for",
+        "byte (`python -m evalab.data --check` verifies this, and so does `tests/test_data.py`).",
+        "",
+        "## What is here",
+        "",
+        "| file | prompts | bytes | what |",
+        "| --- | ---: | ---: | --- |",
+        f"| `{SEED_FILE}` | {len(seed)} | {len(texts[SEED_FILE].encode())} | X_0: instruction-following "
+        "prompts with verifiable constraints (eva's initial prompt set) |",
+        f"| `{HELDOUT_FILE}` | {len(held)} | {len(texts[HELDOUT_FILE].encode())} | held-out evaluation "
+        "prompts of the same kind |",
+        f"| `{CHAT_FILE}` | {len(chat)} | {len(texts[CHAT_FILE].encode())} | open questions without "
+        "constraints, for reward models and LLM judges |",
+        "",
+        "Each line is an `evalab.prompts.Prompt`: `id` (`seed-0001`, `heldout-0001`, `chat-0001`), `text` (what",
+        "the solver sees), `task` (the text without its constraint sentences), `constraints` (a list of",
+        "`{\"kind\": ..., **params}` dicts, checked by `evalab.constraints`), `domain`, `parent_id` (null),",
+        "`iteration` (0), `operator` (`seed`).",
+        "",
+        "## How it was generated",
+        "",
+        f"- {len(TOPICS)} topics in {len({t.domain for t in TOPICS})} domains, each with three keywords, and "
+        f"{len(TASKS)} one-sentence task templates ({', '.join(TASKS)}), all written for this repository;",
+        f"  that is {len(TOPICS) * len(TASKS)} (task type, topic) pairs.",
+        f"- The pairs are shuffled (seed {SEED}); {N_HELDOUT} of them, spread over all task types, form the "
+        "held-out set and the seed set uses others only: **no (task type, topic) pair — hence no task",
+        "  text — of the held-out set occurs in the seed set** (checked in `tests/test_data.py`). Topics and",
+        "  task types themselves are shared, so the held-out set measures generalisation to new",
+        "  combinations, not to new domains.",
+        "- Each prompt gets 1–3 constraints (P = "
+        + ", ".join(f"{k}: {v:.0%}" for k, v in N_CONSTRAINTS_P.items())
+        + ") through `constraints.add_constraint`, which never adds a kind that conflicts with one already",
+        "  there; kinds are balanced by preferring the least-used ones. Keywords come from the topic's",
+        "  keywords (exclusions half the time from common filler words such as \"very\" or \"also\").",
+        "- The prompt text is `constraints.render_prompt(task, constraints)`: the task, then one short",
+        "  sentence per constraint.",
+        "- Chat prompts: five question templates × topics, distinct (template, topic) pairs.",
+        "",
+        "## Intended use",
+        "",
+        "- `seed`: the initial prompt set X_0 of an eva run with the verifiable reward",
+        "  (`EvaConfig.reward = \"constraints\"`); the creator evolves these prompts.",
+        "- `heldout`: the evaluation set (`EvaConfig.eval_set`): constraint satisfaction of the solver",
+        "  before and after each iteration. Never train on it.",
+        "- `chat`: prompts for a reward model (`rm:<id>`) or an LLM judge (`judge:<model>`), where there is",
+        "  nothing to check mechanically.",
+        "",
+        "Limitations: templated English, short tasks, a small fixed set of topics; constraint checks are",
+        "mechanical (e.g. a bullet is a line starting with `-`, `*`, `+` or `•`; words are runs of letters",
+        "and digits). The prompts are meant for research on prompt curricula, not as a benchmark of",
+        "general instruction following.",
+        "",
+    ]
+    for name, ps in (("seed", seed), ("held-out", held)):
+        cons = [c for p in ps for c in p.constraints]
+        lines += [f"## Counts: {name} set ({len(ps)} prompts, {len(cons)} constraints)", ""]
+        lines += ["Constraints per prompt:", ""]
+        lines += _table(Counter(len(p.constraints) for p in ps), len(ps), ("constraints", "prompts")) + [""]
+        lines += ["Constraint kinds:", ""]
+        lines += _table(Counter(c["kind"] for c in cons), len(cons), ("kind", "constraints")) + [""]
+        lines += ["Domains:", ""]
+        lines += _table(Counter(p.domain for p in ps), len(ps), ("domain", "prompts")) + [""]
+        words = [len(p.text.split()) for p in ps]
+        lines += [f"Prompt length: {min(words)}–{max(words)} words (mean {np.mean(words):.1f}).", ""]
+    lines += [f"## Counts: chat set ({len(chat)} prompts)", ""]
+    lines += _table(Counter(p.domain for p in chat), len(chat), ("domain", "prompts")) + [""]
+    return "\n".join(lines)
+
+
+def render_files(seed: int = SEED) -> dict[str, str]:
+    """File name -> file content, for all four files."""
+    sets = build(seed)
+    texts = {name: to_jsonl(ps) for name, ps in sets.items()}
+    texts[CARD_FILE] = data_card(sets, texts)
+    return texts
+
+
+def write(out_dir: str | Path = REPO_ROOT / "data", seed: int = SEED) -> dict[str, Path]:
+    from .store import atomic_write_text
+
+    out = Path(out_dir)
+    paths = {}
+    for name, text in render_files(seed).items():
+        atomic_write_text(out / name, text)
+        paths[name] = out / name
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m evalab.data", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(REPO_ROOT / "data"), help="output directory (default: the repo's data/)")
+    ap.add_argument("--check", action="store_true", help="only compare the files in --out with what the code builds")
+    a = ap.parse_args(argv)
+    if a.check:
+        stale = [name for name, text in render_files().items()
+                 if not (Path(a.out) / name).exists() or (Path(a.out) / name).read_text() != text]
+        if stale:
+            print(f"out of date in {a.out}: {', '.join(stale)} (run `python -m evalab.data`)")
+            return 1
+        print(f"{a.out}: up to date")
+        return 0
+    for name, path in write(a.out).items():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
