@@ -811,19 +811,17 @@ class StructuredEvolver(Creator):
     def _draft(self, C: Any, parent: Prompt, op: str, rng: np.random.Generator) -> dict[str, Any]:
         """Constraint list and task plan of one variant (before any LLM call)."""
         cons = _copy.deepcopy(parent.constraints)
+        task = parent.task or parent.text
         if op in CODE_OPERATORS:
             first, second = (C.add_constraint, C.harden) if op == "add_constraints" else (C.harden, C.add_constraint)
-            new = first(cons, rng)
+            new = first(cons, rng, task=task)
             if new is None:
                 op = "harden" if op == "add_constraints" else "add_constraints"
-                new = second(cons, rng)
-            return {"operator": op, "llm": False, "constraints": new, "task": parent.task or parent.text}
-        if op == "breadth":
-            fresh: list[dict[str, Any]] | None = []
-            for _ in range(len(cons)):
-                fresh = C.add_constraint(fresh, rng) if fresh is not None else None
-            return {"operator": op, "llm": True, "constraints": fresh, "task": None}
-        return {"operator": op, "llm": True, "constraints": cons, "task": None}
+                new = second(cons, rng, task=task)
+            return {"operator": op, "llm": False, "constraints": new, "task": task, "rng": rng}
+        # breadth: the fresh constraints are sampled once the new task is known (keywords come from it)
+        return {"operator": op, "llm": True, "constraints": None if op == "breadth" else cons, "task": None,
+                "rng": rng}
 
     def _finish(self, C: Any, parent: Prompt, k: int, draft: dict[str, Any], res: CallResult | None,
                 iteration: int, seen: set[str]) -> Variant:
@@ -838,12 +836,18 @@ class StructuredEvolver(Creator):
             if res.error is not None:
                 return Variant(parent.id, op, k, "", False, "error", None, "", attempts, res.error, cons, "")
             raw = res.text or ""
-            task = clean_output(raw)
+            task = " ".join(clean_output(raw).split())  # render_prompt puts the task on one line anyway
             reason = screen_text(task, max_chars=self.max_chars)
             if reason is None and is_copy(parent_task, task):
                 reason = "copy"
             if reason:
                 return Variant(parent.id, op, k, task, False, reason, None, raw, attempts, None, cons, task)
+            if op == "breadth":  # as many fresh constraints as the parent had, keywords from the new task
+                cons = []
+                for _ in range(len(parent.constraints)):
+                    cons = C.add_constraint(cons, draft["rng"], task=task)
+                    if cons is None:
+                        break
         else:
             task = draft["task"]
         if cons is None:  # neither add_constraint nor harden could change the list: nothing new to offer

@@ -6,9 +6,9 @@
         srv.stats()                                 # {"requests": ..., "ok": ..., "429": ..., "hang": ...}
 
 Knobs: ``latency`` (seconds slept before every answer), ``failure_rate`` (share of requests that fail, each
-failure drawn from ``failure_kinds``: HTTP 429 / 500 / 503, or "hang" = sleep ``hang_s`` seconds so the
-client times out) and ``responses`` (a callable ``(request_json) -> str`` giving the assistant text; it may
-raise to produce a 500). stdlib only (``http.server.ThreadingHTTPServer``: one thread per connection), bound
+failure drawn from ``failure_kinds``: HTTP 429 / 500 / 503, "hang" = sleep ``hang_s`` seconds so the
+client times out, or the permanent 400 / 401) and ``responses`` (a callable ``(request_json) -> str``
+giving the assistant text; it may raise to produce a 500). stdlib only (``http.server.ThreadingHTTPServer``: one thread per connection), bound
 to the loopback interface on a random free port. Start/stop with ``with`` or ``start()``/``stop()``.
 """
 
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-FAILURE_KINDS = ("429", "500", "503", "hang")
+FAILURE_KINDS = ("429", "500", "503", "hang")  # transient: a client should retry these
+PERMANENT_KINDS = ("400", "401")              # a client should not retry these
 LOOPBACK = "127.0.0.1"
 
 
@@ -51,7 +52,7 @@ class FakeChatServer:
         latency: seconds to sleep before answering every request (successful or failing).
         failure_rate: probability in [0, 1] that a request fails; the failure kind is drawn uniformly
             from ``failure_kinds``.
-        failure_kinds: subset of ``("429", "500", "503", "hang")``.
+        failure_kinds: subset of ``("429", "500", "503", "hang", "400", "401")``.
         hang_s: how long a "hang" failure sleeps before closing without an answer (set it above the
             client's timeout).
         responses: ``(request_json) -> str``, the assistant text; default :func:`default_response`.
@@ -65,9 +66,10 @@ class FakeChatServer:
             raise ValueError(f"latency={latency!r}: must be >= 0 seconds")
         if not 0.0 <= failure_rate <= 1.0:
             raise ValueError(f"failure_rate={failure_rate!r}: must be in [0, 1]")
-        bad = [k for k in failure_kinds if k not in FAILURE_KINDS]
+        bad = [k for k in failure_kinds if k not in FAILURE_KINDS + PERMANENT_KINDS]
         if bad or not failure_kinds:
-            raise ValueError(f"failure_kinds={list(failure_kinds)!r}: choose a non-empty subset of {FAILURE_KINDS}")
+            raise ValueError(f"failure_kinds={list(failure_kinds)!r}: choose a non-empty subset of "
+                             f"{FAILURE_KINDS + PERMANENT_KINDS}")
         self.latency = float(latency)
         self.failure_rate = float(failure_rate)
         self.failure_kinds = tuple(failure_kinds)
@@ -190,7 +192,8 @@ class FakeChatServer:
                         self.close_connection = True
                         return
                     status = int(failure)
-                    kind = {429: "rate_limit_error", 500: "server_error", 503: "service_unavailable"}[status]
+                    kind = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
+                            500: "server_error", 503: "service_unavailable"}[status]
                     self._error(status, f"injected failure {status}", kind)
                     return
                 try:
