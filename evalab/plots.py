@@ -857,18 +857,23 @@ def export_figures(run_dir: Run, out_dir: str | Path, png: bool = True, embedder
     store = open_run(run_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    figs = run_figures(store, embedder, baselines)
     written: dict[str, list[Path]] = {}
-    png_error: str | None = None if png else "disabled"
-    for name, fig in run_figures(store, embedder, baselines).items():
+    for name, fig in figs.items():
         html = out / f"{name}.html"
         fig.write_html(html, include_plotlyjs="directory", full_html=True)
         written[name] = [html]
-        if png_error is None:
-            try:
-                fig.write_image(out / f"{name}.png", width=1100, height=int(fig.layout.height or 550), scale=1)
-                written[name].append(out / f"{name}.png")
-            except Exception as e:  # no Chrome for kaleido, or kaleido missing: keep the HTML
-                png_error = f"{type(e).__name__}: {_short(e, 300)}"
-                warnings.warn(f"PNG export disabled: {png_error}. Set BROWSER_PATH=/usr/bin/chromium "
-                              "(apt-get install chromium) and pip install kaleido==1.5.0", stacklevel=2)
+    if png:
+        import plotly.io as pio
+
+        names = list(figs)
+        try:  # one Chrome session for all figures (kaleido >= 1 starts a browser per call otherwise)
+            pio.write_images([figs[n] for n in names], [out / f"{n}.png" for n in names], width=1100,
+                             height=[int(figs[n].layout.height or 550) for n in names], scale=1)
+            for n in names:
+                written[n].append(out / f"{n}.png")
+        except Exception as e:  # no Chrome for kaleido, or kaleido missing: keep the HTML
+            warnings.warn(f"PNG export skipped ({type(e).__name__}: {_short(e, 300)}). It needs kaleido==1.5.0 "
+                          "and a Chrome/Chromium (apt-get install chromium; BROWSER_PATH=/usr/bin/chromium)",
+                          stacklevel=2)
     return written
