@@ -1,0 +1,96 @@
+"""Notebooks 01, 03 and 04 run headlessly through papermill with profile="ci"; their outputs are checked.
+(02 and 05 run in tests/test_widgets.py and tests/test_online.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+
+
+def test_notebooks_are_built_from_their_sources():
+    r = subprocess.run([sys.executable, "scripts/build_notebooks.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_papermill_parameters(nb):
+    cells = nbformat.read(nb, as_version=4).cells
+    params = [c for c in cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{nb.name}: exactly one cell tagged 'parameters'"
+    src = params[0].source
+    assert "profile = " in src and "run_dir = " in src
+    assert cells[0].cell_type == "markdown" and "papermill" in cells[0].source
+
+
+def execute(name: str, tmp_path: Path, **params) -> tuple[nbformat.NotebookNode, Path]:
+    import papermill as pm
+
+    run_dir = tmp_path / "run"
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
+                        parameters={"profile": "ci", "run_dir": str(run_dir), **params},
+                        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+    nb = nbformat.read(out, as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    return nb, run_dir
+
+
+def text_of(nb: nbformat.NotebookNode) -> str:
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            if "text" in o:
+                parts.append(o["text"])
+            for key in ("text/plain", "text/html"):
+                if key in o.get("data", {}):
+                    parts.append(str(o["data"][key]))
+    return "\n".join(parts)
+
+
+def figures_of(nb: nbformat.NotebookNode) -> list[dict]:
+    return [o["data"]["application/vnd.plotly.v1+json"] for c in nb.cells for o in c.get("outputs", [])
+            if "application/vnd.plotly.v1+json" in o.get("data", {})]
+
+
+@pytest.mark.slow
+def test_notebook_01_weights(tmp_path):
+    nb, run_dir = execute("01_weights", tmp_path)
+    out = text_of(nb)
+    assert "variants accepted" in out and "constraints per prompt: X0" in out
+    figs = figures_of(nb)
+    assert len(figs) >= 5
+    assert all(f["layout"].get("title") for f in figs)
+    for stage in ("responses", "weights", "selected", "evolved", "next_prompts"):
+        assert (run_dir / "iter_000" / f"{stage}.parquet").exists(), stage
+    assert (run_dir / "iter_001" / "prompts.parquet").exists()
+
+
+@pytest.mark.slow
+def test_notebook_03_iterations(tmp_path):
+    nb, run_dir = execute("03_iterations", tmp_path)
+    assert (run_dir / "iter_000" / "checkpoint" / "DONE").exists()
+    e0 = json.loads((run_dir / "iter_000" / "eval.json").read_text())
+    e1 = json.loads((run_dir / "iter_001" / "eval.json").read_text())
+    assert e0["n"] == e1["n"] == 6 and 0 <= e1["full_rate"] <= 1
+    assert len(figures_of(nb)) >= 4
+    last = nb.cells[-1].outputs[0]["text"]
+    assert set(json.loads(last)) == {"constraint_rate", "full_rate"}
+
+
+@pytest.mark.slow
+def test_notebook_04_ablations(tmp_path):
+    nb, run_dir = execute("04_ablations", tmp_path, seeds=[1, 2])
+    for arm in ("eva", "static"):
+        for s in (1, 2):
+            assert (run_dir / arm / f"seed{s}" / "iter_001" / "eval.json").exists()
+    out = text_of(nb)
+    assert "gain_ci_low" in out and "static" in out
