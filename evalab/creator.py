@@ -81,9 +81,13 @@ ACCEPTED = "ok"
 NEAR_COPY_RATIO = 0.9
 NEAR_COPY_MAX_WORDS = 3
 NEAR_COPY_MAX_SHARE = 0.03
-MARKUP_SHARE = 0.5          # share of visible characters inside markup above which a text is "markup" ...
-MARKUP_MIN_PROSE_WORDS = 6   # ... unless at least this many prose words surround it (a prompt quoting code)
-MARKUP_SHARE_HARD = 0.85    # above this share it is markup whatever the prose
+# markup: a text is "markup" when it is a JSON value, or when more than MARKUP_SHARE of its visible characters
+# sit in markup (fences, tags, tables, rules) and fewer than MARKUP_MIN_PROSE_WORDS words of instruction lie
+# outside code fences (a prompt may quote code), or when tags/tables alone cover more than MARKUP_SHARE_HARD
+# of the text outside code fences (HTML soup that happens to contain words)
+MARKUP_SHARE = 0.5
+MARKUP_MIN_PROSE_WORDS = 4
+MARKUP_SHARE_HARD = 0.7
 
 
 # =====================================================================================================
@@ -298,7 +302,8 @@ def _nonspace(s: str) -> int:
 
 
 def _is_blank(text: str) -> bool:
-    return not _strip_invisible(unicodedata.normalize("NFKC", text)).strip()
+    """Nothing but whitespace, invisible characters, quotes or backticks (an empty fence)."""
+    return not _strip_invisible(unicodedata.normalize("NFKC", text)).strip(" \n\t\r`\"'“”‘’")
 
 
 def _is_junk(text: str) -> bool:
@@ -322,36 +327,46 @@ def _is_injection(text: str) -> bool:
     return any(r.search(s) for r in _INJECTION_RES)
 
 
+def _strip_inline_markup(s: str) -> str:
+    for r in (_HTML_TAG_RE, _HTML_ENTITY_RE, _TABLE_LINE_RE, _RULE_LINE_RE, _MD_LINK_TARGET_RE):
+        s = r.sub(" ", s)
+    return s
+
+
+def _is_json(s: str) -> bool:
+    s = s.strip()
+    if s[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(s)
+        return True
+    except json.JSONDecodeError:
+        return bool(_JSON_KEY_RE.search(s[:200]))  # truncated JSON
+
+
 def markup_share(text: str) -> float:
     """Share of the visible characters that sit in markup (fenced blocks, HTML tags/entities, table rows,
     horizontal rules, link targets); 1.0 for a text that is a JSON object or array."""
-    s = text.strip()
-    if s[:1] in "{[":
-        try:
-            json.loads(s)
-            return 1.0
-        except json.JSONDecodeError:
-            if _JSON_KEY_RE.search(s[:200]):  # truncated JSON
-                return 1.0
-    total = _nonspace(s)
+    if _is_json(text):
+        return 1.0
+    total = _nonspace(text)
     if total == 0:
         return 0.0
-    prose = _FENCED_BLOCK_RE.sub(" ", s)
-    for r in (_HTML_TAG_RE, _HTML_ENTITY_RE, _TABLE_LINE_RE, _RULE_LINE_RE, _MD_LINK_TARGET_RE):
-        prose = r.sub(" ", prose)
-    return 1.0 - _nonspace(prose) / total
+    return 1.0 - _nonspace(_strip_inline_markup(_FENCED_BLOCK_RE.sub(" ", text))) / total
 
 
 def _is_markup(text: str) -> bool:
     share = markup_share(text)
-    if share >= MARKUP_SHARE_HARD:
-        return True
     if share <= MARKUP_SHARE:
         return False
-    prose = _FENCED_BLOCK_RE.sub(" ", text)
-    prose = _HTML_TAG_RE.sub(" ", _TABLE_LINE_RE.sub(" ", prose))
-    n_words = len(re.findall(r"[^\W\d_]{2,}", prose))
-    return n_words < MARKUP_MIN_PROSE_WORDS
+    if share >= 1.0:
+        return True
+    outside = _FENCED_BLOCK_RE.sub(" ", text)  # the instruction around quoted code
+    prose = _strip_inline_markup(outside)
+    if len(re.findall(r"[^\W\d_]{2,}", prose)) < MARKUP_MIN_PROSE_WORDS:
+        return True
+    n_outside = _nonspace(outside)
+    return n_outside > 0 and 1.0 - _nonspace(prose) / n_outside > MARKUP_SHARE_HARD
 
 
 def is_copy(reference: str, text: str) -> bool:
