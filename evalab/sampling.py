@@ -66,13 +66,17 @@ def sample_subset(
         first = rng.permutation(np.flatnonzero(pos))
         rest = rng.permutation(np.flatnonzero(~pos))
         return np.concatenate([first, rest])[:k].astype(int)
-    # weighted: key = log(u) / w ; larger key first (zero weights -> -inf, taken last, in random order)
+    # weighted: key = log(u) / w, the k largest keys (Efraimidis-Spirakis); then zero weights in random order
     u = rng.random(w.size)
-    with np.errstate(divide="ignore"):
-        keys = np.where(pos, np.log(u) / np.where(pos, w, 1.0), -np.inf)
-    tiebreak = rng.random(w.size)
-    order = np.lexsort((tiebreak, -keys))
-    return order[:k].astype(int)
+    pos_idx = np.flatnonzero(pos)
+    keys = np.log(u[pos_idx]) / w[pos_idx]
+    if k < pos_idx.size:
+        top = np.argpartition(-keys, k - 1)[:k]  # O(n), then sort only the k winners
+        chosen = pos_idx[top[np.argsort(-keys[top], kind="stable")]]
+    else:
+        chosen = pos_idx[np.argsort(-keys, kind="stable")]
+    rest = rng.permutation(np.flatnonzero(~pos))[: k - chosen.size]
+    return np.concatenate([chosen, rest]).astype(int)
 
 
 @dataclass(frozen=True)
