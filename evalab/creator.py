@@ -672,8 +672,11 @@ class Creator:
         attempt = 0
         for attempt in range(1, self.max_retries + 2):
             try:
+                # litellm enforces ``timeout`` on the HTTP exchange; this outer guard only catches calls that
+                # hang elsewhere (a custom provider). It is generous because litellm's first call in a process
+                # does seconds of lazy imports that must not count as a timeout.
                 resp = await asyncio.wait_for(litellm.acompletion(seed=seed + attempt - 1, **kwargs),
-                                              timeout=self.timeout * 1.5 + 1.0)
+                                              timeout=self.timeout * 2 + 60.0)
                 text = resp.choices[0].message.content or ""
                 if text.strip():
                     return CallResult(text, attempt, None, time.perf_counter() - t0)
@@ -682,7 +685,7 @@ class Creator:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 (one failed variant must not stop the batch)
-                last_error = redact(f"{type(e).__name__}: {e}", [self._api_key])[:500]
+                last_error = redact(f"{type(e).__name__}: {e}".rstrip(": "), [self._api_key])[:500]
                 retryable = not isinstance(e, no_retry)
             if not retryable or attempt > self.max_retries:
                 break
