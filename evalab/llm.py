@@ -1,0 +1,220 @@
+"""The embedded model behind litellm: ``litellm.completion(model="evalab/smollm2-135m", ...)`` runs locally.
+
+    from evalab.llm import chat, register_local_provider
+    register_local_provider()            # idempotent; afterwards litellm.completion/acompletion serve "evalab/<name>"
+    text = chat("evalab/smollm2-135m", [{"role": "user", "content": "Say hi."}], max_tokens=16, seed=0)
+
+This puts the local solver behind the same model-string interface as hosted creators and judges, so a
+creator or judge configured as ``"evalab/smollm2-135m"`` needs no network. Any name after ``evalab/`` goes
+through :func:`evalab.models.resolve_model_path` (embedded aliases, checkpoint folders, Hugging Face ids).
+A Hugging Face id must already be in the local HF cache unless ``EVALAB_ALLOW_DOWNLOAD=1`` is set: offline,
+a download attempt would spend minutes in retries before failing.
+
+Honoured request parameters: ``max_tokens`` (or ``max_completion_tokens``; default 256), ``temperature``
+(default 1.0; 0 = greedy), ``top_p`` (default 1.0), ``seed`` (same request + seed -> same text; without a
+seed each request draws a fresh one, as hosted APIs do), ``n`` (choices), ``stop`` (strings; the text is cut
+before the first one). Models load once per process and are cached; one CPU model cannot run two
+generations at once, so requests to the same model are serialized by a lock and ``acompletion`` runs the
+synchronous path in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # litellm must never try the network
+
+import litellm  # noqa: E402
+from litellm import CustomLLM  # noqa: E402
+from litellm.llms.custom_llm import CustomLLMError  # noqa: E402
+from litellm.types.utils import Choices, Message, ModelResponse, Usage  # noqa: E402
+
+from .generation import TransformersBackend, validate_conversations  # noqa: E402
+from .models import EMBEDDED_ALIASES, resolve_model_path  # noqa: E402
+
+LOCAL_PROVIDER = "evalab"
+DEFAULT_MAX_TOKENS = 256
+
+_BACKENDS: dict[str, TransformersBackend] = {}
+_LOCKS: dict[str, threading.Lock] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+# ── step 1: find and load the local model (once per process) ──────────────────────────────────────────
+
+def check_local_model(name: str) -> str:
+    """The loadable path or id for ``name``; ``ValueError``/``FileNotFoundError`` naming it when it is unknown.
+
+    Accepted: an embedded alias, a checkpoint folder with config.json, or a Hugging Face id already in the
+    local cache (any id when ``EVALAB_ALLOW_DOWNLOAD=1``).
+    """
+    if not name:
+        raise ValueError(f"model name after '{LOCAL_PROVIDER}/' is empty (e.g. '{LOCAL_PROVIDER}/smollm2-135m')")
+    path = resolve_model_path(name)  # aliases -> cached checkpoint; bad local paths raise FileNotFoundError
+    if name in EMBEDDED_ALIASES or (Path(path).expanduser() / "config.json").exists():
+        return path
+    if os.environ.get("EVALAB_ALLOW_DOWNLOAD") == "1" or _in_hf_cache(path):
+        return path
+    raise ValueError(
+        f"unknown local model {name!r} for '{LOCAL_PROVIDER}/': not an embedded alias "
+        f"({', '.join(sorted(EMBEDDED_ALIASES))}), not a checkpoint folder with config.json, and not in the "
+        f"Hugging Face cache; download it first or set EVALAB_ALLOW_DOWNLOAD=1")
+
+
+def _in_hf_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        hit = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # malformed repo ids raise validation errors: not cached
+        return False
+    return isinstance(hit, str)
+
+
+def get_backend(name: str) -> TransformersBackend:
+    """The cached backend serving ``evalab/<name>`` (loaded on first use, batch size 16, fp32)."""
+    with _REGISTRY_LOCK:
+        if name not in _BACKENDS:
+            path = check_local_model(name)
+            _BACKENDS[name] = TransformersBackend(path, batch_size=16)
+            _LOCKS[name] = threading.Lock()
+        return _BACKENDS[name]
+
+
+def clear_cache() -> None:
+    """Forget every loaded local model (frees memory; the next request reloads)."""
+    with _REGISTRY_LOCK:
+        _BACKENDS.clear()
+        _LOCKS.clear()
+
+
+# ── step 2: read the request ──────────────────────────────────────────────────────────────────────────
+
+def request_params(optional_params: dict[str, Any]) -> dict[str, Any]:
+    """Sampling parameters from litellm's ``optional_params``, with defaults; ``ValueError`` on bad values."""
+    p = dict(optional_params or {})
+    max_tokens = p.get("max_tokens", p.get("max_completion_tokens")) or DEFAULT_MAX_TOKENS
+    temperature = 1.0 if p.get("temperature") is None else float(p["temperature"])
+    top_p = 1.0 if p.get("top_p") is None else float(p["top_p"])
+    seed = p.get("seed")
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)  # no seed: a fresh draw per request, like hosted APIs
+    n = int(p.get("n") or 1)
+    stop = p.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(max_tokens, int) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an int >= 1, got {max_tokens!r}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n!r}")
+    return {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "seed": int(seed), "n": n,
+            "stop": [s for s in stop if s]}
+
+
+def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """(text cut before the earliest stop string, whether one was found)."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+# ── step 3: generate and fill the OpenAI-shaped response ──────────────────────────────────────────────
+
+def run_local_completion(name: str, messages: list[dict[str, Any]], optional_params: dict[str, Any],
+                         model_response: ModelResponse) -> ModelResponse:
+    """Generate with the local model ``name`` and fill ``model_response`` (choices, usage, model)."""
+    conv = validate_conversations([[{"role": str(m.get("role")), "content": _text(m.get("content"))}
+                                    for m in messages]])
+    p = request_params(optional_params)
+    backend = get_backend(name)
+    with _LOCKS[name]:
+        texts = backend.generate_chat(conv, p["n"], max_new_tokens=p["max_tokens"], temperature=p["temperature"],
+                                      top_p=p["top_p"], seed=p["seed"], progress=False)[0]
+        stats, finished = backend.last_stats, backend.last_finished[0]
+    choices = []
+    for i, (t, ended) in enumerate(zip(texts, finished)):
+        text, stopped = apply_stop(t, p["stop"])
+        finish = "stop" if stopped or ended else "length"
+        choices.append(Choices(index=i, finish_reason=finish, message=Message(role="assistant", content=text)))
+    model_response.choices = choices
+    model_response.model = f"{LOCAL_PROVIDER}/{name}"
+    model_response.created = int(time.time())
+    usage = Usage(prompt_tokens=stats.prompt_tokens, completion_tokens=stats.new_tokens,
+                  total_tokens=stats.prompt_tokens + stats.new_tokens)
+    model_response.usage = usage  # type: ignore[attr-defined]
+    return model_response
+
+
+def _text(content: Any) -> str:
+    """Message content as text (OpenAI list-of-parts content keeps its text parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    raise ValueError(f"message content must be a string or a list of text parts, got {type(content).__name__}")
+
+
+class LocalLLM(CustomLLM):
+    """litellm custom provider serving local models (``evalab/<name>``) with :class:`TransformersBackend`."""
+
+    def completion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                   model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
+                   optional_params: dict, acompletion: Any = None, litellm_params: Any = None, logger_fn: Any = None,
+                   headers: dict | None = None, timeout: Any = None, client: Any = None) -> ModelResponse:
+        try:
+            return run_local_completion(model, messages, optional_params, model_response)
+        except (ValueError, FileNotFoundError) as e:
+            raise CustomLLMError(status_code=400, message=f"{LOCAL_PROVIDER}/{model}: {e}") from e
+
+    async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
+                          model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
+                          logging_obj: Any, optional_params: dict, acompletion: Any = None,
+                          litellm_params: Any = None, logger_fn: Any = None, headers: dict | None = None,
+                          timeout: Any = None, client: Any = None) -> ModelResponse:
+        return await asyncio.to_thread(
+            self.completion, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
+            encoding, api_key, logging_obj, optional_params, acompletion, litellm_params, logger_fn, headers,
+            timeout, client)
+
+
+_HANDLER = LocalLLM()
+
+
+def register_local_provider() -> None:
+    """Register provider ``evalab`` in ``litellm.custom_provider_map`` (idempotent: at most one entry)."""
+    with _REGISTRY_LOCK:
+        entries = [e for e in litellm.custom_provider_map if e.get("provider") == LOCAL_PROVIDER]
+        if not entries:
+            litellm.custom_provider_map.append({"provider": LOCAL_PROVIDER, "custom_handler": _HANDLER})
+        litellm.utils.custom_llm_setup()  # what litellm.completion does too; makes the provider known at once
+
+
+def chat(model: str, messages: list[dict], **kw: Any) -> str:
+    """Text of the first choice of ``litellm.completion(model, messages, **kw)``; registers the provider first.
+
+    ``model`` may be any litellm model string; ``evalab/<name>`` runs locally.
+    """
+    if model.startswith(f"{LOCAL_PROVIDER}/"):
+        register_local_provider()
+    response = litellm.completion(model=model, messages=messages, **kw)
+    return response.choices[0].message.content or ""
+
+
+async def achat(model: str, messages: list[dict], **kw: Any) -> str:
+    """Async :func:`chat` through ``litellm.acompletion``."""
+    if model.startswith(f"{LOCAL_PROVIDER}/"):
+        register_local_provider()
+    response = await litellm.acompletion(model=model, messages=messages, **kw)
+    return response.choices[0].message.content or ""

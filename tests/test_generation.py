@@ -1,0 +1,165 @@
+"""Tests for evalab.generation: input checks, batch planning, and the transformers backend on the embedded model.
+
+    python -m pytest tests/test_generation.py -q            # all (model tests are marked slow, ~30 s on 2 cores)
+    python -m pytest tests/test_generation.py -q -m "not slow"
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from evalab.generation import (
+    GenerationBackend,
+    GenerationStats,
+    TransformersBackend,
+    completion_lengths,
+    left_pad,
+    make_backend,
+    plan_batches,
+    validate_conversations,
+    validate_prompts,
+    validate_sampling,
+)
+
+PROMPTS = ["Name a prime number.", "Write one short sentence about the sea.", "What is 2+2?"]
+
+
+# ── pure helpers (no model) ───────────────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize("bad, msg", [
+    (["ok", ""], r"prompts\[1\] is empty"),
+    (["ok", "fine", "   "], r"prompts\[2\] is empty"),
+    ([None], r"prompts\[0\] is NoneType"),
+    (["ok", 3], r"prompts\[1\] is int"),
+])
+def test_validate_prompts_names_the_bad_index(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        validate_prompts(bad)
+
+
+def test_validate_prompts_rejects_a_bare_string():
+    with pytest.raises(ValueError, match="not one string"):
+        validate_prompts("hello")
+
+
+def test_validate_conversations_names_the_bad_message():
+    with pytest.raises(ValueError, match=r"conversations\[0\]\[1\]"):
+        validate_conversations([[{"role": "user", "content": "hi"}, {"role": "user"}]])
+    with pytest.raises(ValueError, match=r"conversations\[1\] must be a non-empty list"):
+        validate_conversations([[{"role": "user", "content": "hi"}], []])
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(n=0), "n must"), (dict(max_new_tokens=0), "max_new_tokens"), (dict(temperature=-0.1), "temperature"),
+    (dict(top_p=0.0), "top_p"), (dict(top_p=1.5), "top_p"),
+])
+def test_validate_sampling_names_the_field(kw, field):
+    args = dict(n=2, max_new_tokens=8, temperature=0.8, top_p=0.95) | kw
+    with pytest.raises(ValueError, match=field):
+        validate_sampling(**args)
+
+
+def test_plan_batches_groups_by_length_and_covers_every_prompt():
+    lengths = [5, 50, 7, 48, 6, 49]
+    batches = plan_batches(lengths, batch_size=3)
+    assert batches == [[1, 5, 3], [2, 4, 0]]            # the three long prompts together, then the short ones
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert plan_batches([], 4) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        plan_batches([1], 0)
+
+
+def test_sorting_reduces_padding():
+    lengths = [5, 50, 7, 48, 6, 49]
+    def padding(batches):
+        return sum(max(lengths[i] for i in b) - lengths[i] for b in batches for i in b)
+    in_order = [[0, 1, 2], [3, 4, 5]]
+    assert padding(plan_batches(lengths, 3)) < padding(in_order)
+
+
+def test_left_pad():
+    ids, mask = left_pad([[1, 2, 3], [4]], pad_id=0)
+    assert ids == [[1, 2, 3], [0, 0, 4]]
+    assert mask == [[1, 1, 1], [0, 0, 1]]
+
+
+def test_completion_lengths_stop_at_first_eos():
+    new = torch.tensor([[5, 6, 2, 2], [5, 6, 7, 8], [2, 2, 2, 2]])
+    assert completion_lengths(new, {2}) == [3, 4, 1]
+
+
+def test_stats_tokens_per_s():
+    assert GenerationStats(new_tokens=100, seconds=4.0).tokens_per_s == 25.0
+    assert GenerationStats().tokens_per_s == 0.0
+
+
+def test_make_backend_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="backend 'tgi' is unknown"):
+        make_backend("tgi", "smollm2-135m")
+
+
+# ── the embedded model ────────────────────────────────────────────────────────────────────────────────
+
+@pytest.fixture(scope="module")
+def backend() -> TransformersBackend:
+    return TransformersBackend("smollm2-135m", batch_size=2)
+
+
+@pytest.mark.slow
+def test_contract_shape_and_protocol(backend):
+    out = backend.generate(PROMPTS, n=2, max_new_tokens=8, seed=0, progress=False)
+    assert isinstance(backend, GenerationBackend)
+    assert len(out) == len(PROMPTS) and all(len(r) == 2 for r in out)
+    assert all(isinstance(t, str) and t for r in out for t in r)
+    assert not any("<|im_end|>" in t or "<|im_start|>" in t for r in out for t in r)
+    s = backend.last_stats
+    assert s.n_prompts == 3 and s.n_sequences == 6 and s.n_batches == 2        # batch_size=2 -> 2 batches
+    assert 0 < s.new_tokens <= 6 * 8 and s.seconds > 0
+    counts = backend.last_token_counts
+    assert [len(c) for c in counts] == [2, 2, 2] and sum(map(sum, counts)) == s.new_tokens
+    assert all(1 <= c <= 8 for row in counts for c in row)
+
+
+@pytest.mark.slow
+def test_same_seed_same_outputs_other_seed_differs(backend):
+    a = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=7, progress=False)
+    b = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=7, progress=False)
+    c = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=8, progress=False)
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.slow
+def test_greedy_copies_identical_and_outputs_follow_input_order(backend):
+    fwd = backend.generate(PROMPTS[:2], n=2, max_new_tokens=10, temperature=0, progress=False)
+    assert all(r[0] == r[1] for r in fwd)                     # greedy: the n copies are identical
+    rev = backend.generate(PROMPTS[:2][::-1], n=1, max_new_tokens=10, temperature=0, progress=False)
+    # both calls put the two prompts in one batch (sorted by length), so the texts must follow input order
+    assert [r[0] for r in rev] == [fwd[1][0], fwd[0][0]]
+
+
+@pytest.mark.slow
+def test_empty_and_bad_prompts(backend):
+    assert backend.generate([], n=3) == []
+    assert backend.last_stats.new_tokens == 0
+    with pytest.raises(ValueError, match=r"prompts\[1\] is empty"):
+        backend.generate(["fine", ""], n=1)
+
+
+@pytest.mark.slow
+def test_generate_chat_uses_the_system_message(backend):
+    conv = [{"role": "system", "content": "Reply with the single word OK."}, {"role": "user", "content": "Ready?"}]
+    out = backend.generate_chat([conv], n=1, max_new_tokens=6, temperature=0, progress=False)
+    plain = backend.generate(["Ready?"], n=1, max_new_tokens=6, temperature=0, progress=False)
+    assert out[0][0] != plain[0][0]
+
+
+@pytest.mark.slow
+def test_from_loaded_keeps_training_mode(backend):
+    model, tok = backend.model, backend.tokenizer
+    model.train()
+    b2 = TransformersBackend.from_loaded(model, tok, batch_size=4)
+    out = b2.generate(PROMPTS[:1], n=1, max_new_tokens=4, temperature=0, progress=False)
+    assert len(out) == 1 and model.training
+    model.eval()
