@@ -50,10 +50,14 @@ _JSON_STAGES = {"eval"}
 _DIR_STAGES = {"checkpoint"}
 
 
+FILE_MODE = 0o644  # mkstemp creates 0600 files; run artifacts are meant to be shared and read
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -72,6 +76,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_parquet(path: Path, df: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, FILE_MODE)
     os.close(fd)
     try:
         df.to_parquet(tmp, index=False)
@@ -89,6 +94,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary directory; on success it is renamed to ``path`` (replacing nothing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o755)
     try:
         yield tmp
         if path.exists():
