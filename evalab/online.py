@@ -1,0 +1,670 @@
+"""Online eva: steps 1-5 of eva run inside a TRL RL loop (GRPO or RLOO) on mini-batches.
+
+    from evalab.config import profile_config
+    from evalab.online import run_online_eva
+    out = run_online_eva(profile_config("ci", run_dir="runs/online"), trainer="grpo", steps=6, evolve_every=2)
+    out["events"][["step", "frac_zero_spread", "n_selected", "n_accepted", "pool_size"]]
+
+In the paper's online setting (Ye et al. 2024, arXiv 2411.00062, §3.4 "online eva") the creator does not wait
+for a finished training round: every few RL steps the rewards of the groups the trainer just sampled give
+informativeness weights, the most informative prompts are evolved, and the evolved prompts join the prompt
+stream the trainer samples from. Here one RL step of TRL *is* step 1 of eva (N = ``num_generations`` samples
+per prompt, scored by the same reward interface as offline eva), and:
+
+    EvaPromptPool        the prompt stream: seeds + evolved prompts with lineage, and the sampling weights
+                         (step 5: ``evolved_ratio`` of the probability mass on evolved prompts, the rest on the
+                         seed buffer; within each part ∝ the latest informativeness, unseen prompts optimistic)
+    EvaPoolSampler       what the trainer draws from (its ``_get_train_sampler``, TRL issue #2801's hook): the
+                         same group layout as TRL's RepeatSampler, but each generation batch is drawn from the
+                         *current* pool with the *current* weights, so evolved prompts reach the trainer
+    TrlRewardAdapter     evalab ``RewardFunction`` -> TRL reward function; records every group's rewards
+                         (one group = one prompt x ``num_generations`` completions) for step 2
+    EvaCallback          every ``evolve_every`` optimizer steps: weigh the recent groups (per group, never per
+                         rollout), sample the informative subset, evolve it, add accepted variants to the pool,
+                         and write the event, the pool (with lineage) and the variants to the run directory
+
+Run directory (every table rewritten atomically after each event, so a reader never sees half a file):
+``config.json``, ``online_events.parquet`` (one row per evolution event), ``pool.parquet`` (the prompt stream
+with lineage and sampling statistics), ``groups.parquet`` (every scored group), ``variants.parquet`` (every
+creator variant, accepted or not, with the reject reason), ``train_log.parquet`` (TRL's log history, at the end).
+An online run does not resume mid-training: running again with the same ``run_dir`` starts over and overwrites.
+
+Timing note: TRL's dataloader fetches one batch ahead, so a generation batch may be drawn just before an
+evolution event; evolved prompts then enter the stream from the following generation batch on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import Sampler
+from transformers import TrainerCallback
+
+from .config import METRICS, EvaConfig
+from .informativeness import as_reward_matrix, informativeness
+from .prompts import Prompt, load_prompts
+from .sampling import sample_subset
+from .store import RunStore, atomic_write_parquet, atomic_write_text
+
+ONLINE_TRAINERS = ("grpo", "rloo")
+SPREAD_TOL = 1e-6  # a group whose max - min reward is <= this counts as zero-spread (user-asks #5: never test ==)
+
+
+# --------------------------------------------------------------------------------------------------
+# The prompt stream
+# --------------------------------------------------------------------------------------------------
+
+class EvaPromptPool:
+    """The prompt stream of an online run: seed prompts plus every accepted evolved prompt, append-only.
+
+        pool = EvaPromptPool(load_prompts("data/seed_constraint_prompts.jsonl", limit=8), evolved_ratio=0.8)
+        pool.add(evolved_prompts, step=4)          # returns the prompts actually added (duplicates skipped)
+        pool.observe("p-001", 0.4)                 # latest informativeness of a prompt
+        p = pool.sampling_weights()                # (len(pool),) probabilities the sampler draws with
+
+    Sampling weights follow eva's step 5 (next set = ``evolved_ratio`` evolved + the rest buffer): the evolved
+    prompts share ``evolved_ratio`` of the probability mass and the seed buffer the rest (all of it while nothing
+    has been evolved yet). Within each part a prompt's weight is its informativeness estimate — the latest
+    observed group weight, or an exponential moving average with ``ema`` > 0. The rule is scale-free (rewards
+    may live on any scale): with ``ref`` = the largest estimate observed so far (1 before any is positive), a
+    prompt never observed gets ``unseen_weight * ref`` (optimistic, so fresh variants are tried) and every
+    weight is floored at ``floor * ref`` so no prompt disappears for good.
+    Positions are stable (index i is always the same prompt), which is what the trainer's sampler relies on.
+    """
+
+    def __init__(self, seeds: Sequence[Prompt], *, evolved_ratio: float = 0.8, floor: float = 0.05,
+                 unseen_weight: float = 1.0, ema: float = 0.0, capacity: int = 100_000) -> None:
+        if not seeds:
+            raise ValueError("EvaPromptPool: seeds is empty; the prompt stream needs at least one prompt")
+        if not 0.0 <= evolved_ratio <= 1.0:
+            raise ValueError(f"EvaPromptPool: evolved_ratio={evolved_ratio!r} must be in [0, 1]")
+        if not floor > 0:
+            raise ValueError(f"EvaPromptPool: floor={floor!r} must be > 0 (a zero weight removes a prompt for good)")
+        if floor > unseen_weight:
+            raise ValueError(f"EvaPromptPool: floor={floor!r} must not exceed unseen_weight={unseen_weight!r}")
+        if not unseen_weight > 0:
+            raise ValueError(f"EvaPromptPool: unseen_weight={unseen_weight!r} must be > 0")
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"EvaPromptPool: ema={ema!r} must be in [0, 1)")
+        if capacity < len(seeds):
+            raise ValueError(f"EvaPromptPool: capacity={capacity} is smaller than the {len(seeds)} seed prompts")
+        self.evolved_ratio = evolved_ratio
+        self.floor = floor
+        self.unseen_weight = unseen_weight
+        self.ema = ema
+        self.capacity = capacity
+        self.prompts: list[Prompt] = []
+        self._index: dict[str, int] = {}
+        self._texts: set[str] = set()
+        self.added_step: list[int] = []
+        self.is_evolved: list[bool] = []
+        self.weight_est: list[float] = []   # NaN until the prompt's first group is observed
+        self.n_groups: list[int] = []       # groups of this prompt that were scored (reached the trainer)
+        self.n_drawn: list[int] = []        # times the sampler drew it into a generation batch
+        self.n_dropped_full = 0
+        added = self.add(seeds, step=0, evolved=False)
+        if len(added) != len(seeds):
+            raise ValueError("EvaPromptPool: seed prompts contain duplicate ids or duplicate texts")
+
+    # --- access ---------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def __getitem__(self, i: int) -> Prompt:
+        return self.prompts[i]
+
+    def __contains__(self, prompt_id: object) -> bool:
+        return prompt_id in self._index
+
+    def get(self, prompt_id: str) -> Prompt:
+        """The prompt with this id; KeyError naming the id if it is not in the pool."""
+        try:
+            return self.prompts[self._index[prompt_id]]
+        except KeyError:
+            raise KeyError(f"prompt id {prompt_id!r} is not in the prompt pool ({len(self)} prompts)") from None
+
+    def index_of(self, prompt_id: str) -> int:
+        self.get(prompt_id)
+        return self._index[prompt_id]
+
+    @property
+    def n_evolved(self) -> int:
+        return int(sum(self.is_evolved))
+
+    # --- growth and observations -------------------------------------------------------------------
+    def add(self, prompts: Sequence[Prompt], step: int, *, evolved: bool = True) -> list[Prompt]:
+        """Append prompts (skipping ids or texts already in the pool, and anything beyond ``capacity``)."""
+        out = []
+        for p in prompts:
+            if p.id in self._index or p.text in self._texts:
+                continue
+            if len(self.prompts) >= self.capacity:
+                self.n_dropped_full += 1
+                continue
+            self._index[p.id] = len(self.prompts)
+            self._texts.add(p.text)
+            self.prompts.append(p)
+            self.added_step.append(int(step))
+            self.is_evolved.append(bool(evolved))
+            self.weight_est.append(float("nan"))
+            self.n_groups.append(0)
+            self.n_drawn.append(0)
+            out.append(p)
+        return out
+
+    def observe(self, prompt_id: str, weight: float) -> None:
+        """Record the informativeness weight of one freshly scored group of ``prompt_id``."""
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"observe({prompt_id!r}): weight must be finite and >= 0, got {weight!r}")
+        i = self.index_of(prompt_id)
+        old = self.weight_est[i]
+        self.weight_est[i] = weight if math.isnan(old) else self.ema * old + (1.0 - self.ema) * weight
+        self.n_groups[i] += 1
+
+    # --- sampling ------------------------------------------------------------------------------------
+    def sampling_weights(self) -> np.ndarray:
+        """(len(pool),) probabilities summing to 1 (see the class docstring for the rule)."""
+        est = np.asarray(self.weight_est, dtype=float)
+        seen = est[~np.isnan(est)]
+        ref = float(seen.max()) if seen.size and seen.max() > 0 else 1.0
+        score = np.maximum(np.where(np.isnan(est), self.unseen_weight * ref, est), self.floor * ref)
+        evolved = np.asarray(self.is_evolved, dtype=bool)
+        p = np.zeros(len(self))
+        parts = [(evolved, self.evolved_ratio), (~evolved, 1.0 - self.evolved_ratio)]
+        if not evolved.any() or evolved.all():  # one part is empty: it gets all the mass
+            parts = [(np.ones(len(self), dtype=bool), 1.0)]
+        for mask, mass in parts:
+            if mass > 0:
+                p[mask] = mass * score[mask] / score[mask].sum()
+        return p / p.sum()
+
+    def draw(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Indices of ``k`` prompts for one generation batch: without replacement while the pool is large
+        enough (so each prompt forms one group), with replacement otherwise."""
+        p = self.sampling_weights()
+        n_pos = int((p > 0).sum())
+        idx = rng.choice(len(self), size=k, replace=k > n_pos, p=p)
+        for i in idx:
+            self.n_drawn[int(i)] += 1
+        return idx.astype(int)
+
+    # --- views ---------------------------------------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """The pool with lineage (parent_id, iteration, operator) and sampling statistics, one row per prompt."""
+        probs = self.sampling_weights()
+        rows = []
+        for i, p in enumerate(self.prompts):
+            rows.append({
+                "slot": i, "id": p.id, "text": p.text, "task": p.task,
+                "constraints": json.dumps(p.constraints, sort_keys=True), "domain": p.domain,
+                "parent_id": p.parent_id, "iteration": p.iteration, "operator": p.operator,
+                "evolved": self.is_evolved[i], "added_step": self.added_step[i],
+                "informativeness": self.weight_est[i], "n_groups": self.n_groups[i], "n_drawn": self.n_drawn[i],
+                "sampling_prob": float(probs[i]),
+            })
+        return pd.DataFrame(rows)
+
+    def as_dataset(self) -> Any:
+        """A ``datasets.Dataset`` view for TRL: ``capacity`` rows whose content is read from the pool when the
+        trainer fetches them (``set_transform``), with columns ``prompt`` (one user message) and ``prompt_id``.
+        Only slots below ``len(pool)`` may be fetched; :class:`EvaPoolSampler` draws only those."""
+        from datasets import Dataset
+
+        ds = Dataset.from_dict({"slot": np.arange(self.capacity, dtype=np.int64)})
+        ds.set_transform(self._fetch)
+        return ds
+
+    def _fetch(self, batch: Mapping[str, list]) -> dict[str, list]:
+        slots = [int(s) for s in batch["slot"]]
+        bad = [s for s in slots if s >= len(self)]
+        if bad:
+            raise IndexError(f"prompt pool slot {bad[0]} is empty (pool holds {len(self)} prompts); "
+                             "draw indices with EvaPoolSampler")
+        ps = [self.prompts[s] for s in slots]
+        return {"prompt": [[{"role": "user", "content": p.text}] for p in ps], "prompt_id": [p.id for p in ps]}
+
+
+class EvaPoolSampler(Sampler[int]):
+    """The trainer's sampler: TRL's group layout, prompts drawn from the live pool with its current weights.
+
+        sampler = EvaPoolSampler(pool, mini_repeat_count=4, batch_size=2, repeat_count=1, chunks_per_epoch=4)
+        list(sampler)[:8]      # e.g. [5, 5, 5, 5, 0, 0, 0, 0]: 2 prompts x 4 generations
+
+    Like ``trl``'s RepeatSampler, each generation batch holds ``batch_size`` distinct prompts, each index repeated
+    ``mini_repeat_count`` (= num_generations) times in a row, and the whole batch is repeated ``repeat_count``
+    (= num_iterations x steps_per_generation) times. Unlike it, the prompts of each generation batch are drawn
+    lazily from ``pool.draw`` when the batch is requested, so weights changed and prompts added by
+    :class:`EvaCallback` take effect for the next generation batch. One epoch = ``chunks_per_epoch`` batches.
+    """
+
+    def __init__(self, pool: EvaPromptPool, *, mini_repeat_count: int, batch_size: int, repeat_count: int = 1,
+                 chunks_per_epoch: int = 1, seed: int = 0) -> None:
+        for name, v in (("mini_repeat_count", mini_repeat_count), ("batch_size", batch_size),
+                        ("repeat_count", repeat_count), ("chunks_per_epoch", chunks_per_epoch)):
+            if int(v) < 1:
+                raise ValueError(f"EvaPoolSampler: {name}={v!r} must be >= 1")
+        self.pool = pool
+        self.mini_repeat_count = int(mini_repeat_count)
+        self.batch_size = int(batch_size)
+        self.repeat_count = int(repeat_count)
+        self.chunks_per_epoch = int(chunks_per_epoch)
+        self.seed = int(seed)
+        self.epoch = 0
+        self.drawn: list[list[str]] = []  # prompt ids of every generation batch drawn, in order
+
+    def __len__(self) -> int:
+        return self.chunks_per_epoch * self.batch_size * self.mini_repeat_count * self.repeat_count
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.epoch += 1
+        for _ in range(self.chunks_per_epoch):
+            chunk = self.pool.draw(self.batch_size, rng)
+            self.drawn.append([self.pool[int(i)].id for i in chunk])
+            for _ in range(self.repeat_count):
+                for i in chunk:
+                    for _ in range(self.mini_repeat_count):
+                        yield int(i)
+
+
+# --------------------------------------------------------------------------------------------------
+# Step 1 inside TRL: the reward adapter
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class GroupRecord:
+    """One scored group: ``num_generations`` completions of one prompt in one generation batch."""
+
+    call: int            # index of the reward call (one per generation batch)
+    step: int            # the first optimizer step that trains on this group (trainer global_step + 1)
+    prompt_id: str
+    rewards: list[float]  # NaN = could not be scored
+    spread: float         # max - min of the valid rewards (0 if fewer than 2)
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one TRL completion: a string, or (conversational) the contents of its assistant messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and all(isinstance(m, dict) for m in completion):
+        return "".join(str(m.get("content", "")) for m in completion if m.get("role", "assistant") == "assistant")
+    raise ValueError(f"unsupported completion format {type(completion).__name__}: expected a string or a list of "
+                     "chat messages")
+
+
+class TrlRewardAdapter:
+    """An evalab reward (``reward(prompts, responses) -> (P, N)``, NaN = missing) as a TRL reward function.
+
+        adapter = make_trl_reward(make_reward("constraints"), pool, num_generations=4)
+        GRPOTrainer(..., reward_funcs=[adapter], train_dataset=pool.as_dataset())
+        adapter.groups_frame()      # every group the trainer scored: call, step, prompt_id, rewards, spread
+
+    TRL calls it with the flat list of ``prompts`` and ``completions`` of one generation batch plus every dataset
+    column (here ``prompt_id``); completions come in consecutive blocks of ``num_generations`` per prompt. The
+    adapter scores each block as one row of the (P, N) matrix, returns the flat rewards (NaN stays NaN: TRL's
+    ``nansum`` then treats it as 0 in the advantage), records each group for the informativeness estimate, and
+    logs ``eva/*`` metrics (zero-spread fraction, share of evolved prompts, pool size) into TRL's log history.
+    """
+
+    def __init__(self, reward: Any, pool: EvaPromptPool, num_generations: int) -> None:
+        if num_generations < 2:
+            raise ValueError(f"num_generations={num_generations!r}: a group needs at least 2 completions")
+        self.reward = reward
+        self.pool = pool
+        self.num_generations = int(num_generations)
+        self.__name__ = f"eva_{getattr(reward, 'name', type(reward).__name__)}"  # TRL's column name for it
+        self.groups: list[GroupRecord] = []
+        self.n_calls = 0
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], prompt_id: Sequence[str] | None = None,
+                 trainer_state: Any = None, log_metric: Any = None, **_: Any) -> list[float]:
+        if prompt_id is None:
+            raise ValueError("reward adapter: the dataset has no 'prompt_id' column; build it with "
+                             "EvaPromptPool.as_dataset()")
+        g = self.num_generations
+        if len(completions) % g or len(prompt_id) != len(completions):
+            raise ValueError(f"reward adapter: got {len(completions)} completions and {len(prompt_id)} prompt ids; "
+                             f"expected equal counts, a multiple of num_generations={g}")
+        ids = [prompt_id[i] for i in range(0, len(completions), g)]
+        for b, pid in enumerate(ids):
+            block = set(prompt_id[b * g:(b + 1) * g])
+            if block != {pid}:
+                raise ValueError(f"reward adapter: group {b} mixes prompt ids {sorted(block)}; the sampler must "
+                                 f"repeat each prompt num_generations={g} times in a row")
+        texts = [completion_text(c) for c in completions]
+        responses = [texts[b * g:(b + 1) * g] for b in range(len(ids))]
+        group_prompts = [self.pool.get(pid) for pid in ids]
+        r = np.asarray(self.reward(group_prompts, responses), dtype=float)
+        if r.shape != (len(ids), g):
+            raise ValueError(f"reward {self.__name__!r} returned shape {r.shape}; expected ({len(ids)}, {g})")
+        as_reward_matrix(r, ids)  # inf -> ValueError naming the prompt
+        spreads = informativeness(r, "a_min")
+        step = int(getattr(trainer_state, "global_step", 0) or 0) + 1  # the first optimizer step trained on it
+        for pid, row, s in zip(ids, r, spreads):
+            self.groups.append(GroupRecord(call=self.n_calls, step=step, prompt_id=pid,
+                                           rewards=[float(x) for x in row], spread=float(s)))
+        self.n_calls += 1
+        if log_metric is not None:
+            log_metric("eva/frac_zero_spread", float(np.mean(spreads <= SPREAD_TOL)))
+            log_metric("eva/frac_evolved_groups", float(np.mean([self.pool.get(p).parent_id is not None
+                                                                 for p in ids])))
+            log_metric("eva/pool_size", float(len(self.pool)))
+            log_metric("eva/frac_missing_reward", float(np.isnan(r).mean()))
+        return [float(x) for x in r.reshape(-1)]
+
+    def groups_since(self, call: int) -> list[GroupRecord]:
+        """Groups scored by reward calls with index >= ``call``."""
+        return [gr for gr in self.groups if gr.call >= call]
+
+    def groups_frame(self) -> pd.DataFrame:
+        cols = ["call", "step", "prompt_id", "rewards", "spread"]
+        df = pd.DataFrame([asdict(gr) for gr in self.groups], columns=cols)
+        df["reward_mean"] = [float(np.nanmean(x)) if np.isfinite(x).any() else np.nan for x in df["rewards"]]
+        df["evolved"] = [self.pool.get(p).parent_id is not None for p in df["prompt_id"]]
+        return df
+
+
+def make_trl_reward(reward: Any, pool: EvaPromptPool, num_generations: int) -> TrlRewardAdapter:
+    """Wrap an evalab reward function for TRL (see :class:`TrlRewardAdapter`)."""
+    return TrlRewardAdapter(reward, pool, num_generations)
+
+
+# --------------------------------------------------------------------------------------------------
+# Steps 2-5 inside TRL: the evolution event
+# --------------------------------------------------------------------------------------------------
+
+def latest_group_per_prompt(groups: Sequence[GroupRecord]) -> list[GroupRecord]:
+    """One group per prompt: its most recent one (the current policy's view), in order of last appearance."""
+    last: dict[str, GroupRecord] = {}
+    for gr in groups:
+        last.pop(gr.prompt_id, None)
+        last[gr.prompt_id] = gr
+    return list(last.values())
+
+
+def group_weights(groups: Sequence[GroupRecord], metric: str = "a_min") -> np.ndarray:
+    """Step 2 online: informativeness of each group from its own N rewards -> (n_groups,)."""
+    if not groups:
+        return np.zeros(0)
+    return informativeness([gr.rewards for gr in groups], metric, [gr.prompt_id for gr in groups])
+
+
+def select_informative(weights: np.ndarray, fraction: float, strategy: str, seed: int) -> np.ndarray:
+    """Step 3 online: the informative subset of the recent groups; zero-weight groups are never selected
+    (evolving a prompt that taught nothing is not eva's intent). Empty if no group is informative."""
+    if weights.size == 0 or not (weights > 0).any():
+        return np.zeros(0, dtype=int)
+    idx = sample_subset(weights, fraction=fraction, strategy=strategy, seed=seed)
+    return idx[weights[idx] > 0]
+
+
+class EvaCallback(TrainerCallback):
+    """Every ``evolve_every`` optimizer steps: weigh → select → evolve → grow the pool, and write it down.
+
+        cb = EvaCallback(pool, adapter, creator, cfg, evolve_every=2, run_dir="runs/online")
+        GRPOTrainer(..., callbacks=[cb]);  cb.events_frame()
+
+    The event uses the groups scored since the previous event (per group, never per rollout: TRL issue
+    NeMo-RL #4158's pitfall), keeps each prompt's latest group, updates the pool's informativeness estimates,
+    samples ``cfg.subset_fraction`` of them with ``cfg.sampling`` ∝ ``cfg.metric``, asks the creator for
+    ``cfg.n_variants`` variants each, and adds the accepted ones to the pool (new ids, lineage kept).
+    """
+
+    def __init__(self, pool: EvaPromptPool, adapter: TrlRewardAdapter, creator: Any, cfg: EvaConfig, *,
+                 evolve_every: int, run_dir: str | Path | None = None, progress: bool = False) -> None:
+        if evolve_every < 1:
+            raise ValueError(f"evolve_every={evolve_every!r} must be >= 1")
+        if cfg.metric not in METRICS:
+            raise ValueError(f"EvaConfig.metric={cfg.metric!r}: online eva needs a built-in metric {METRICS}")
+        self.pool = pool
+        self.adapter = adapter
+        self.creator = creator
+        self.cfg = cfg
+        self.evolve_every = int(evolve_every)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.progress = progress
+        self.events: list[dict[str, Any]] = []
+        self.variants: list[pd.DataFrame] = []
+        self._next_call = 0
+
+    # --- TrainerCallback hooks -----------------------------------------------------------------------
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if state.global_step > 0 and state.global_step % self.evolve_every == 0:
+            self.evolve_event(state.global_step)
+        return control
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.write()
+        return control
+
+    # --- the event -----------------------------------------------------------------------------------
+    def evolve_event(self, step: int) -> dict[str, Any]:
+        """One online eva event on the groups scored since the previous event; returns its log row."""
+        t0 = time.time()
+        k = len(self.events) + 1  # event number = iteration of the prompts it creates
+        groups = self.adapter.groups_since(self._next_call)
+        self._next_call = self.adapter.n_calls
+        spreads = np.array([gr.spread for gr in groups])
+        latest = latest_group_per_prompt(groups)
+        w = group_weights(latest, self.cfg.metric)
+        for gr, wi in zip(latest, w):
+            self.pool.observe(gr.prompt_id, float(max(wi, 0.0)))
+        sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling, seed=self.cfg.seed + k)
+        selected = [self.pool.get(latest[i].prompt_id) for i in sel]
+        variants = []
+        if selected:
+            extra: dict[str, Any] = {}
+            if "existing" in inspect.signature(self.creator.evolve).parameters:  # lets the creator reject repeats
+                extra["existing"] = [p.text for p in self.pool.prompts]
+            variants = self.creator.evolve(selected, n_variants=self.cfg.n_variants, iteration=k,
+                                           seed=self.cfg.seed + 1000 * k, progress=self.progress, **extra)
+        accepted = [v.prompt for v in variants if v.accepted and v.prompt is not None]
+        added = self.pool.add(accepted, step=step)
+        reasons = Counter(v.reason for v in variants if not v.accepted)
+        all_rewards = np.array([x for gr in groups for x in gr.rewards], dtype=float)
+        event = {
+            "event": k, "step": int(step), "n_groups": len(groups), "n_prompts": len(latest),
+            "frac_zero_spread": float(np.mean(spreads <= SPREAD_TOL)) if groups else float("nan"),
+            "reward_mean": float(np.nanmean(all_rewards)) if np.isfinite(all_rewards).any() else float("nan"),
+            "weight_mean": float(w.mean()) if w.size else float("nan"),
+            "n_selected": len(selected), "n_variants": len(variants), "n_accepted": len(accepted),
+            "n_added": len(added), "reject_reasons": json.dumps(dict(sorted(reasons.items()))),
+            "pool_size": len(self.pool), "pool_evolved": self.pool.n_evolved, "seconds": time.time() - t0,
+        }
+        self.events.append(event)
+        if variants:
+            self.variants.append(_variants_frame(variants, step=step, event=k, added={p.id for p in added}))
+        self.write()
+        return event
+
+    # --- views and persistence -----------------------------------------------------------------------
+    def events_frame(self) -> pd.DataFrame:
+        cols = ["event", "step", "n_groups", "n_prompts", "frac_zero_spread", "reward_mean", "weight_mean",
+                "n_selected", "n_variants", "n_accepted", "n_added", "reject_reasons", "pool_size",
+                "pool_evolved", "seconds"]
+        return pd.DataFrame(self.events, columns=cols)
+
+    def variants_frame(self) -> pd.DataFrame:
+        if not self.variants:
+            return pd.DataFrame(columns=["event", "step", "parent_id", "operator", "k", "accepted", "reason",
+                                         "id", "text", "added"])  # the leading columns of _variants_frame
+        return pd.concat(self.variants, ignore_index=True)
+
+    def write(self) -> None:
+        """Rewrite the run directory's online tables atomically (no-op without ``run_dir``)."""
+        if self.run_dir is None:
+            return
+        atomic_write_parquet(self.run_dir / "online_events.parquet", self.events_frame())
+        atomic_write_parquet(self.run_dir / "pool.parquet", self.pool.to_frame())
+        atomic_write_parquet(self.run_dir / "variants.parquet", self.variants_frame())
+        groups = self.adapter.groups_frame()
+        atomic_write_parquet(self.run_dir / "groups.parquet", groups)
+
+
+def _variants_frame(variants: Sequence[Any], *, step: int, event: int, added: set[str]) -> pd.DataFrame:
+    """``creator.variants_to_frame`` plus the event, the step and whether the variant entered the pool."""
+    from .creator import variants_to_frame
+
+    df = variants_to_frame(variants)
+    df.insert(0, "event", event)
+    df.insert(1, "step", step)
+    df["added"] = [pid in added for pid in df["id"]]
+    return df
+
+
+# --------------------------------------------------------------------------------------------------
+# TRL trainers that draw from the pool
+# --------------------------------------------------------------------------------------------------
+
+class _PoolSamplerMixin:
+    """Replaces the trainer's RepeatSampler by an :class:`EvaPoolSampler` over ``eva_pool``."""
+
+    eva_pool: EvaPromptPool
+    eva_sampler: EvaPoolSampler | None
+
+    def _get_train_sampler(self, dataset: Any = None) -> Sampler:  # the hook of TRL issue #2801
+        args = self.args  # type: ignore[attr-defined]
+        per_batch = args.generation_batch_size // self.num_generations  # type: ignore[attr-defined]
+        self.eva_sampler = EvaPoolSampler(
+            self.eva_pool, mini_repeat_count=self.num_generations,  # type: ignore[attr-defined]
+            batch_size=per_batch, repeat_count=self.num_iterations * args.steps_per_generation,  # type: ignore[attr-defined]
+            chunks_per_epoch=max(1, math.ceil(len(self.eva_pool) / per_batch)), seed=args.seed)
+        return self.eva_sampler
+
+
+def _trainer_class(kind: str) -> type:
+    if kind == "grpo":
+        from trl import GRPOTrainer as base
+    elif kind == "rloo":
+        from trl import RLOOTrainer as base
+    else:
+        raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
+
+    class EvaTrainer(_PoolSamplerMixin, base):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, eva_pool: EvaPromptPool, **kw: Any) -> None:
+            self.eva_pool = eva_pool
+            self.eva_sampler = None
+            super().__init__(*a, **kw)
+
+    EvaTrainer.__name__ = EvaTrainer.__qualname__ = f"Eva{base.__name__}"
+    return EvaTrainer
+
+
+def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_generations: int, prompts_per_step: int,
+                      max_completion_length: int, learning_rate: float, temperature: float, top_p: float,
+                      seed: int, kl_beta: float = 0.0, progress: bool = True, **extra: Any) -> Any:
+    """GRPOConfig / RLOOConfig for a small CPU run: no vLLM, no bf16, no reporting, log every step."""
+    if kind not in ONLINE_TRAINERS:
+        raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
+    for name, v in (("steps", steps), ("num_generations", num_generations), ("prompts_per_step", prompts_per_step),
+                    ("max_completion_length", max_completion_length)):
+        if int(v) < 1:
+            raise ValueError(f"{name}={v!r} must be >= 1")
+    if num_generations < 2:
+        raise ValueError(f"num_generations={num_generations!r}: group-relative advantages need at least 2")
+    from trl import GRPOConfig, RLOOConfig
+
+    cls = GRPOConfig if kind == "grpo" else RLOOConfig
+    kw: dict[str, Any] = dict(
+        output_dir=str(output_dir), max_steps=int(steps), per_device_train_batch_size=prompts_per_step * num_generations,
+        num_generations=int(num_generations), max_completion_length=int(max_completion_length),
+        learning_rate=float(learning_rate), temperature=float(temperature), top_p=float(top_p), beta=float(kl_beta),
+        seed=int(seed), logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
+        use_vllm=False, dataloader_num_workers=0, disable_tqdm=not progress, log_completions=False,
+    )
+    kw.update(extra)
+    return cls(**kw)
+
+
+# --------------------------------------------------------------------------------------------------
+# One call for notebooks
+# --------------------------------------------------------------------------------------------------
+
+def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evolve_every: int = 2,
+                   prompts_per_step: int = 2, num_generations: int | None = None,
+                   max_completion_length: int | None = None, kl_beta: float = 0.0,
+                   seeds: Sequence[Prompt] | None = None, model: Any = None, tokenizer: Any = None,
+                   reward: Any = None, creator: Any = None, save_model: bool = False, progress: bool = True,
+                   trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Online eva: ``steps`` RL steps of ``trainer`` ("grpo" | "rloo") with an evolution event every
+    ``evolve_every`` steps. Writes the run directory ``cfg.run_dir`` and returns::
+
+        {"run_dir", "events", "pool", "groups", "variants", "log_history" (DataFrames), "train_runtime",
+         "trainer" (the TRL trainer; its .model is the trained solver), "model_dir" (if save_model)}
+
+    Defaults from ``cfg``: seeds = ``cfg.prompt_set`` (first ``cfg.n_prompts``), solver ``cfg.solver``,
+    N = ``cfg.n_responses``, completion budget ``cfg.max_new_tokens``, reward ``cfg.reward``, creator
+    ``make_creator(cfg)``, lr ``cfg.learning_rate``; ``kl_beta`` = 0 skips the reference model (CPU-friendly).
+    """
+    if trainer not in ONLINE_TRAINERS:
+        raise ValueError(f"trainer={trainer!r}: online eva supports {ONLINE_TRAINERS}")
+    if steps < 1 or evolve_every < 1 or prompts_per_step < 1:
+        raise ValueError(f"steps={steps}, evolve_every={evolve_every}, prompts_per_step={prompts_per_step}: "
+                         "each must be >= 1")
+    g = int(num_generations or cfg.n_responses)
+    run_dir = Path(cfg.run_dir)
+    store = RunStore(run_dir, cfg)
+    seeds = list(seeds) if seeds is not None else load_prompts(cfg.prompt_set, limit=cfg.n_prompts)
+    if model is None:
+        from .models import load_model
+
+        model, tokenizer = load_model(cfg.solver)
+    elif tokenizer is None:
+        raise ValueError("run_online_eva: pass tokenizer together with model")
+    if reward is None:
+        from .rewards import make_reward
+
+        reward = make_reward(cfg.reward)
+    if creator is None:
+        from .creator import make_creator
+
+        creator = make_creator(cfg)
+
+    n_events = steps // evolve_every
+    capacity = len(seeds) + n_events * evolve_every * prompts_per_step * cfg.n_variants
+    pool = EvaPromptPool(seeds, evolved_ratio=cfg.evolved_ratio, capacity=capacity)
+    adapter = make_trl_reward(reward, pool, g)
+    callback = EvaCallback(pool, adapter, creator, cfg, evolve_every=evolve_every, run_dir=run_dir,
+                           progress=False)
+    args = make_trainer_args(trainer, run_dir / "_trainer", steps=steps, num_generations=g,
+                             prompts_per_step=prompts_per_step,
+                             max_completion_length=max_completion_length or cfg.max_new_tokens,
+                             learning_rate=cfg.learning_rate, temperature=cfg.temperature, top_p=cfg.top_p,
+                             seed=cfg.seed, kl_beta=kl_beta, progress=progress, **(trainer_kwargs or {}))
+    trainer_cls = _trainer_class(trainer)
+    store.log_event("online_start", trainer=trainer, steps=steps, evolve_every=evolve_every,
+                    prompts_per_step=prompts_per_step, num_generations=g, n_seeds=len(seeds))
+    t = trainer_cls(model=model, args=args, reward_funcs=[adapter], train_dataset=pool.as_dataset(),
+                    processing_class=tokenizer, callbacks=[callback], eva_pool=pool)
+    out = t.train()
+    log_history = pd.DataFrame(t.state.log_history)
+    atomic_write_parquet(run_dir / "train_log.parquet", log_history)
+    callback.write()
+    result: dict[str, Any] = {
+        "run_dir": run_dir, "events": callback.events_frame(), "pool": pool.to_frame(),
+        "groups": adapter.groups_frame(), "variants": callback.variants_frame(), "log_history": log_history,
+        "train_runtime": float(out.metrics.get("train_runtime", float("nan"))), "trainer": t,
+    }
+    if save_model:
+        model_dir = run_dir / "model"
+        t.save_model(str(model_dir))
+        tokenizer.save_pretrained(str(model_dir))
+        result["model_dir"] = model_dir
+    summary = {"trainer": trainer, "steps": steps, "evolve_every": evolve_every, "num_generations": g,
+               "prompts_per_step": prompts_per_step, "train_runtime": result["train_runtime"],
+               "n_events": len(callback.events), "pool_size": len(pool), "pool_evolved": pool.n_evolved,
+               "groups_scored": len(adapter.groups),
+               "evolved_groups_scored": int(result["groups"]["evolved"].sum()) if len(adapter.groups) else 0}
+    atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
+    store.log_event("online_end", **summary)
+    return result
