@@ -142,7 +142,7 @@ class FakeChatServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"  # one request per connection: simple and robust under concurrency
+            protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections (every answer has a length)
 
             def log_message(self, format: str, *args: Any) -> None:  # silence stderr access logs
                 return
