@@ -652,7 +652,24 @@ def reward_matrix(run: Run, t: int) -> tuple[np.ndarray, np.ndarray]:
     if R is None:
         raise FileNotFoundError(f"iteration {t} of {store.root} has no responses stage yet")
     wide = R.pivot_table(index="prompt_id", columns="sample", values="reward", aggfunc="first", dropna=False, sort=False)
+    # rows in the order the loop weighed them (weights table, else X_t), so re-sampling with the run's
+    # seed reproduces the run's own selection
+    for stage, col in (("weights", "prompt_id"), ("prompts", "id")):
+        ref = _read(store, t, stage)
+        if ref is not None and set(ref[col]) == set(wide.index):
+            wide = wide.loc[ref[col].to_numpy()]
+            break
     return wide.index.to_numpy(), as_reward_matrix(wide.to_numpy(float))
+
+
+def selection_seed(run: Run, t: int) -> int:
+    """The seed the loop used to sample the informative subset of iteration t."""
+    store = open_run(run)
+    try:
+        from .loop import stage_seed
+    except ImportError:  # the loop module is optional for plotting
+        return int(store.config.seed) + t
+    return stage_seed(store.config.seed, t, "selected")
 
 
 def last_weighed_iteration(run: Run) -> int:
@@ -674,7 +691,7 @@ def recompute_selection(run: Run, t: int | None = None, metric: str = "a_min", f
     cfg = store.config
     fraction = cfg.subset_fraction if fraction is None else fraction
     strategy = cfg.sampling if strategy is None else strategy
-    seed = cfg.seed + t if seed is None else seed
+    seed = selection_seed(store, t) if seed is None else seed
     ids, r = reward_matrix(store, t)
     w = informativeness(r, metric)
     sel = np.zeros(len(ids), bool)
@@ -693,7 +710,7 @@ def metric_selections(run: Run, t: int | None = None, fraction: float | None = N
     cfg = store.config
     fraction = cfg.subset_fraction if fraction is None else fraction
     strategy = cfg.sampling if strategy is None else strategy
-    seed = cfg.seed + t if seed is None else seed
+    seed = selection_seed(store, t) if seed is None else seed
     ids, r = reward_matrix(store, t)
     out = {m: set(ids[sample_subset(w, fraction, strategy, seed)]) for m, w in all_metrics(r).items()} if len(ids) else {}
     S = _read(store, t, "selected")

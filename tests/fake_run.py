@@ -23,6 +23,7 @@ import pandas as pd
 
 from evalab.config import METRICS, profile_config
 from evalab.informativeness import all_metrics, reward_stats
+from evalab.loop import stage_seed
 from evalab.sampling import mix_next_set, sample_subset
 from evalab.store import RunStore
 
@@ -157,7 +158,7 @@ def build_fake_run(run_dir: str | Path, n_iterations: int = 3, n_prompts: int = 
         store.log_event("stage_end", iteration=t, stage="weights", seconds=float(rng.random()))
         if partial and t == n_iterations - 1:
             return Path(run_dir)
-        idx = sample_subset(w["weight"].to_numpy(), cfg.subset_fraction, cfg.sampling, seed=seed + t)
+        idx = sample_subset(w["weight"].to_numpy(), cfg.subset_fraction, cfg.sampling, seed=stage_seed(seed, t, "selected"))
         store.write_table(t, "selected", pd.DataFrame({"prompt_id": X["id"].to_numpy()[idx],
                                                        "weight": w["weight"].to_numpy()[idx],
                                                        "rank": np.arange(len(idx))}))

@@ -8,11 +8,11 @@ static figures instead, for papermill and exports. ``widgets`` imports ``evalab`
 
 from __future__ import annotations
 
-from ._common import open_run_or_message, sync_figure
+from ._common import open_run_or_message, resolve_run_dir, sync_figure
 from .explorer import PromptExplorer
 from .metric_switcher import MetricSwitcher
 from .monitor import TrainingMonitor
-from .stepper import IterationStepper
+from .stepper import IterationStepper, loop_step_fn
 
 __all__ = ["PromptExplorer", "MetricSwitcher", "IterationStepper", "TrainingMonitor", "open_run_or_message",
-           "sync_figure"]
+           "resolve_run_dir", "sync_figure", "loop_step_fn"]

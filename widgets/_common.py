@@ -15,10 +15,23 @@ from evalab import plots
 from evalab.store import RunStore
 
 
+def resolve_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as given if it exists (or is absolute); else relative to the repository root, so
+    ``"data/demo_run"`` works from the repo root and from ``notebooks/`` alike."""
+    p = Path(run_dir).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    for base in (Path.cwd(), *Path.cwd().parents):
+        if (base / "evalab" / "__init__.py").exists() and (base / p).exists():
+            return base / p
+    return p
+
+
 def open_run_or_message(run_dir: str | Path | RunStore) -> RunStore | None:
     """The open run, or None after printing why it cannot be shown (missing, empty, not started)."""
     if isinstance(run_dir, RunStore):
         return run_dir
+    run_dir = resolve_run_dir(run_dir)
     msg = plots.check_run_dir(run_dir)
     if msg:
         print(f"Nothing to show: {msg}.")

@@ -18,6 +18,8 @@ from typing import Any
 
 import ipywidgets as W
 
+from evalab.store import RunStore
+
 from ._common import display_any
 
 
@@ -95,3 +97,17 @@ class IterationStepper:
             print(f"IterationStepper (headless): call .step() or .run(); {len(self.history)} stage(s) run so far")
         else:
             display_any(self.widget)
+
+
+def loop_step_fn(store: RunStore) -> Callable[[], str]:
+    """A ``step_fn`` running the next pending stage of the eva loop (``evalab.loop.EvaRun.step``) on the
+    run in ``store``; models load lazily, on the first stage that needs one."""
+    from evalab.loop import EvaRun
+
+    run = EvaRun(store.config.replace(run_dir=str(store.root)))
+
+    def step() -> str:
+        done = run.step()
+        return "done: every stage of the run is finished" if done is None else f"iteration {done[0]} · {done[1]} finished"
+
+    return step
