@@ -400,7 +400,7 @@ def fig_constraint_drift(run: Run, top_kinds: int = 12) -> go.Figure:
     if X.empty:
         return _no_data(title, "no prompt set written yet", "iteration t", "constraints per prompt")
     ts = sorted(X["t"].unique())
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.17,
                         subplot_titles=["constraints per prompt (mean ± sd)", "share of X_t with each constraint kind"])
     for src in SOURCES:
         g = X[X["source"] == src].groupby("t")["n_constraints"].agg(["mean", "std", "size"]).reset_index()
@@ -414,15 +414,15 @@ def fig_constraint_drift(run: Run, top_kinds: int = 12) -> go.Figure:
     share = (ex.groupby(["t", "kinds"]).size() / X.groupby("t").size()).rename("share").reset_index()
     order = share.groupby("kinds")["share"].mean().sort_values(ascending=False).index[:top_kinds]
     for k in order:
-        g = share[share["kinds"] == k].set_index("t").reindex(ts).fillna(0)
+        g = share[share["kinds"] == k].set_index("t")[["share"]].reindex(ts).fillna(0.0)
         fig.add_trace(go.Scatter(x=ts, y=100 * g["share"], name=str(k), mode="lines+markers", legendgroup="kind",
                                  legendgrouptitle_text="kind",
                                  hovertemplate=f"{k}<br>t=%{{x}}<br>%{{y:.1f}}% of prompts<extra></extra>"), row=2, col=1)
     fig.update_yaxes(title_text="constraints per prompt (count)", row=1, col=1)
     fig.update_yaxes(title_text="% of prompts in X_t", row=2, col=1)
-    fig.update_xaxes(title_text="iteration t", row=2, col=1)
+    fig.update_xaxes(title_text="iteration t")
     _iter_axis(fig, ts)
-    return _layout(fig, title, height=650)
+    return _layout(fig, title, height=680)
 
 
 def fig_prompt_length(run: Run) -> go.Figure:
@@ -750,7 +750,7 @@ def fig_metric_overlap(run: Run, t: int | None = None, fraction: float | None = 
     fig.update_yaxes(autorange="reversed")
     k = len(next(iter(sets.values()))) if sets else 0
     return _layout(fig, f"{title}<br><sup>X_{t}, {k} prompts per subset, strategy '{strategy}'</sup>",
-                   "metric", "metric", height=520)
+                   "metric selecting subset B (column)", "metric selecting subset A (row)", height=520)
 
 
 def fig_selection(run: Run, t: int | None = None, metric: str = "a_min", fraction: float | None = None,
