@@ -246,17 +246,17 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "",
         "## How it was generated",
         "",
-        f"- {len(TOPICS)} topics in {len({t.domain for t in TOPICS})} domains, each with three keywords, and "
-        f"{len(TASKS)} one-sentence task templates ({', '.join(TASKS)}), all written for this repository;",
-        f"  that is {len(TOPICS) * len(TASKS)} (task type, topic) pairs.",
-        f"- The pairs are shuffled (seed {SEED}); {N_HELDOUT} of them, spread over all task types, form the "
-        "held-out set and the seed set uses others only: **no (task type, topic) pair — hence no task",
-        "  text — of the held-out set occurs in the seed set** (checked in `tests/test_data.py`). Topics and",
+        f"- {len(TOPICS)} topics in {len({t.domain for t in TOPICS})} domains, each with three keywords, and",
+        f"  {len(TASKS)} one-sentence task templates ({', '.join(TASKS)}),",
+        f"  all written for this repository: {len(TOPICS) * len(TASKS)} (task type, topic) pairs.",
+        f"- The pairs are shuffled (seed {SEED}); {N_HELDOUT} of them, spread over all task types, form the",
+        "  held-out set, and the seed set uses only the others: **no (task type, topic) pair, hence no task",
+        "  text, of the held-out set occurs in the seed set** (checked in `tests/test_data.py`). Topics and",
         "  task types themselves are shared, so the held-out set measures generalisation to new",
         "  combinations, not to new domains.",
-        "- Each prompt gets 1–3 constraints (P = "
-        + ", ".join(f"{k}: {v:.0%}" for k, v in N_CONSTRAINTS_P.items())
-        + ") through `constraints.add_constraint`, which never adds a kind that conflicts with one already",
+        "- Each prompt gets 1–3 constraints (probabilities "
+        + ", ".join(f"{k}: {v:.0%}" for k, v in N_CONSTRAINTS_P.items()) + ")",
+        "  through `constraints.add_constraint`, which never adds a kind that conflicts with one already",
         "  there; kinds are balanced by preferring the least-used ones. Keywords come from the topic's",
         "  keywords (exclusions half the time from common filler words such as \"very\" or \"also\").",
         "- The prompt text is `constraints.render_prompt(task, constraints)`: the task, then one short",
@@ -271,6 +271,10 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "  before and after each iteration. Never train on it.",
         "- `chat`: prompts for a reward model (`rm:<id>`) or an LLM judge (`judge:<model>`), where there is",
         "  nothing to check mechanically.",
+        "",
+        "How hard the seed prompts are for the untrained embedded solver, per constraint kind:",
+        "`python benchmarks/base_solver_pass_rates.py` (greedy, 64 new tokens) writes",
+        "`data/base_solver_pass_rates.json`.",
         "",
         "Limitations: templated English, short tasks, a small fixed set of topics; constraint checks are",
         "mechanical (e.g. a bullet is a line starting with `-`, `*`, `+` or `•`; words are runs of letters",
