@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, runtime_checkable
@@ -248,6 +249,7 @@ class LLMJudgeReward(_GridReward):
         self.max_workers, self.temperature, self.max_tokens = max(1, max_workers), temperature, max_tokens
         self.template, self.completion_kwargs = template, dict(completion_kwargs or {})
         self.n_failed = 0  # calls that raised or answered without a parsable score, over this object's life
+        self._lock = threading.Lock()
 
     def judge(self, prompt: str, response: str) -> float:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network for the cost map
@@ -263,7 +265,8 @@ class LLMJudgeReward(_GridReward):
             log.warning("judge %s failed: %s: %s", self.model, type(e).__name__, str(e)[:200])
             score = math.nan
         if math.isnan(score):
-            self.n_failed += 1
+            with self._lock:
+                self.n_failed += 1
         return score
 
     def score_pairs(self, prompts, responses):
@@ -280,7 +283,7 @@ def make_reward(spec: str | Callable[..., Any] | RewardFunction, **kwargs: Any) 
     if isinstance(spec, str):
         kind, _, arg = spec.partition(":")
         if spec == "constraints":
-            return ConstraintReward()
+            return ConstraintReward(**kwargs)
         if kind == "rm" and arg:
             return HFRewardModel(arg, **kwargs)
         if kind == "judge" and arg:
