@@ -38,6 +38,7 @@ satisfying m constraints always beats satisfying m - 1: the first scores >= m/k,
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -103,6 +104,7 @@ def count_sentences(text: str) -> int:
     return len(sentences(text))
 
 
+@functools.lru_cache(maxsize=4096)
 def _keyword_re(word: str) -> re.Pattern[str]:
     body = r"\s+".join(re.escape(w) for w in word.split())
     return re.compile(rf"(?<![^\W_]){body}(?:s|es)?(?![^\W_])", re.IGNORECASE)
