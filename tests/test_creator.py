@@ -442,20 +442,18 @@ def test_variant_dataclass_fields():
 # --- the embedded local model through litellm ---------------------------------------------------------
 
 @pytest.mark.slow
-def test_real_local_model_structured_and_free_text():
+def test_real_local_model_through_litellm():
+    """One real creator call (24 tokens) through the litellm provider "evalab/smollm2-135m", plus one code edit."""
     pytest.importorskip("evalab.llm")
-    prompts = constraint_prompts()[:2]
-    ev = StructuredEvolver("evalab/smollm2-135m", max_tokens=32, operators=["deepen", "harden"],
-                           concurrency=2, timeout=120)
+    prompts = constraint_prompts()[:1]
+    ev = StructuredEvolver("evalab/smollm2-135m", max_tokens=24, operators=["deepen", "harden"], timeout=300)
     variants = ev.evolve(prompts, 2, iteration=1, seed=0, progress=False)
-    assert len(variants) == 4
-    assert all(v.reason in ("ok",) + REASONS for v in variants)
-    assert all(v.reason != "error" for v in variants)
-    llm_variants = [v for v in variants if v.operator == "deepen"]
-    assert all(v.attempts >= 1 and v.raw for v in llm_variants)
+    assert sorted(v.operator for v in variants) == ["deepen", "harden"]
+    assert ev.last_stats["calls"] == 1
+    deepen = next(v for v in variants if v.operator == "deepen")
+    assert deepen.reason != "error" and deepen.attempts >= 1 and deepen.raw.strip()
+    assert deepen.reason in ("ok",) + REASONS
     for v in variants:
         if v.accepted:
             assert v.prompt.text == C.render_prompt(v.prompt.task, v.prompt.constraints)
-    free = EvolInstructCreator("evalab/smollm2-135m", max_tokens=32, concurrency=2, timeout=120)
-    fv = free.evolve(prompts[:1], 1, iteration=1, seed=0, progress=False)
-    assert len(fv) == 1 and fv[0].reason != "error" and fv[0].raw
+            assert C.validate_constraints(v.prompt.constraints) is None
