@@ -108,11 +108,13 @@ def select_informative(weights: pd.DataFrame, fraction: float, strategy: str, se
 
 
 def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, iteration: int, seed: int,
-                   progress: bool = True) -> pd.DataFrame:
-    """Step 4: creator variants of every selected prompt, each accepted or rejected with a reason."""
+                   progress: bool = True, existing: Sequence[str] = ()) -> pd.DataFrame:
+    """Step 4: creator variants of every selected prompt, each accepted or rejected with a reason.
+    ``existing``: texts already in the prompt set (a variant equal to one is rejected as a duplicate)."""
     from .creator import variants_to_frame
 
-    variants = creator.evolve(prompts, n_variants, iteration=iteration, seed=seed, progress=progress)
+    variants = creator.evolve(prompts, n_variants, iteration=iteration, seed=seed, progress=progress,
+                              existing=existing)
     return variants_to_frame(variants)
 
 
@@ -291,10 +293,12 @@ class EvaRun:
         self.store.write_table(t, "selected", sel)
 
     def _stage_evolved(self, t: int) -> None:
-        by_id = {p.id: p for p in self.prompts(t)}
+        current = self.prompts(t)
+        by_id = {p.id: p for p in current}
         chosen = [by_id[i] for i in self.store.read_table(t, "selected").prompt_id]
         df = evolve_prompts(self.creator, chosen, self.cfg.n_variants, t + 1,
-                            stage_seed(self.cfg.seed, t, "evolved"), self.progress)
+                            stage_seed(self.cfg.seed, t, "evolved"), self.progress,
+                            existing=[p.text for p in current])
         self.store.write_table(t, "evolved", df)
         acc = int(df["accepted"].sum()) if len(df) else 0
         self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc,
