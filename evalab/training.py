@@ -1,0 +1,377 @@
+"""Solver training on best-vs-worst pairs through TRL (eva step 6): DPO, SimPO, ORPO, SPPO.
+
+    from evalab.training import recipe_config, train_preference
+    cfg = recipe_config("simpo", profile_config("ci"))          # SimPO with the paper's lr/β/γ
+    out = train_preference(cfg, "smollm2-135m", pairs, Path("runs/x/solver_t1"))
+    out["log_history"][-1], out["train_runtime"]
+
+Recipes. ``EvaConfig``'s training defaults are the paper's **DPO** recipe (lr 5e-7, cosine, β 0.05,
+2 epochs). ``recipe_config(trainer, cfg)`` returns ``cfg.replace(...)`` with another trainer's paper
+values (``RECIPES[trainer]["paper"]``); ``train_preference`` itself always uses the config it is
+given — the caller's config wins, so a SimPO run with a DPO-valued config trains with β 0.05.
+
+    trainer  TRL class                        loss             paper values (eva, arXiv 2411.00062)
+    dpo      trl.DPOTrainer                   sigmoid          lr 5e-7, cosine, β 0.05, 2 epochs
+    simpo    trl.experimental.cpo.CPOTrainer  simpo, α_cpo 0   lr 8e-7, β 10, γ 5
+    orpo     trl.experimental.orpo.ORPOTrainer  (odds ratio)   λ 0.5 (TRL calls it ``beta``)
+    sppo     trl.DPOTrainer                   sppo_hard        β 0.001
+
+Reference model (DPO, SPPO): ``ref_model_path`` or, by default, ``model_path`` itself. eva starts
+iteration t from the previous solver θ_{t-1} and uses that same checkpoint as the reference, so the
+default is right for the loop; pass the initial solver as ``ref_model_path`` to keep π_0 fixed.
+With ``cfg.lora`` the adapters train on a frozen base (which doubles as the reference when no
+``ref_model_path`` is given) and are merged before saving, so the output is always a plain checkpoint.
+
+Speed on CPU (see ``benchmarks/bench_dpo_step.py`` and the README): TRL's defaults target GPUs. On a
+CPU without native bf16, ``bf16=True`` (TRL's default) runs every matmul through emulated bf16
+autocast, and ``gradient_checkpointing=True`` (TRL's default) recomputes every layer's forward in
+the backward pass. ``trl_args`` turns both off where there is no CUDA device. Batches are padded to
+the longest pair in the batch (never to ``max_length``).
+
+Resume. Trainer checkpoints go to ``work_dir`` (default ``<output_dir>.ckpt``), every ``save_steps``
+optimizer steps, keeping the last ``save_total_limit``. A call whose ``work_dir`` holds a checkpoint
+resumes from it (``resume_from_checkpoint``) — after a kill, the same call continues mid-training.
+A fingerprint of the config and the pairs guards against resuming a different experiment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import EvaConfig
+from .pairs import check_pairs_frame, to_conversational
+
+# Paper recipes per trainer: "trl" names the TRL trainer, "fixed" holds trainer arguments that define
+# the method (never taken from the config), "paper" the EvaConfig values the paper used.
+RECIPES: dict[str, dict[str, Any]] = {
+    "dpo": {
+        "trl": "DPOTrainer",
+        "fixed": {"loss_type": ["sigmoid"]},
+        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "beta": 0.05, "epochs": 2.0},
+    },
+    "simpo": {
+        "trl": "CPOTrainer",
+        "fixed": {"loss_type": "simpo", "cpo_alpha": 0.0},  # SimPO = CPO without the NLL term
+        "paper": {"learning_rate": 8e-7, "lr_scheduler": "cosine", "beta": 10.0, "simpo_gamma": 5.0,
+                  "epochs": 2.0},
+    },
+    "orpo": {
+        "trl": "ORPOTrainer",
+        "fixed": {},
+        # the paper gives λ only; lr/schedule/epochs stay at the DPO values
+        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "orpo_lambda": 0.5, "epochs": 2.0},
+    },
+    "sppo": {
+        "trl": "DPOTrainer",
+        "fixed": {"loss_type": ["sppo_hard"]},
+        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "beta": 0.001, "epochs": 2.0},
+    },
+}
+
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay")
+FINGERPRINT_FILE = "evalab_train.json"
+
+
+# --- recipes --------------------------------------------------------------------------------------
+def recipe_config(trainer: str, cfg: EvaConfig | None = None) -> EvaConfig:
+    """``cfg`` (default ``EvaConfig()``) with ``trainer`` and that trainer's paper hyper-parameters."""
+    if trainer not in RECIPES:
+        raise ValueError(f"trainer={trainer!r}: unknown trainer; choose one of {tuple(RECIPES)}")
+    return (cfg or EvaConfig()).replace(trainer=trainer, **RECIPES[trainer]["paper"])
+
+
+def validate_training_config(cfg: EvaConfig) -> None:
+    """Raise ValueError naming the field if ``cfg`` cannot drive ``cfg.trainer``."""
+    if cfg.trainer not in RECIPES:
+        raise ValueError(f"EvaConfig.trainer={cfg.trainer!r}: unknown trainer; choose one of {tuple(RECIPES)}")
+    if cfg.lr_scheduler not in SCHEDULERS:
+        raise ValueError(f"EvaConfig.lr_scheduler={cfg.lr_scheduler!r}: choose one of {SCHEDULERS}")
+    for name in ("learning_rate", "beta", "epochs"):
+        v = float(getattr(cfg, name))
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"EvaConfig.{name}={v!r}: must be a finite number > 0")
+    if cfg.trainer == "simpo" and not (math.isfinite(cfg.simpo_gamma) and cfg.simpo_gamma >= 0):
+        raise ValueError(f"EvaConfig.simpo_gamma={cfg.simpo_gamma!r}: must be >= 0")
+    if cfg.trainer == "orpo" and not (math.isfinite(cfg.orpo_lambda) and cfg.orpo_lambda > 0):
+        raise ValueError(f"EvaConfig.orpo_lambda={cfg.orpo_lambda!r}: must be > 0")
+    if cfg.max_prompt_length >= cfg.max_length:
+        raise ValueError(f"EvaConfig.max_prompt_length={cfg.max_prompt_length}: must be < max_length={cfg.max_length}")
+
+
+def _warn_if_dpo_values(cfg: EvaConfig) -> None:
+    """A non-DPO trainer with the DPO β left in place is almost always a forgotten ``recipe_config``."""
+    if cfg.trainer in ("simpo", "sppo") and cfg.beta == RECIPES["dpo"]["paper"]["beta"]:
+        warnings.warn(f"trainer={cfg.trainer!r} with the DPO β={cfg.beta}; the paper's value is "
+                      f"{RECIPES[cfg.trainer]['paper']['beta']} (use evalab.training.recipe_config)", stacklevel=3)
+
+
+# --- data -----------------------------------------------------------------------------------------
+def truncate_prompts(pairs: pd.DataFrame, tokenizer: Any, max_prompt_length: int) -> tuple[pd.DataFrame, int]:
+    """Cut each user prompt to its first ``max_prompt_length`` tokens (TRL 1.16's trainers only bound
+    prompt+response by ``max_length``). Returns the new frame and how many prompts were cut."""
+    out = pairs.copy()
+    n_cut = 0
+    texts = []
+    for text in out["prompt"]:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) > max_prompt_length:
+            text = tokenizer.decode(ids[:max_prompt_length])
+            n_cut += 1
+        texts.append(text)
+    out["prompt"] = texts
+    return out, n_cut
+
+
+def pairs_dataset(pairs: pd.DataFrame) -> Any:
+    """A ``datasets.Dataset`` of conversational preference rows (prompt / chosen / rejected messages)."""
+    from datasets import Dataset
+
+    return Dataset.from_list(to_conversational(pairs))
+
+
+# --- trainer arguments --------------------------------------------------------------------------
+def device_defaults() -> dict[str, Any]:
+    """Precision and memory choices for this machine (see the module docstring, "Speed on CPU")."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False, "gradient_checkpointing": True}
+    # CPU: emulated bf16 autocast and layer recomputation only cost time here; memory is plentiful
+    return {"bf16": False, "fp16": False, "gradient_checkpointing": False, "use_cpu": True}
+
+
+def trl_args(cfg: EvaConfig, work_dir: Path, *, n_pairs: int, save_steps: int | None = None,
+             save_total_limit: int = 2, progress: bool = True, overrides: dict[str, Any] | None = None) -> Any:
+    """The TRL config object (DPOConfig / CPOConfig / ORPOConfig) for ``cfg.trainer``.
+
+    ``cfg.train_batch_size`` pairs per optimizer step in total: with ``WORLD_SIZE`` processes each
+    device takes ``train_batch_size // WORLD_SIZE``. ``overrides`` (any TRL/TrainingArguments field)
+    are applied last, e.g. ``{"max_steps": 2}``.
+    """
+    validate_training_config(cfg)
+    recipe = RECIPES[cfg.trainer]
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    per_device = max(1, cfg.train_batch_size // world)
+    steps_per_epoch = max(1, math.ceil(n_pairs / (per_device * world)))
+    if save_steps is None:  # about twice per epoch, at least every 50 steps
+        save_steps = max(1, min(50, steps_per_epoch // 2 or 1))
+    common: dict[str, Any] = dict(
+        output_dir=str(work_dir),
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=1,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=0,
+        num_train_epochs=cfg.epochs,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        max_length=cfg.max_length,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=save_total_limit,
+        report_to="none",
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        **device_defaults(),
+    )
+    if cfg.trainer in ("dpo", "sppo"):
+        from trl import DPOConfig as Config
+
+        specific: dict[str, Any] = dict(beta=cfg.beta, pad_to_multiple_of=None, padding_free=False,
+                                        precompute_ref_log_probs=False)
+    elif cfg.trainer == "simpo":
+        from trl.experimental.cpo import CPOConfig as Config
+
+        specific = dict(beta=cfg.beta, simpo_gamma=cfg.simpo_gamma)
+    else:
+        from trl.experimental.orpo import ORPOConfig as Config
+
+        specific = dict(beta=cfg.orpo_lambda)  # ORPO's λ is TRL's `beta`
+    kwargs = {**common, **specific, **recipe["fixed"], **(overrides or {})}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        return Config(**kwargs)
+
+
+def _trainer_class(trainer: str) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TRLExperimentalWarning on trl.experimental imports
+        if RECIPES[trainer]["trl"] == "DPOTrainer":
+            from trl import DPOTrainer
+
+            return DPOTrainer
+        if trainer == "simpo":
+            from trl.experimental.cpo import CPOTrainer
+
+            return CPOTrainer
+        from trl.experimental.orpo import ORPOTrainer
+
+        return ORPOTrainer
+
+
+def lora_config(cfg: EvaConfig) -> Any:
+    """The LoRA adapters used when ``cfg.lora``: r 16, α 32, all attention and MLP projections."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, task_type="CAUSAL_LM",
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+
+
+# --- checkpoints and resume -------------------------------------------------------------------------
+def fingerprint(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, ref_model_path: str | None) -> str:
+    """Hash of what a training run computes: the training fields, the start model and the pairs."""
+    keys = ("trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda", "epochs",
+            "train_batch_size", "max_length", "max_prompt_length", "lora", "seed")
+    h = hashlib.sha256(json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True).encode())
+    h.update(f"{model_path}|{ref_model_path}".encode())
+    for col in ("prompt", "chosen", "rejected"):
+        h.update("\x00".join(pairs[col]).encode())
+    return h.hexdigest()[:16]
+
+
+def last_checkpoint(work_dir: Path) -> Path | None:
+    """The ``checkpoint-<step>`` folder with the highest step that holds a trainer state, or None."""
+    if not work_dir.is_dir():
+        return None
+    done = [p for p in work_dir.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _check_resume(work_dir: Path, fp: str) -> Path | None:
+    """The checkpoint to resume from, after checking it belongs to this experiment."""
+    ckpt = last_checkpoint(work_dir)
+    meta = work_dir / FINGERPRINT_FILE
+    if ckpt is not None and meta.exists():
+        old = json.loads(meta.read_text()).get("fingerprint")
+        if old != fp:
+            raise ValueError(f"work_dir={str(work_dir)!r} holds checkpoints of a different training run "
+                             f"(fingerprint {old} != {fp}: config, model or pairs changed); delete it or pass "
+                             "another work_dir")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    meta.write_text(json.dumps({"fingerprint": fp}))
+    return ckpt
+
+
+def _save_final(trainer: Any, tokenizer: Any, output_dir: Path, *, merge_lora: bool) -> None:
+    """Save model + tokenizer to ``output_dir`` atomically (a temp folder renamed into place).
+
+    Without LoRA ``trainer.save_model`` runs on every process (it gathers ZeRO-3 shards) and writes on
+    the main one; with LoRA the adapters are merged into the base first (single process).
+    """
+    tmp = output_dir.with_name(output_dir.name + ".tmp")
+    main = trainer.is_world_process_zero()
+    if main and tmp.exists():
+        shutil.rmtree(tmp)
+    if merge_lora:
+        if main:
+            trainer.model.merge_and_unload().save_pretrained(tmp)
+    else:
+        trainer.save_model(str(tmp))
+    if main:
+        tokenizer.save_pretrained(tmp)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        os.replace(tmp, output_dir)
+
+
+# --- step 6 -------------------------------------------------------------------------------------------
+def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir: Path, *,
+                  ref_model_path: str | None = None, progress: bool = True, save_steps: int | None = None,
+                  callbacks: Sequence[Any] | None = None, overrides: dict[str, Any] | None = None
+                  ) -> tuple[Any, Any, dict[str, Any]]:
+    """(TRL trainer, tokenizer, info) ready to ``.train()``; ``train_preference`` without the run.
+
+    ``info``: ``{"n_prompts_truncated": int}``. Models are loaded in fp32 (the trainer's bf16 flag
+    decides mixed precision on GPU).
+    """
+    import torch
+
+    from .models import load_model, resolve_model_path
+
+    validate_training_config(cfg)
+    check_pairs_frame(pairs)
+    path = resolve_model_path(model_path)
+    # args first: under DeepSpeed ZeRO-3 the models must be created after the config exists
+    args = trl_args(cfg, Path(work_dir), n_pairs=len(pairs), save_steps=save_steps, progress=progress,
+                    overrides=overrides)
+    model, tok = load_model(path, dtype="float32", device=None if torch.cuda.is_available() else "cpu")
+    model.config.use_cache = False
+    pairs, n_cut = truncate_prompts(pairs, tok, cfg.max_prompt_length)
+    kwargs: dict[str, Any] = dict(model=model, args=args, train_dataset=pairs_dataset(pairs), processing_class=tok,
+                                  callbacks=list(callbacks or []))
+    if cfg.lora:
+        kwargs["peft_config"] = lora_config(cfg)
+    if RECIPES[cfg.trainer]["trl"] == "DPOTrainer" and (ref_model_path is not None or not cfg.lora):
+        # with LoRA and no ref path the frozen base (adapters off) is the reference: no second copy
+        ref = resolve_model_path(ref_model_path) if ref_model_path is not None else path
+        kwargs["ref_model"] = load_model(ref, dtype="float32", device=str(model.device))[0]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*remove_unused_columns.*")
+        trainer = _trainer_class(cfg.trainer)(**kwargs)
+    return trainer, tok, {"n_prompts_truncated": n_cut}
+
+
+def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, output_dir: Path, *,
+                     ref_model_path: str | None = None, work_dir: Path | None = None, progress: bool = True,
+                     save_steps: int | None = None, keep_checkpoints: bool = True,
+                     callbacks: Sequence[Any] | None = None, overrides: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    """Train the solver at ``model_path`` on ``pairs`` with ``cfg.trainer``; save it to ``output_dir``.
+
+    ``pairs``: frame from ``evalab.pairs.build_pairs`` (prompt / chosen / rejected strings).
+    ``work_dir`` (default ``<output_dir>.ckpt``) holds trainer checkpoints; a checkpoint there is
+    resumed. ``keep_checkpoints=False`` deletes them once the final model is saved. ``callbacks``
+    are ``transformers.TrainerCallback``s; ``overrides`` any TRL config fields (e.g. ``max_steps``).
+
+    Returns ``{"log_history", "train_runtime", "global_step", "resumed_from", "n_pairs",
+    "n_prompts_truncated", "seconds_per_step", "trainer", "output_dir"}``.
+    """
+    from .models import resolve_model_path
+
+    validate_training_config(cfg)
+    _warn_if_dpo_values(cfg)
+    check_pairs_frame(pairs)
+    output_dir = Path(output_dir)
+    work_dir = Path(work_dir) if work_dir is not None else output_dir.with_name(output_dir.name + ".ckpt")
+    path = resolve_model_path(model_path)
+    ref_path = resolve_model_path(ref_model_path) if ref_model_path is not None else None
+    resume = _check_resume(work_dir, fingerprint(cfg, path, pairs, ref_path))
+    trainer, tok, info = build_trainer(cfg, path, pairs, work_dir, ref_model_path=ref_path, progress=progress,
+                                       save_steps=save_steps, callbacks=callbacks, overrides=overrides)
+
+    t0 = time.perf_counter()
+    out = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+    wall = time.perf_counter() - t0
+
+    _save_final(trainer, tok, output_dir, merge_lora=cfg.lora)
+    if trainer.is_world_process_zero() and not keep_checkpoints:
+        for p in work_dir.glob("checkpoint-*"):
+            shutil.rmtree(p, ignore_errors=True)
+    state = trainer.state
+    steps_run = state.global_step - (int(resume.name.split("-")[-1]) if resume is not None else 0)
+    return {
+        "log_history": list(state.log_history),
+        "train_runtime": float(out.metrics.get("train_runtime", wall)),
+        "global_step": int(state.global_step),
+        "resumed_from": str(resume) if resume is not None else None,
+        "n_pairs": int(len(pairs)),
+        "n_prompts_truncated": info["n_prompts_truncated"],
+        "seconds_per_step": wall / steps_run if steps_run > 0 else float("nan"),
+        "trainer": cfg.trainer,
+        "output_dir": str(output_dir),
+    }
