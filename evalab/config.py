@@ -95,7 +95,7 @@ class EvaConfig:
     max_prompt_length: int = _f(1024, "max prompt tokens in training (paper: 1024)")
     lora: bool = _f(False, "train LoRA adapters (peft) instead of all weights")
     ref_model: str = _f("previous", "DPO/SPPO reference: 'previous' (solver entering the iteration) or 'initial' (π0)")
-    trainer_save_steps: int = _f(50, "trainer checkpoint interval (steps) for mid-training resume")
+    trainer_save_steps: int = _f(0, "trainer checkpoint interval in steps, for mid-training resume (0 = about twice per epoch)")
 
     # --- evaluation ---------------------------------------------------------------------------------
     run_eval: bool = _f(True, "score every solver on the held-out set (constraint satisfaction, greedy)")
@@ -132,12 +132,12 @@ class EvaConfig:
             bad("evolved_ratio", "must be in [0, 1]")
         for name in ("n_responses", "n_variants", "max_new_tokens", "gen_batch_size", "iterations",
                      "train_batch_size", "max_length", "max_prompt_length", "creator_concurrency",
-                     "eval_max_new_tokens", "creator_max_tokens", "max_prompt_chars", "trainer_save_steps"):
+                     "eval_max_new_tokens", "creator_max_tokens", "max_prompt_chars"):
             if int(getattr(self, name)) < 1:
                 bad(name, "must be >= 1")
         if self.n_responses < 2:
             bad("n_responses", "informativeness needs at least 2 responses per prompt")
-        for name in ("n_prompts", "n_eval", "next_set_size", "seed"):
+        for name in ("n_prompts", "n_eval", "next_set_size", "seed", "trainer_save_steps"):
             if int(getattr(self, name)) < 0:
                 bad(name, "must be >= 0")
         for name in ("learning_rate", "epochs", "beta"):

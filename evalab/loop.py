@@ -361,7 +361,8 @@ class EvaRun:
                 history: list[dict[str, Any]] = []
             else:
                 res = train_preference(self.cfg, solver, pairs, out, ref_model_path=ref,
-                                       work_dir=self.store.scratch_dir(t, "trainer"), progress=self.progress)
+                                       work_dir=self.store.scratch_dir(t, "trainer"), progress=self.progress,
+                                       save_steps=self.cfg.trainer_save_steps or None)
                 history = res.get("log_history", [])
             self.store.write_table(t, "train_log", pd.DataFrame(history) if history else
                                    pd.DataFrame({"step": pd.Series(dtype=int), "loss": pd.Series(dtype=float)}))
