@@ -36,7 +36,7 @@ from plotly.subplots import make_subplots
 from .config import METRICS
 from .informativeness import all_metrics, as_reward_matrix, informativeness
 from .sampling import sample_subset
-from .store import RunStore, atomic_write_parquet
+from .store import RunStore, atomic_write_bytes
 
 Run = Union[str, Path, RunStore]
 TEMPLATE = "plotly_white"
@@ -521,46 +521,67 @@ def _embed_hash(texts: list[str], dim: int = 512) -> np.ndarray:
 def embed_texts(texts: Sequence[str], embedder: str = "minilm", cache_dir: str | Path | None = None,
                 progress: bool = False) -> np.ndarray:
     """(len(texts), d) unit-norm embeddings. ``embedder``: "minilm" (all-MiniLM-L6-v2) or "hash".
-    With ``cache_dir``, vectors are cached by text hash in ``cache_dir/embeddings_<embedder>.parquet``."""
+    With ``cache_dir``, vectors are cached by text hash in ``cache_dir/embeddings_<embedder>.npz``."""
     if embedder not in ("minilm", "hash"):
         raise ValueError(f"embedder={embedder!r}: choose 'minilm' or 'hash'")
     texts = [str(t) for t in texts]
     keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-    cache: dict[str, np.ndarray] = {}
-    path = Path(cache_dir) / f"embeddings_{embedder}.parquet" if cache_dir is not None else None
+    path = Path(cache_dir) / f"embeddings_{embedder}.npz" if cache_dir is not None else None
+    ckeys, cvecs = np.zeros(0, dtype="U40"), None
     if path is not None and path.exists():
         try:
-            df = pd.read_parquet(path)
-            cache = dict(zip(df["key"], df["vector"].map(lambda v: np.asarray(v, np.float32))))
-        except Exception as e:
+            with np.load(path) as z:
+                ckeys, cvecs = z["keys"], z["vectors"]
+        except Exception as e:  # cut by a kill or foreign: rebuild it
             warnings.warn(f"ignoring unreadable embedding cache {path}: {e}", stacklevel=2)
-    todo = sorted({k: t for k, t in zip(keys, texts) if k not in cache}.items())
+            ckeys, cvecs = np.zeros(0, dtype="U40"), None
+    index = {k: i for i, k in enumerate(ckeys.tolist())}
+    todo = sorted({k: t for k, t in zip(keys, texts) if k not in index}.items())
     if todo:
         new = (_embed_minilm([t for _, t in todo], progress=progress) if embedder == "minilm"
                else _embed_hash([t for _, t in todo]))
-        cache.update({k: v for (k, _), v in zip(todo, new)})
+        ckeys = np.concatenate([ckeys, np.array([k for k, _ in todo], dtype="U40")])
+        cvecs = new if cvecs is None else np.concatenate([cvecs, new.astype(cvecs.dtype)])
+        index = {k: i for i, k in enumerate(ckeys.tolist())}
         if path is not None:
             try:
-                atomic_write_parquet(path, pd.DataFrame({"key": list(cache), "vector": [v.tolist() for v in cache.values()]}))
+                import io
+
+                buf = io.BytesIO()
+                np.savez(buf, keys=ckeys, vectors=cvecs)
+                atomic_write_bytes(path, buf.getvalue())
             except OSError as e:  # a read-only run dir: work without the cache
                 warnings.warn(f"could not write embedding cache {path}: {e}", stacklevel=2)
     if not texts:
         return np.zeros((0, 384 if embedder == "minilm" else 512), np.float32)
-    return np.stack([cache[k] for k in keys])
+    return cvecs[[index[k] for k in keys]]
+
+
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional (ships with scikit-learn): run with the default threads
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def pca_2d(E: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project rows of E on their first two principal components: (coords (n, 2), explained ratio (2,))."""
     if E.ndim != 2 or E.shape[0] == 0:
         raise ValueError(f"pca_2d needs a non-empty 2-D array; got shape {E.shape}")
-    C = E - E.mean(axis=0, keepdims=True)
-    _, s, vt = np.linalg.svd(C, full_matrices=False)
-    k = min(2, vt.shape[0])
-    xy = C @ vt[:k].T
-    if k < 2:
+    C = (E - E.mean(axis=0, keepdims=True)).astype(np.float64)
+    # eigenvectors of the (d, d) covariance: cheaper than an SVD of the (n, d) matrix. One BLAS thread:
+    # multi-threaded OpenBLAS on a loaded 2-core machine measured 10x slower on this small problem.
+    with _one_blas_thread():
+        evals, evecs = np.linalg.eigh(C.T @ C)
+    order = np.argsort(evals)[::-1][:2]
+    xy = C @ evecs[:, order]
+    if xy.shape[1] < 2:
         xy = np.c_[xy, np.zeros(len(xy))]
-    var = s ** 2
-    ratio = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
+    total = float(np.clip(evals, 0, None).sum())
+    ratio = np.clip(evals[order], 0, None) / total if total > 0 else np.zeros(len(order))
     return xy, np.r_[ratio, np.zeros(2 - ratio.size)]
 
 

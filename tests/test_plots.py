@@ -155,7 +155,7 @@ def test_recompute_selection_reproduces_the_runs_subset(runs):
 def test_topic_map_pca_and_embedding_cache(runs):
     fig = plots.fig_topic_map(runs["many"], embedder="hash", max_per_iteration=10)
     assert sum(len(tr.x) for tr in fig.data) == 10 * 5
-    assert (runs["many"] / plots.VIZ_DIR / "embeddings_hash.parquet").exists()
+    assert (runs["many"] / plots.VIZ_DIR / "embeddings_hash.npz").exists()
     xy, ratio = plots.pca_2d(np.random.default_rng(0).normal(size=(30, 8)))
     assert xy.shape == (30, 2) and 0 < ratio[1] <= ratio[0] < 1
     with pytest.raises(ValueError, match="embedder"):
