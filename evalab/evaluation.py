@@ -35,7 +35,13 @@ def score_constraint_responses(prompts: Sequence[Prompt], responses: Sequence[st
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     rows, kind_pass = [], defaultdict(list)
+    unscorable = [p.id for p in prompts if not p.constraints]
+    if len(unscorable) == len(prompts):
+        raise ValueError("no evaluation prompt has constraints: the verifiable score needs constraint prompts "
+                         "(use a judge for open prompts)")
     for p, resp in zip(prompts, responses):
+        if not p.constraints:  # nothing to check: left out rather than counted as satisfied
+            continue
         s = score_response(p.constraints, resp)
         for c, ok in zip(p.constraints, s["satisfied"]):
             kind_pass[c["kind"]].append(bool(ok))
@@ -43,7 +49,8 @@ def score_constraint_responses(prompts: Sequence[Prompt], responses: Sequence[st
                      "full": bool(all(s["satisfied"])), "n_constraints": len(p.constraints)})
     df = pd.DataFrame(rows)
     report = {
-        "n": len(prompts),
+        "n": len(df),
+        "n_unscorable": len(unscorable),
         "constraint_rate": float(df.frac.mean()) if len(df) else float("nan"),
         "full_rate": float(df.full.mean()) if len(df) else float("nan"),
         "reward_mean": float(df.reward.mean()) if len(df) else float("nan"),
