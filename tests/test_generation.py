@@ -17,6 +17,7 @@ from evalab.generation import (
     left_pad,
     make_backend,
     plan_batches,
+    sample_nucleus,
     validate_conversations,
     validate_prompts,
     validate_sampling,
@@ -94,6 +95,42 @@ def test_stats_tokens_per_s():
     assert GenerationStats().tokens_per_s == 0.0
 
 
+def _reference_nucleus(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
+    """The nucleus distribution the textbook way: sort everything, keep the smallest set reaching top_p."""
+    probs = torch.softmax(logits / temperature, -1)
+    vals, idx = torch.sort(probs, descending=True)
+    keep = (vals.cumsum(-1) - vals) < top_p
+    out = torch.zeros_like(probs)
+    out.scatter_(-1, idx, vals * keep)
+    return out / out.sum(-1, keepdim=True)
+
+
+@pytest.mark.parametrize("candidates", [3, 64])      # 3: most rows need the full-sort fallback; 64: none do
+def test_sample_nucleus_matches_the_reference_distribution(candidates):
+    torch.manual_seed(0)
+    logits = torch.randn(4, 64) * 2.0
+    want = _reference_nucleus(logits, 0.8, 0.9)
+    draws = 4000
+    counts = torch.zeros_like(want)
+    for _ in range(draws // 100):
+        tokens = sample_nucleus(logits.repeat_interleave(100, 0), 0.8, 0.9, candidates=candidates).view(4, 100)
+        counts += torch.nn.functional.one_hot(tokens, 64).sum(1).float()
+    freq = counts / draws
+    assert (freq[want == 0] == 0).all()                       # never a token outside the nucleus
+    assert (freq - want).abs().max() < 0.035                   # 4000 draws: binomial sd <= 0.008
+
+
+def test_sample_nucleus_is_seeded_and_top_p_one_keeps_everything():
+    logits = torch.randn(8, 100)
+    torch.manual_seed(1)
+    a = sample_nucleus(logits, 1.0, 0.95)
+    torch.manual_seed(1)
+    assert torch.equal(a, sample_nucleus(logits, 1.0, 0.95))
+    torch.manual_seed(2)
+    flat = torch.zeros(1, 100).repeat(2000, 1)                 # uniform: top_p=1 must reach all 100 tokens
+    assert sample_nucleus(flat, 1.0, 1.0, candidates=16).unique().numel() > 90
+
+
 def test_make_backend_rejects_unknown_kind():
     with pytest.raises(ValueError, match="backend 'tgi' is unknown"):
         make_backend("tgi", "smollm2-135m")
@@ -128,6 +165,17 @@ def test_same_seed_same_outputs_other_seed_differs(backend):
     c = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=8, progress=False)
     assert a == b
     assert a != c
+
+
+@pytest.mark.slow
+def test_hf_sampler_also_honours_the_contract(backend):
+    backend.sampler = "hf"
+    try:
+        a = backend.generate(PROMPTS[:2], n=2, max_new_tokens=6, seed=5, progress=False)
+        b = backend.generate(PROMPTS[:2], n=2, max_new_tokens=6, seed=5, progress=False)
+    finally:
+        backend.sampler = "fast"
+    assert a == b and [len(r) for r in a] == [2, 2]
 
 
 @pytest.mark.slow

