@@ -414,8 +414,8 @@ class EvaCallback(TrainerCallback):
         cb = EvaCallback(pool, adapter, creator, cfg, evolve_every=2, run_dir="runs/online")
         GRPOTrainer(..., callbacks=[cb]);  cb.events_frame()
 
-    The event uses the groups scored since the previous event (per group, never per rollout: TRL issue
-    NeMo-RL #4158's pitfall), keeps each prompt's latest group, updates the pool's informativeness estimates,
+    The event uses the groups scored since the previous event (per group, never per rollout: the
+    pitfall of NeMo-RL PR #4158), keeps each prompt's latest group, updates the pool's informativeness estimates,
     samples ``cfg.subset_fraction`` of them with ``cfg.sampling`` ∝ ``cfg.metric``, asks the creator for
     ``cfg.n_variants`` variants each, and adds the accepted ones to the pool (new ids, lineage kept).
     """
@@ -534,10 +534,11 @@ class _PoolSamplerMixin:
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:  # the hook of TRL issue #2801
         args = self.args  # type: ignore[attr-defined]
-        per_batch = args.generation_batch_size // self.num_generations  # type: ignore[attr-defined]
+        g = self.num_generations  # type: ignore[attr-defined]
+        repeat = self.num_iterations * args.steps_per_generation  # type: ignore[attr-defined]
+        per_batch = args.generation_batch_size // g
         self.eva_sampler = EvaPoolSampler(
-            self.eva_pool, mini_repeat_count=self.num_generations,  # type: ignore[attr-defined]
-            batch_size=per_batch, repeat_count=self.num_iterations * args.steps_per_generation,  # type: ignore[attr-defined]
+            self.eva_pool, mini_repeat_count=g, batch_size=per_batch, repeat_count=repeat,
             chunks_per_epoch=max(1, math.ceil(len(self.eva_pool) / per_batch)), seed=args.seed)
         return self.eva_sampler
 
@@ -563,7 +564,8 @@ def _trainer_class(kind: str) -> type:
 def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_generations: int, prompts_per_step: int,
                       max_completion_length: int, learning_rate: float, temperature: float, top_p: float,
                       seed: int, kl_beta: float = 0.0, progress: bool = True, **extra: Any) -> Any:
-    """GRPOConfig / RLOOConfig for a small CPU run: no vLLM, no bf16, no reporting, log every step."""
+    """GRPOConfig / RLOOConfig for a small CPU run: no vLLM, no bf16, no gradient checkpointing, no reporting,
+    no checkpoints, a log line every step. ``extra`` overrides any of these (any field of the TRL config)."""
     if kind not in ONLINE_TRAINERS:
         raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
     for name, v in (("steps", steps), ("num_generations", num_generations), ("prompts_per_step", prompts_per_step),
@@ -576,11 +578,13 @@ def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_gene
 
     cls = GRPOConfig if kind == "grpo" else RLOOConfig
     kw: dict[str, Any] = dict(
-        output_dir=str(output_dir), max_steps=int(steps), per_device_train_batch_size=prompts_per_step * num_generations,
+        output_dir=str(output_dir), max_steps=int(steps),
+        per_device_train_batch_size=prompts_per_step * num_generations,  # TRL counts completions, not prompts
         num_generations=int(num_generations), max_completion_length=int(max_completion_length),
         learning_rate=float(learning_rate), temperature=float(temperature), top_p=float(top_p), beta=float(kl_beta),
         seed=int(seed), logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
         use_vllm=False, dataloader_num_workers=0, disable_tqdm=not progress, log_completions=False,
+        gradient_checkpointing=False,  # TRL's default True only re-computes forwards: small models don't need it
     )
     kw.update(extra)
     return cls(**kw)
@@ -595,7 +599,7 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
                    max_completion_length: int | None = None, kl_beta: float = 0.0,
                    seeds: Sequence[Prompt] | None = None, model: Any = None, tokenizer: Any = None,
                    reward: Any = None, creator: Any = None, save_model: bool = False, progress: bool = True,
-                   trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+                   torch_threads: int = 0, trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Online eva: ``steps`` RL steps of ``trainer`` ("grpo" | "rloo") with an evolution event every
     ``evolve_every`` steps. Writes the run directory ``cfg.run_dir`` and returns::
 
@@ -605,7 +609,31 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     Defaults from ``cfg``: seeds = ``cfg.prompt_set`` (first ``cfg.n_prompts``), solver ``cfg.solver``,
     N = ``cfg.n_responses``, completion budget ``cfg.max_new_tokens``, reward ``cfg.reward``, creator
     ``make_creator(cfg)``, lr ``cfg.learning_rate``; ``kl_beta`` = 0 skips the reference model (CPU-friendly).
+    ``torch_threads`` > 0 sets torch's intra-op threads for the duration of the run (restored afterwards): on a
+    CPU shared with other busy processes, 1 thread avoids OpenMP spin-waiting that made generation >10x slower
+    in our measurements (see benchmarks/bench_online.py). ``trainer_kwargs`` go to the TRL config.
     """
+    if torch_threads < 0:
+        raise ValueError(f"torch_threads={torch_threads!r} must be >= 0 (0 = leave torch's setting)")
+    import torch
+
+    before = torch.get_num_threads()
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    try:
+        return _run_online_eva(cfg, trainer=trainer, steps=steps, evolve_every=evolve_every,
+                               prompts_per_step=prompts_per_step, num_generations=num_generations,
+                               max_completion_length=max_completion_length, kl_beta=kl_beta, seeds=seeds,
+                               model=model, tokenizer=tokenizer, reward=reward, creator=creator,
+                               save_model=save_model, progress=progress, trainer_kwargs=trainer_kwargs)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: int, prompts_per_step: int,
+                    num_generations: int | None, max_completion_length: int | None, kl_beta: float,
+                    seeds: Sequence[Prompt] | None, model: Any, tokenizer: Any, reward: Any, creator: Any,
+                    save_model: bool, progress: bool, trainer_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     if trainer not in ONLINE_TRAINERS:
         raise ValueError(f"trainer={trainer!r}: online eva supports {ONLINE_TRAINERS}")
     if steps < 1 or evolve_every < 1 or prompts_per_step < 1:

@@ -291,7 +291,8 @@ def _run(tmp_path: Path, trainer: str):
     reward = LengthReward()
     out = run_online_eva(cfg, trainer=trainer, steps=3, evolve_every=1, prompts_per_step=2, num_generations=2,
                          max_completion_length=8, seeds=seed_prompts(4), reward=reward,
-                         creator=StructuredEvolver(llm_rewrite=False, n_variants=2), progress=False)
+                         creator=StructuredEvolver(llm_rewrite=False, n_variants=2), progress=False,
+                         torch_threads=1)  # 1 thread: no OpenMP spin-waiting when the CPU is shared
     return cfg, reward, out
 
 
@@ -326,7 +327,8 @@ def test_notebook_05_ci(tmp_path):
     out_nb = tmp_path / "o.ipynb"
     run_dir = tmp_path / "r05"
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_online.ipynb"), str(out_nb),
-                    "-p", "profile", "ci", "-p", "run_dir", str(run_dir), "--cwd", str(ROOT / "notebooks")],
+                    "-p", "profile", "ci", "-p", "run_dir", str(run_dir), "-p", "torch_threads", "1",
+                    "--cwd", str(ROOT / "notebooks")],
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()

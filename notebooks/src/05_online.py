@@ -1,0 +1,139 @@
+# %% [markdown]
+# # 05 · Online eva: the creator inside the RL loop
+#
+# Notebooks 01–03 run eva **offline**: a whole prompt set is answered N times, weighed, evolved, and only then
+# does a preference trainer (DPO, SimPO, …) update the solver once per iteration. The paper also describes an
+# **online** variant (Ye et al. 2024, §3.4): the same steps run *inside* an RL loop on mini-batches.
+#
+# | | offline eva | online eva (this notebook) |
+# |---|---|---|
+# | solver update | DPO-style, on best-vs-worst pairs, once per iteration | GRPO / RLOO, every step |
+# | step 1: N samples + rewards | a separate generation pass over X_t | the RL step's own group of `num_generations` rollouts |
+# | step 2: informativeness | per prompt of X_t | per group of the recent mini-batches (never per rollout) |
+# | steps 3–4: select + evolve | once per iteration | every `evolve_every` steps |
+# | step 5: next prompt set | X_{t+1} = 80% evolved + 20% buffer | the prompt *stream*: evolved prompts get 80% of the sampling mass |
+#
+# Why it fits RL so well: GRPO and RLOO learn from the spread of rewards inside a group. A group where every
+# rollout gets the same reward has zero advantage — no gradient at all (TRL logs this as
+# `frac_reward_zero_std`; a loss of exactly 0 usually means it was 1). eva's informativeness A\*_min = max − min
+# is exactly that spread, so evolving the prompts with spread keeps the stream full of prompts that still teach.
+#
+# How it is wired (`evalab.online`): an `EvaPromptPool` holds the stream with lineage; a small trainer subclass
+# replaces TRL's sampler with one that draws each generation batch from the *current* pool and weights; a reward
+# adapter turns evalab's reward (verifiable constraints by default) into a TRL reward function and records every
+# group; an `EvaCallback` runs weigh → select → evolve → add every few steps and writes the run directory.
+#
+# Headless: `papermill notebooks/05_online.ipynb out.ipynb -p profile ci -p run_dir runs/nb05`
+
+# %% tags=["parameters"]
+profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
+run_dir = "../runs/05_online"
+trainer = "grpo"          # "grpo" | "rloo"
+steps = 0                 # optimizer steps (0 = profile default: ci 4, demo 40, paper 500)
+evolve_every = 0          # steps between evolution events (0 = profile default: ci 2, demo 4, paper 10)
+overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
+torch_threads = 0         # 0 = torch's default; 1 if the CPU is shared with other busy processes (much faster then)
+
+# %%
+import json
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from evalab.config import profile_config
+from evalab.online import run_online_eva
+
+ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
+    "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16),
+    "demo": dict(steps=40, evolve_every=4, prompts_per_step=4, max_completion_length=48),
+    "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024),
+}[profile]
+ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).items() if v})
+cfg = profile_config(profile, run_dir=run_dir, **overrides)
+print(f"trainer={trainer}, {ONLINE}, N={cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
+      f"reward={cfg.reward}, creator={cfg.evolver} ({cfg.creator}), evolved share of the stream={cfg.evolved_ratio}")
+
+# %% [markdown]
+# ## Run online eva
+# One call: load the solver, build the pool from the seed prompts, and train. TRL prints one log line per
+# step; the `eva/*` entries in it come from the reward adapter (zero-spread share, share of groups from evolved
+# prompts, pool size).
+
+# %%
+out = run_online_eva(cfg, trainer=trainer, torch_threads=torch_threads, **ONLINE)
+events, pool, groups, log = out["events"], out["pool"], out["groups"], out["log_history"]
+assert len(events) == ONLINE["steps"] // ONLINE["evolve_every"], "one evolution event per period"
+assert groups.rewards.map(len).eq(cfg.n_responses).all(), "every group holds N rollouts"
+print(f"{out['train_runtime']:.0f} s of training; pool {len(pool)} prompts "
+      f"({int(pool.evolved.sum())} evolved); {len(groups)} groups scored")
+
+# %% [markdown]
+# ## Reward and zero-spread groups per step
+# The mean reward of each step's rollouts, and the share of groups whose N rewards were all equal (spread
+# below 1e-6). Those groups contribute no policy gradient in GRPO/RLOO — and no signal to eva either.
+
+# %%
+steps_df = log.dropna(subset=["reward"])[["step", "reward", "eva/frac_zero_spread", "frac_reward_zero_std"]]
+if cfg.reward == "constraints":  # rewards are never missing: our zero-spread share is TRL's frac_reward_zero_std
+    assert (steps_df["eva/frac_zero_spread"] - steps_df["frac_reward_zero_std"]).abs().max() < 1e-6
+fig = go.Figure()
+fig.add_scatter(x=steps_df.step, y=steps_df.reward, name="mean reward", mode="lines+markers")
+fig.add_scatter(x=steps_df.step, y=steps_df["eva/frac_zero_spread"], name="share of zero-spread groups",
+                mode="lines+markers", yaxis="y2")
+for s in events.step:
+    fig.add_vline(x=s, line_dash="dot", line_color="gray")
+fig.update_layout(title="Reward and zero-spread share per step (dotted: evolution events)",
+                  xaxis_title="optimizer step", yaxis_title="mean reward",
+                  yaxis2=dict(title="zero-spread share", overlaying="y", side="right", range=[0, 1]))
+
+# %% [markdown]
+# ## The evolution events
+# At each event the groups scored since the previous one are weighed (A\*_min by default), the informative
+# subset is sampled, the creator evolves it and accepted variants join the pool. Rejected variants keep their
+# reason.
+
+# %%
+events[["event", "step", "n_groups", "frac_zero_spread", "weight_mean", "n_selected", "n_variants",
+        "n_accepted", "n_added", "reject_reasons", "pool_size"]]
+
+# %%
+assert (events.n_added <= events.n_accepted).all() and (events.n_accepted <= events.n_variants).all()
+assert events.pool_size.is_monotonic_increasing
+fig = go.Figure()
+fig.add_bar(x=events.step, y=events.n_selected, name="selected (informative)")
+fig.add_bar(x=events.step, y=events.n_accepted, name="accepted variants")
+fig.add_scatter(x=events.step, y=events.pool_size, name="pool size", mode="lines+markers", yaxis="y2")
+fig.update_layout(title="Pool growth: selected prompts, accepted variants, pool size per event", barmode="group",
+                  xaxis_title="optimizer step", yaxis_title="prompts per event",
+                  yaxis2=dict(title="pool size", overlaying="y", side="right", rangemode="tozero"))
+
+# %% [markdown]
+# ## Did evolved prompts reach the trainer?
+# A prompt reached the trainer when the trainer generated rollouts for it and the reward adapter scored the
+# group. The share of groups coming from evolved prompts should rise towards `evolved_ratio` after the first
+# events (the sampler gives evolved prompts that share of the sampling mass).
+
+# %%
+share = groups.groupby("step").evolved.mean().rename("share of groups from evolved prompts").reset_index()
+px.line(share, x="step", y="share of groups from evolved prompts", markers=True, range_y=[0, 1],
+        title="Share of each step's groups drawn from evolved prompts",
+        labels={"step": "optimizer step"})
+
+# %%
+evolved = pool[pool.evolved].merge(pool[["id", "text"]].rename(columns={"id": "parent_id", "text": "parent_text"}),
+                                   on="parent_id", how="left")
+reached = evolved[evolved.n_groups > 0]
+print(f"{len(reached)} of {len(evolved)} evolved prompts were trained on")
+pd.set_option("display.max_colwidth", 200)
+reached[["id", "operator", "added_step", "n_groups", "informativeness", "parent_text", "text"]].head(8)
+
+# %% [markdown]
+# ## What the run directory holds
+# Every table is rewritten atomically after each event, so it can be read while a run is going on.
+
+# %%
+summary = json.loads((out["run_dir"] / "online_summary.json").read_text())
+assert summary["pool_size"] == len(pool)
+print(sorted(p.name for p in out["run_dir"].iterdir() if not p.name.startswith("_")))
+summary
