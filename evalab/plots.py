@@ -159,6 +159,20 @@ def prompt_table(run: Run) -> pd.DataFrame:
     every metric column, reward_mean, reward_max, reward_min, reward_gap, n_valid.
     """
     store = open_run(run)
+    key = tuple((p.name, p.parent.name, p.stat().st_mtime_ns) for t in run_iterations(store)
+                for p in (store.path(t, s) for s in ("prompts", "weights", "selected")) if p.exists())
+    hit = _TABLE_CACHE.get(str(store.root.resolve()))
+    if hit is not None and hit[0] == key:
+        return hit[1].copy(deep=False)
+    X = _build_prompt_table(store)
+    _TABLE_CACHE[str(store.root.resolve())] = (key, X)
+    return X.copy(deep=False)
+
+
+_TABLE_CACHE: dict[str, tuple[tuple, pd.DataFrame]] = {}  # run root -> (stage files + mtimes, table)
+
+
+def _build_prompt_table(store: RunStore) -> pd.DataFrame:
     X = stage_frame(store, "prompts")
     if X.empty:
         return X.assign(id=[], text=[], source=[], kinds=[], n_constraints=[], n_words=[], selected=[], weight=[])
@@ -166,7 +180,8 @@ def prompt_table(run: Run) -> pd.DataFrame:
     for col, default in (("parent_id", None), ("operator", "seed"), ("iteration", 0), ("constraints", "[]")):
         if col not in X.columns:
             X[col] = default
-    X["kinds"] = [_kinds(c) for c in X["constraints"]]
+    parsed = {c: _kinds(c) for c in pd.unique(X["constraints"].astype(str))}  # a prompt recurs across sets
+    X["kinds"] = [parsed[str(c)] for c in X["constraints"]]
     X["n_constraints"] = X["kinds"].map(len)
     X["n_words"] = X["text"].astype(str).str.split().str.len()
     W = stage_frame(store, "weights")
