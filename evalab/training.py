@@ -289,6 +289,19 @@ def _save_final(trainer: Any, tokenizer: Any, output_dir: Path, *, merge_lora: b
         os.replace(tmp, output_dir)
 
 
+def _load_for_training(path: str, tokenizer: Any) -> Any:
+    """fp32 weights, left where ``from_pretrained`` puts them: the Trainer (or DeepSpeed) places them on
+    each process's own device, so no rank loads a copy onto ``cuda:0`` first."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.config.use_cache = False
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
 # --- step 6 -------------------------------------------------------------------------------------------
 def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir: Path, *,
                   ref_model_path: str | None = None, progress: bool = True, save_steps: int | None = None,
@@ -299,9 +312,7 @@ def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir
     ``info``: ``{"n_prompts_truncated": int}``. Models are loaded in fp32 (the trainer's bf16 flag
     decides mixed precision on GPU).
     """
-    import torch
-
-    from .models import load_model, resolve_model_path
+    from .models import load_tokenizer, resolve_model_path
 
     validate_training_config(cfg)
     check_pairs_frame(pairs)
@@ -309,8 +320,8 @@ def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir
     # args first: under DeepSpeed ZeRO-3 the models must be created after the config exists
     args = trl_args(cfg, Path(work_dir), n_pairs=len(pairs), save_steps=save_steps, progress=progress,
                     overrides=overrides)
-    model, tok = load_model(path, dtype="float32", device=None if torch.cuda.is_available() else "cpu")
-    model.config.use_cache = False
+    tok = load_tokenizer(path)
+    model = _load_for_training(path, tok)
     pairs, n_cut = truncate_prompts(pairs, tok, cfg.max_prompt_length)
     kwargs: dict[str, Any] = dict(model=model, args=args, train_dataset=pairs_dataset(pairs), processing_class=tok,
                                   callbacks=list(callbacks or []))
@@ -319,7 +330,7 @@ def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir
     if RECIPES[cfg.trainer]["trl"] == "DPOTrainer" and (ref_model_path is not None or not cfg.lora):
         # with LoRA and no ref path the frozen base (adapters off) is the reference: no second copy
         ref = resolve_model_path(ref_model_path) if ref_model_path is not None else path
-        kwargs["ref_model"] = load_model(ref, dtype="float32", device=str(model.device))[0]
+        kwargs["ref_model"] = _load_for_training(ref, tok)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*remove_unused_columns.*")
         trainer = _trainer_class(cfg.trainer)(**kwargs)
