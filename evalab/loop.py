@@ -72,6 +72,13 @@ def generate_and_score(backend: Any, reward: Any, prompts: Sequence[Prompt], cfg
         raise ValueError(f"reward {getattr(reward, 'name', reward)!r} returned shape {rewards.shape}; "
                          f"expected ({len(prompts)}, {cfg.n_responses})")
     as_reward_matrix(rewards, [p.id for p in prompts])  # inf -> ValueError naming the prompt
+    if np.isnan(rewards).all():
+        raise ValueError(f"reward {getattr(reward, 'name', reward)!r} scored none of the {rewards.size} responses "
+                         "(all NaN): check the reward function and the prompts' constraints")
+    n_missing = int(np.isnan(rewards).sum())
+    if n_missing:
+        log.warning("reward %r left %d of %d responses unscored (NaN = missing)", getattr(reward, "name", reward),
+                    n_missing, rewards.size)
     rows = [{"prompt_id": p.id, "sample": j, "response": responses[i][j], "reward": float(rewards[i, j])}
             for i, p in enumerate(prompts) for j in range(cfg.n_responses)]
     return pd.DataFrame(rows)

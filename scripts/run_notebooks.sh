@@ -10,8 +10,11 @@ mkdir -p "$out/runs"
 export LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM=false
 for nb in notebooks/0*.ipynb; do
   name=$(basename "$nb" .ipynb)
+  run_dir="$PWD/$out/runs/$name"
+  # 02 visualizes a finished run: the demo run this repo ships (data/demo_run)
+  if [ "$name" = "02_curriculum" ]; then run_dir="$PWD/data/demo_run"; fi
   echo "=== $name (profile=$profile)"
-  python3 -m papermill "$nb" "$out/$name.ipynb" -p profile "$profile" -p run_dir "$PWD/$out/runs/$name" \
+  python3 -m papermill "$nb" "$out/$name.ipynb" -p profile "$profile" -p run_dir "$run_dir" \
     --cwd notebooks --log-level WARNING
 done
 echo "executed notebooks: $out"
