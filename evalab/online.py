@@ -574,6 +574,7 @@ def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_gene
             raise ValueError(f"{name}={v!r} must be >= 1")
     if num_generations < 2:
         raise ValueError(f"num_generations={num_generations!r}: group-relative advantages need at least 2")
+    import torch
     from trl import GRPOConfig, RLOOConfig
 
     cls = GRPOConfig if kind == "grpo" else RLOOConfig
@@ -585,6 +586,7 @@ def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_gene
         seed=int(seed), logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
         use_vllm=False, dataloader_num_workers=0, disable_tqdm=not progress, log_completions=False,
         gradient_checkpointing=False,  # TRL's default True only re-computes forwards: small models don't need it
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     kw.update(extra)
     return cls(**kw)

@@ -29,10 +29,10 @@
 profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
 run_dir = "../runs/05_online"
 trainer = "grpo"          # "grpo" | "rloo"
-steps = 0                 # optimizer steps (0 = profile default: ci 4, demo 40, paper 500)
-evolve_every = 0          # steps between evolution events (0 = profile default: ci 2, demo 4, paper 10)
+steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 40, paper 500)
+evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 4, paper 10)
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
-torch_threads = 0         # 0 = torch's default; 1 if the CPU is shared with other busy processes (much faster then)
+torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
 
 # %%
 import json
