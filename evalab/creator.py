@@ -72,7 +72,7 @@ OPERATORS = IN_DEPTH + IN_BREADTH + STRUCTURED_ONLY
 FREE_TEXT_OPERATORS = IN_DEPTH + IN_BREADTH  # what EvolInstructCreator can apply
 CODE_OPERATORS = ("add_constraints", "harden")  # StructuredEvolver applies these without an LLM
 
-REASONS = ("empty", "over_long", "injection", "refusal", "markup", "copy", "duplicate",
+REASONS = ("empty", "over_long", "injection", "refusal", "markup", "meta", "copy", "duplicate",
            "broken_constraints", "error")
 ACCEPTED = "ok"
 
@@ -322,6 +322,18 @@ def _is_refusal(text: str) -> bool:
     return bool(_REFUSAL_START_RE.match(s[:200]) or _REFUSAL_ANYWHERE_RE.search(s))
 
 
+# "meta": the creator talked about the prompt instead of writing one ("The original prompt asks ...",
+# "Here's the rewritten prompt", "This prompt is about ..."), a common failure of small creators.
+_META_RE = re.compile(
+    r"\b(?:the|this|that|your|my|an?)\s+(?:original|rewritten|revised|given|new|above|following|previous|"
+    r"evolved|modified|example)?\s*(?:prompt|instruction)s?\b\s*(?::|was|is|asks|has been|above|below)",
+    re.IGNORECASE)
+
+
+def _is_meta(text: str) -> bool:
+    return bool(_META_RE.search(text[:300]))
+
+
 def _is_injection(text: str) -> bool:
     s = text.replace("’", "'")
     return any(r.search(s) for r in _INJECTION_RES)
@@ -384,7 +396,7 @@ def is_copy(reference: str, text: str) -> bool:
 
 def screen_text(text: str, *, max_chars: int) -> str | None:
     """The checks that need no parent, first failure wins: empty (blank), over_long, injection, refusal,
-    markup, empty (unicode junk / symbol soup)."""
+    markup, meta (text about the prompt rather than a prompt), empty (unicode junk / symbol soup)."""
     if not isinstance(text, str) or _is_blank(text):
         return "empty"
     if len(text) > max_chars:
@@ -395,6 +407,8 @@ def screen_text(text: str, *, max_chars: int) -> str | None:
         return "refusal"
     if _is_markup(text):
         return "markup"
+    if _is_meta(text):
+        return "meta"
     if _is_junk(text):
         return "empty"
     return None

@@ -150,8 +150,27 @@ def test_not_injection(text):
 
 
 def test_reason_names_are_stable():
-    assert REASONS == ("empty", "over_long", "injection", "refusal", "markup", "copy", "duplicate",
+    assert REASONS == ("empty", "over_long", "injection", "refusal", "markup", "meta", "copy", "duplicate",
                        "broken_constraints", "error")
+
+
+@pytest.mark.parametrize("text", [
+    "The original prompt: The original prompt asks about bees.",
+    "This prompt is about honeybees and their habits.",
+    "Here is the rewritten prompt: describe honeybees.",
+    "The given instruction was to write about bees; I wrote one about wasps.",
+])
+def test_meta_talk_about_the_prompt_is_rejected(text):
+    assert reason(text) == "meta"
+
+
+@pytest.mark.parametrize("text", [
+    "Write a prompt-engineering tip for a new programmer.",
+    "Explain how a teacher can write clear instructions for a science experiment.",
+    "Describe the prompt response of firefighters to a small kitchen fire.",
+])
+def test_prompts_that_mention_prompts_are_fine(text):
+    assert reason(text) is None
     with pytest.raises(ValueError, match="max_chars"):
         validate_variant(PARENT, "Write a poem.", max_chars=0)
 
