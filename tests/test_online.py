@@ -281,6 +281,26 @@ def test_callback_event_evolves_informative_prompts_and_writes_tables(tmp_path):
     assert sum(reasons.values()) == ev.n_variants - ev.n_accepted
 
 
+def test_run_online_eva_rejects_bad_arguments_before_loading_anything(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "r"))
+    with pytest.raises(ValueError, match="trainer='ppo'"):
+        run_online_eva(cfg, trainer="ppo")
+    with pytest.raises(ValueError, match="evolve_every=0"):
+        run_online_eva(cfg, evolve_every=0)
+    with pytest.raises(ValueError, match="torch_threads"):
+        run_online_eva(cfg, torch_threads=-1)
+    assert not (tmp_path / "r").exists()
+    from evalab.online import make_trainer_args
+
+    with pytest.raises(ValueError, match="num_generations"):
+        make_trainer_args("grpo", tmp_path, steps=1, num_generations=1, prompts_per_step=1, max_completion_length=8,
+                          learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
+    args = make_trainer_args("rloo", tmp_path, steps=3, num_generations=4, prompts_per_step=2,
+                             max_completion_length=8, learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
+    assert args.per_device_train_batch_size == 8 and args.generation_batch_size == 8 and args.beta == 0.0
+    assert not args.use_vllm and not args.gradient_checkpointing and args.max_steps == 3
+
+
 # --------------------------------------------------------------------------------------------------
 # real trainers on the embedded model
 # --------------------------------------------------------------------------------------------------
