@@ -26,7 +26,8 @@ per prompt, scored by the same reward interface as offline eva), and:
 Run directory (every table rewritten atomically after each event, so a reader never sees half a file):
 ``config.json``, ``online_events.parquet`` (one row per evolution event), ``pool.parquet`` (the prompt stream
 with lineage and sampling statistics), ``groups.parquet`` (every scored group), ``variants.parquet`` (every
-creator variant, accepted or not, with the reject reason), ``train_log.parquet`` (TRL's log history, at the end).
+creator variant, accepted or not, with the reject reason), ``train_log.parquet`` (TRL's log history, rewritten
+at every log step), ``online_summary.json`` (at the end).
 An online run does not resume mid-training: running again with the same ``run_dir`` starts over and overwrites.
 
 Timing note: TRL's dataloader fetches one batch ahead, so a generation batch may be drawn just before an
@@ -441,6 +442,12 @@ class EvaCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if state.global_step > 0 and state.global_step % self.evolve_every == 0:
             self.evolve_event(state.global_step)
+        return control
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> Any:
+        """Keep ``train_log.parquet`` current (TRL's log history so far), so a live run can be plotted."""
+        if self.run_dir is not None and state.log_history:
+            atomic_write_parquet(self.run_dir / "train_log.parquet", pd.DataFrame(state.log_history))
         return control
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:

@@ -279,6 +279,8 @@ def test_callback_event_evolves_informative_prompts_and_writes_tables(tmp_path):
     assert ev2.n_groups == 0 and ev2.n_selected == 0 and ev2.pool_size == ev.pool_size
     reasons = json.loads(ev.reject_reasons)
     assert sum(reasons.values()) == ev.n_variants - ev.n_accepted
+    cb.on_log(None, SimpleNamespace(log_history=[{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}]), None)
+    assert pd.read_parquet(tmp_path / "train_log.parquet").loss.tolist() == [0.5, 0.25]
 
 
 def test_run_online_eva_rejects_bad_arguments_before_loading_anything(tmp_path):
