@@ -2,6 +2,7 @@
 
     python benchmarks/bench_online.py                 # overheads only (no model; seconds)
     python benchmarks/bench_online.py --trainer grpo  # plus a short real run on the embedded model (minutes)
+    python benchmarks/bench_online.py --compare-threads   # generation with 1 torch thread vs the default
 
 Part 1 times the pure-Python parts on synthetic data: drawing a generation batch from pools of growing size
 (``EvaPromptPool.draw`` recomputes the sampling weights each time: O(pool)), and one evolution event with the
@@ -107,15 +108,39 @@ def bench_run(trainer: str, steps: int, evolve_every: int, threads: int) -> None
           f"= {ev.seconds.sum() / out['train_runtime']:.2%} of train_runtime")
 
 
+def bench_threads(max_new_tokens: int = 8) -> None:
+    """Generation time of the embedded model with 1 torch thread vs torch's default, alternating, so a busy
+    machine affects both alike. On a CPU shared with other busy processes the default can be far slower."""
+    import torch
+
+    from evalab.models import load_model
+
+    model, tok = load_model("smollm2-135m")
+    msgs = [[{"role": "user", "content": "Describe a cat. Answer in at most 20 words, in lowercase."}]] * 4
+    enc = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", padding=True,
+                                  return_dict=True)
+    default = torch.get_num_threads()
+    for threads in (1, default, 1):
+        torch.set_num_threads(threads)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True)
+        print(f"generate 4 x {max_new_tokens} tokens with {threads} torch thread(s): {time.perf_counter() - t0:.2f} s")
+    torch.set_num_threads(default)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trainer", choices=["grpo", "rloo"], default=None, help="also run a short real online run")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--evolve-every", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads for the run (0 = default)")
+    ap.add_argument("--compare-threads", action="store_true", help="time generation with 1 vs default threads")
     a = ap.parse_args()
     bench_draw()
     bench_event()
+    if a.compare_threads:
+        bench_threads()
     if a.trainer:
         bench_run(a.trainer, a.steps, a.evolve_every, a.threads)
 
