@@ -29,7 +29,7 @@
 profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
 run_dir = "../runs/05_online"
 trainer = "grpo"          # "grpo" | "rloo"
-steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 40, paper 500)
+steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 24, paper 500)
 evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 4, paper 10)
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
 torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
@@ -46,7 +46,7 @@ from evalab.online import run_online_eva
 
 ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
     "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16),
-    "demo": dict(steps=40, evolve_every=4, prompts_per_step=4, max_completion_length=48),
+    "demo": dict(steps=24, evolve_every=4, prompts_per_step=4, max_completion_length=48),
     "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024),
 }[profile]
 ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).items() if v})
