@@ -14,7 +14,7 @@
 # %% tags=["parameters"]
 profile = "demo"          # "ci" | "demo" | "paper"
 run_dir = "../runs/03_iterations"
-iterations = 0            # 0 = the profile's default (ci 1, demo 2, paper 3 — the paper's 1x/2x/3x)
+iterations = 0            # 0: the profile default (ci 1, demo 2, paper 3; the paper 1x/2x/3x settings)
 trainer = "dpo"           # "dpo" | "simpo" | "orpo" | "sppo"
 overrides = {}            # any other EvaConfig field
 

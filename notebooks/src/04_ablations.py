@@ -15,8 +15,8 @@
 # %% tags=["parameters"]
 profile = "demo"            # "ci" | "demo" | "paper"
 run_dir = "../runs/04_ablations"
-seeds = []                  # [] = the profile's default (ci [1, 2], demo [1, 2, 3], paper [42, 43, 44])
-arms = {}                   # {} = the profile's default arms (below); {"name": {EvaConfig overrides}}
+seeds = []                  # empty: the profile default (ci 1 2, demo 1 2 3, paper 42 43 44)
+arms = {}                   # empty: the profile default arms (below); else name to EvaConfig overrides
 iterations = 1
 
 # %%
