@@ -60,7 +60,8 @@ class EvaConfig:
     max_new_tokens: int = _f(1024, "generation budget per response, tokens")
     temperature: float = _f(0.8, "sampling temperature for the N responses")
     top_p: float = _f(0.95, "nucleus sampling p")
-    gen_batch_size: int = _f(16, "prompts per generate() call (each expands to N sequences)")
+    gen_batch_size: int = _f(16, "prompts per generate() call (each expands to N sequences; transformers backend)")
+    backend_kwargs: dict = _f({}, "extra backend arguments, e.g. vLLM {'tensor_parallel_size': 8, 'dtype': 'bfloat16'}")
 
     # --- reward (step 1) ----------------------------------------------------------------------------
     reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>' or 'judge:<litellm model>'")
@@ -95,6 +96,8 @@ class EvaConfig:
     max_prompt_length: int = _f(1024, "max prompt tokens in training (paper: 1024)")
     lora: bool = _f(False, "train LoRA adapters (peft) instead of all weights")
     ref_model: str = _f("previous", "DPO/SPPO reference: 'previous' (solver entering the iteration) or 'initial' (π0)")
+    train_launcher: str = _f("", "run training as a subprocess under this launcher, e.g. "
+                             "'accelerate launch --config_file configs/accelerate_zero3.yaml' ('' = in-process)")
     trainer_save_steps: int = _f(0, "trainer checkpoint interval in steps, for mid-training resume (0 = about twice per epoch)")
 
     # --- evaluation ---------------------------------------------------------------------------------

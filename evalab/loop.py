@@ -187,7 +187,12 @@ class EvaRun:
             else:
                 from .generation import make_backend
 
-                b = make_backend(self.cfg.backend, path, batch_size=self.cfg.gen_batch_size)
+                kw = dict(self.cfg.backend_kwargs)
+                if self.cfg.backend == "transformers":
+                    kw.setdefault("batch_size", self.cfg.gen_batch_size)
+                else:
+                    kw.setdefault("seed", self.cfg.seed)
+                b = make_backend(self.cfg.backend, path, **kw)
             self._backend = (path, b)
         return self._backend[1]
 
@@ -366,6 +371,8 @@ class EvaRun:
                             "carried over unchanged", t)
                 _copy_solver(solver, out)
                 history: list[dict[str, Any]] = []
+            elif self.cfg.train_launcher:
+                history = launch_training(self.cfg, solver, ref, pairs, out, self.store.scratch_dir(t, "trainer"))
             else:
                 res = train_preference(self.cfg, solver, pairs, out, ref_model_path=ref,
                                        work_dir=self.store.scratch_dir(t, "trainer"), progress=self.progress,
@@ -378,6 +385,38 @@ class EvaRun:
     # --- results --------------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
         return summarize(self.store)
+
+
+def launch_training(cfg: EvaConfig, solver: str, ref: str, pairs: pd.DataFrame, out: Path, work: Path
+                    ) -> list[dict[str, Any]]:
+    """Step 6 on many GPUs: run ``scripts/train_pairs.py`` under ``cfg.train_launcher`` (e.g. ``accelerate
+    launch --config_file configs/accelerate_zero3.yaml``) and return the trainer's log history."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    from .prompts import REPO_ROOT
+
+    script = REPO_ROOT / "scripts" / "train_pairs.py"
+    if not script.exists():
+        raise FileNotFoundError(f"train_launcher needs {script} (run from a checkout of evalab)")
+    cfg_path, pairs_path = work / "launch_config.json", work / "launch_pairs.parquet"
+    cfg.save(cfg_path)
+    pairs.to_parquet(pairs_path, index=False)
+    launcher = shlex.split(cfg.train_launcher)
+    if launcher in (["python"], ["python3"]):
+        launcher = [sys.executable]
+    save = ["--save-steps", str(cfg.trainer_save_steps)] if cfg.trainer_save_steps else []
+    cmd = launcher + [str(script), "--config", str(cfg_path), "--model", solver, "--ref-model", ref,
+                      "--pairs", str(pairs_path), "--out", str(out), "--work-dir", str(work), "--no-progress"] + save
+    log.info("launching training: %s", " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=REPO_ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"training under {cfg.train_launcher!r} failed with exit code {proc.returncode}: "
+                           f"{' '.join(cmd)}")
+    result = json.loads((out / "train_result.json").read_text())
+    return list(result.get("log_history", []))
 
 
 def _copy_solver(solver: str, out: Path) -> None:

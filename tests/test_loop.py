@@ -162,3 +162,16 @@ def test_weigh_prompts_rejects_bad_metric_input():
 def test_stage_seed_is_stable_and_distinct():
     assert stage_seed(42, 0, "responses") == stage_seed(42, 0, "responses")
     assert len({stage_seed(42, t, s) for t in range(3) for s in ("responses", "train_responses", "selected")}) == 9
+
+
+@pytest.mark.slow
+def test_training_through_a_launcher_subprocess(tmp_path):
+    """The scale-out path: step 6 runs scripts/train_pairs.py under `train_launcher` (here plain python,
+    on a GPU cluster `accelerate launch --config_file configs/accelerate_zero3.yaml`)."""
+    run = make_run(tmp_path, train_launcher="python", max_length=128, max_prompt_length=64)
+    run.run(until=(0, "checkpoint"))
+    ck = run.store.path(0, "checkpoint")
+    assert (ck / "DONE").exists() and (ck / "config.json").exists() and (ck / "train_result.json").exists()
+    log = run.store.read_table(0, "train_log")
+    assert "loss" in log and log["loss"].notna().any()
+    assert run.solver_path(1) == str(ck)
