@@ -116,10 +116,10 @@ def time_bare(cfg, pairs, reps: int) -> tuple[list[float], tuple[int, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer steps: evalab 2, bare 2, naive 1", flush=True)
-    ap.add_argument("--ablate", action="store_true", help="also time bf16 alone and gradient checkpointing alone", flush=True)
-    ap.add_argument("--pairs", type=int, default=8, help="pairs per step (one step = all pairs)", flush=True)
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch's default)", flush=True)
+    ap.add_argument("--quick", action="store_true", help="fewer steps: evalab 2, bare 2, naive 1")
+    ap.add_argument("--ablate", action="store_true", help="also time bf16 alone and gradient checkpointing alone")
+    ap.add_argument("--pairs", type=int, default=8, help="pairs per step (one step = all pairs)")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch's default)")
     a = ap.parse_args()
 
     import torch
