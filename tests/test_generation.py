@@ -160,9 +160,10 @@ def test_contract_shape_and_protocol(backend):
 
 @pytest.mark.slow
 def test_same_seed_same_outputs_other_seed_differs(backend):
-    a = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=7, progress=False)
-    b = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=7, progress=False)
-    c = backend.generate(PROMPTS[:2], n=2, max_new_tokens=12, temperature=1.0, top_p=1.0, seed=8, progress=False)
+    kw = dict(n=2, max_new_tokens=8, temperature=1.0, top_p=0.95, progress=False)
+    a = backend.generate(PROMPTS[:2], seed=7, **kw)
+    b = backend.generate(PROMPTS[:2], seed=7, **kw)
+    c = backend.generate(PROMPTS[:2], seed=8, **kw)
     assert a == b
     assert a != c
 
@@ -180,9 +181,9 @@ def test_hf_sampler_also_honours_the_contract(backend):
 
 @pytest.mark.slow
 def test_greedy_copies_identical_and_outputs_follow_input_order(backend):
-    fwd = backend.generate(PROMPTS[:2], n=2, max_new_tokens=10, temperature=0, progress=False)
+    fwd = backend.generate(PROMPTS[:2], n=2, max_new_tokens=8, temperature=0, progress=False)
     assert all(r[0] == r[1] for r in fwd)                     # greedy: the n copies are identical
-    rev = backend.generate(PROMPTS[:2][::-1], n=1, max_new_tokens=10, temperature=0, progress=False)
+    rev = backend.generate(PROMPTS[:2][::-1], n=1, max_new_tokens=8, temperature=0, progress=False)
     # both calls put the two prompts in one batch (sorted by length), so the texts must follow input order
     assert [r[0] for r in rev] == [fwd[1][0], fwd[0][0]]
 
