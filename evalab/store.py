@@ -132,6 +132,21 @@ class RunStore:
             atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
         else:
             raise FileNotFoundError(f"run directory {self.root} has no config.json")
+        self.remove_stale_temporaries()
+
+    def remove_stale_temporaries(self) -> int:
+        """Delete half-written temporaries (``.<name>.*.tmp``) that a killed writer left behind. Called
+        when a run is opened for writing: one writer per run directory at a time."""
+        n = 0
+        for p in sorted(self.root.rglob(".*.tmp"), key=lambda x: len(x.parts), reverse=True):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists():
+                p.unlink()
+            n += 1
+        if n:
+            self.log_event("removed_stale_temporaries", count=n)
+        return n
 
     # --- paths ---------------------------------------------------------------------------------------
     def iter_dir(self, t: int) -> Path:

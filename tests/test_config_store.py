@@ -115,3 +115,16 @@ def test_prompt_roundtrip_and_errors(tmp_path):
         Prompt(id="x", text="  ")
     with pytest.raises(FileNotFoundError, match="prompt set not found"):
         load_prompts(tmp_path / "none.jsonl")
+
+
+def test_stale_temporaries_of_a_killed_writer_are_removed_on_reopen(tmp_path):
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    s = RunStore(cfg.run_dir, cfg)
+    s.write_table(0, "weights", pd.DataFrame({"w": [1.0]}))
+    (s.iter_dir(0) / ".pairs.parquet.abc123.tmp").write_bytes(b"half")
+    (s.iter_dir(0) / ".checkpoint.xyz.tmp").mkdir()
+    (s.iter_dir(0) / ".checkpoint.xyz.tmp" / "model.safetensors").write_bytes(b"half")
+    RunStore(cfg.run_dir)  # a reader touches nothing
+    assert len(list(s.root.rglob(".*.tmp"))) == 2
+    RunStore(cfg.run_dir, cfg)
+    assert not list(s.root.rglob("*.tmp")) and s.has(0, "weights")
