@@ -104,3 +104,14 @@ def test_reward_stats():
     s = reward_stats([[0.1, 0.5], []])
     assert s["n_valid"].tolist() == [2, 0]
     assert s["reward_mean"][0] == pytest.approx(0.3) and np.isnan(s["reward_max"][1])
+
+
+@pytest.mark.parametrize("metric", ["a_min", "a_avg", "a_dts", "var", "avg", "inv_a_min"])
+def test_large_sets_are_computed_in_blocks_with_identical_results(metric):
+    import sys
+
+    mod = sys.modules["evalab.informativeness"]
+    rng = np.random.default_rng(1)
+    r = rng.random((mod._CHUNK * 2 + 17, 5))
+    r[rng.random(r.shape) < 0.05] = np.nan
+    np.testing.assert_array_equal(informativeness(r, metric), mod._METRIC_FNS[metric](r))
