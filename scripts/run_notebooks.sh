@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 profile="${1:-demo}"
 out="${2:-runs/notebooks/$profile}"
 mkdir -p "$out/runs"
-export LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM=false
+export LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM=false OMP_WAIT_POLICY=PASSIVE
 for nb in notebooks/0*.ipynb; do
   name=$(basename "$nb" .ipynb)
   run_dir="$PWD/$out/runs/$name"
