@@ -37,7 +37,7 @@ def main() -> None:
           f"torch_threads={torch.get_num_threads()}  run_dir={run_dir}")
     print(f"{'iteration':>9s} {'stage':16s} {'seconds':>8s} {'share':>6s}")
     for r in st.itertuples():
-        print(f"{r.iteration:9d} {r.stage:16s} {r.seconds:8.1f} {r.seconds / total:6.1%}")
+        print(f"{int(r.iteration):9d} {r.stage:16s} {r.seconds:8.1f} {r.seconds / total:6.1%}")
     print(f"{'':9s} {'total (wall)':16s} {total:8.1f}")
 
 
