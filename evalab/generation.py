@@ -229,7 +229,21 @@ class NucleusLogitsProcessor:
 
 # ── the transformers backend ──────────────────────────────────────────────────────────────────────────
 
-class TransformersBackend:
+class _ChatBackend:
+    """Shared by the backends: ``generate`` on user-message texts is ``generate_chat`` on one-turn chats."""
+
+    def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, **kw: Any) -> list[list[str]]:
+        raise NotImplementedError
+
+    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
+                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
+        """``n`` completions for each user-message prompt, in input order (see module docstring)."""
+        prompts = validate_prompts(prompts)
+        return self.generate_chat(user_conversations(prompts), n, max_new_tokens=max_new_tokens,
+                                  temperature=temperature, top_p=top_p, seed=seed, progress=progress)
+
+
+class TransformersBackend(_ChatBackend):
     """Batched sampling with ``transformers`` ``generate``.
 
         backend = TransformersBackend("smollm2-135m", batch_size=16)
@@ -276,13 +290,6 @@ class TransformersBackend:
         self.last_stats = GenerationStats()
         self.last_token_counts: list[list[int]] = []   # per prompt, per sample: completion tokens of the last call
         self.last_finished: list[list[bool]] = []      # per prompt, per sample: ended with an end-of-turn token
-
-    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
-                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
-        """``n`` completions for each user-message prompt, in input order (see module docstring)."""
-        prompts = validate_prompts(prompts)
-        return self.generate_chat(user_conversations(prompts), n, max_new_tokens=max_new_tokens,
-                                  temperature=temperature, top_p=top_p, seed=seed, progress=progress)
 
     def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, *, max_new_tokens: int = 256,
                       temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
@@ -370,7 +377,7 @@ def vllm_available() -> str | None:
     return None
 
 
-class VLLMBackend:
+class VLLMBackend(_ChatBackend):
     """Sampling with vLLM (same contract as :class:`TransformersBackend`).
 
         backend = VLLMBackend("smollm2-135m", seed=0)      # engine start: ~40 s on 2 CPU cores
@@ -399,13 +406,6 @@ class VLLMBackend:
                        **engine_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self.last_stats = GenerationStats()
-
-    def generate(self, prompts: Sequence[str], n: int = 1, *, max_new_tokens: int = 256, temperature: float = 0.8,
-                 top_p: float = 0.95, seed: int = 0, progress: bool = True) -> list[list[str]]:
-        """``n`` completions for each user-message prompt, in input order."""
-        prompts = validate_prompts(prompts)
-        return self.generate_chat(user_conversations(prompts), n, max_new_tokens=max_new_tokens,
-                                  temperature=temperature, top_p=top_p, seed=seed, progress=progress)
 
     def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, *, max_new_tokens: int = 256,
                       temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
