@@ -717,36 +717,38 @@ def last_weighed_iteration(run: Run) -> int:
     return ts[-1]
 
 
-def recompute_selection(run: Run, t: int | None = None, metric: str = "a_min", fraction: float | None = None,
-                        strategy: str | None = None, seed: int | None = None) -> pd.DataFrame:
-    """Weights of X_t under ``metric`` recomputed from the stored rewards, and the subset that metric
-    would select (the run's fraction/strategy/seed unless given). Columns: prompt_id, weight,
-    reward_mean, selected."""
+def _selection_args(run: Run, t: int | None, fraction: float | None, strategy: str | None, seed: int | None
+                    ) -> tuple[RunStore, int, float, str, int]:
+    """The run store and the selection settings: the run's own (iteration, fraction, strategy, seed) unless given."""
     store = open_run(run)
     t = last_weighed_iteration(store) if t is None else t
     cfg = store.config
     fraction = cfg.subset_fraction if fraction is None else fraction
     strategy = cfg.sampling if strategy is None else strategy
     seed = selection_seed(store, t) if seed is None else seed
+    return store, t, fraction, strategy, seed
+
+
+def recompute_selection(run: Run, t: int | None = None, metric: str = "a_min", fraction: float | None = None,
+                        strategy: str | None = None, seed: int | None = None) -> pd.DataFrame:
+    """Weights of X_t under ``metric`` recomputed from the stored rewards, and the subset that metric
+    would select (the run's fraction/strategy/seed unless given). Columns: prompt_id, weight,
+    reward_mean, selected."""
+    store, t, fraction, strategy, seed = _selection_args(run, t, fraction, strategy, seed)
     ids, r = reward_matrix(store, t)
     w = informativeness(r, metric)
     sel = np.zeros(len(ids), bool)
     if len(ids):
         sel[sample_subset(w, fraction, strategy, seed)] = True
     with np.errstate(invalid="ignore"):
-        mean = np.nanmean(np.where(np.isnan(r), np.nan, r), axis=1) if r.size else np.zeros(len(ids))
+        mean = np.nanmean(r, axis=1) if r.size else np.zeros(len(ids))
     return pd.DataFrame({"prompt_id": ids, "weight": w, "reward_mean": mean, "selected": sel})
 
 
 def metric_selections(run: Run, t: int | None = None, fraction: float | None = None, strategy: str | None = None,
                       seed: int | None = None) -> dict[str, set[str]]:
     """For every built-in metric (and the run's actual selection, key "run"), the prompt ids it selects."""
-    store = open_run(run)
-    t = last_weighed_iteration(store) if t is None else t
-    cfg = store.config
-    fraction = cfg.subset_fraction if fraction is None else fraction
-    strategy = cfg.sampling if strategy is None else strategy
-    seed = selection_seed(store, t) if seed is None else seed
+    store, t, fraction, strategy, seed = _selection_args(run, t, fraction, strategy, seed)
     ids, r = reward_matrix(store, t)
     out = {m: set(ids[sample_subset(w, fraction, strategy, seed)]) for m, w in all_metrics(r).items()} if len(ids) else {}
     S = _read(store, t, "selected")
