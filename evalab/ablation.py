@@ -4,7 +4,8 @@ bootstrap confidence intervals on the held-out score.
     from evalab.ablation import run_ablation, compare_arms
     arms = {"eva": {}, "static": {"mode": "static"}, "uniform": {"sampling": "uniform"}}
     stores = run_ablation(profile_config("ci"), arms, seeds=[1, 2], root="runs/abl")   # resumable
-    compare_arms(stores, metric="full_rate")       # mean, 95% CI, and the gain over iteration 0, per arm
+    compare_arms(stores, metric="full")            # mean, 95% CI, and the gain over iteration 0, per arm
+    compare_to_baseline(stores, baseline="static")  # each arm minus the baseline, paired by seed and prompt
 
 Every (arm, seed) is an ordinary run directory ``root/<arm>/seed<k>``, so an interrupted ablation resumes
 arm by arm, stage by stage, and every plot of notebook 02 works on each arm.
@@ -36,10 +37,13 @@ def arm_config(base: EvaConfig, overrides: Mapping[str, Any], seed: int, run_dir
 
 
 def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
-                 *, progress: bool = True,
+                 *, progress: bool = True, share_initial_eval: bool = True,
                  run_fn: Callable[[EvaConfig], Any] | None = None) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``run_fn(cfg)`` replaces the
-    default runner (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines."""
+    default runner (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
+
+    ``share_initial_eval``: every arm starts from the same θ₀, so its greedy held-out report is computed
+    once and copied into the other runs (marked ``shared_from``) when the evaluation settings match."""
     from .loop import EvaRun
 
     if not arms:
@@ -47,6 +51,7 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
     if not seeds:
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}
+    donors: list[tuple[EvaConfig, RunStore]] = []
     for arm, ov in arms.items():
         out[arm] = []
         for s in seeds:
@@ -56,9 +61,34 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
             if run_fn is not None:
                 run_fn(cfg)
             else:
-                EvaRun(cfg, progress=progress).run()
+                run = EvaRun(cfg, progress=progress)
+                if share_initial_eval:
+                    _share_initial_eval(run.store, cfg, donors)
+                run.run()
+                donors.append((cfg, run.store))
             out[arm].append(RunStore(cfg.run_dir))
     return out
+
+
+# Fields that decide the iteration-0 held-out evaluation: greedy decoding of the same start solver on the
+# same prompts gives the same report, whatever the arm or seed.
+INITIAL_EVAL_FIELDS = ("solver", "eval_set", "n_eval", "eval_max_new_tokens", "backend", "backend_kwargs",
+                       "gen_batch_size")
+
+
+def _share_initial_eval(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[EvaConfig, RunStore]]) -> None:
+    """Copy θ₀'s held-out report from an earlier (arm, seed) of this ablation when it is the same
+    computation (``INITIAL_EVAL_FIELDS`` equal), instead of decoding the held-out set again."""
+    if not cfg.run_eval or store.has(0, "eval"):
+        return
+    key = {k: getattr(cfg, k) for k in INITIAL_EVAL_FIELDS}
+    for dcfg, dstore in donors:
+        if {k: getattr(dcfg, k) for k in INITIAL_EVAL_FIELDS} == key and dstore.has(0, "eval"):
+            report = dict(dstore.read_json(0, "eval"))
+            report["shared_from"] = str(dcfg.run_dir)
+            store.write_json(0, "eval", report)
+            store.log_event("eval_shared", iteration=0, source=str(dcfg.run_dir))
+            return
 
 
 def eval_cells(store: RunStore, metric: str = "full") -> pd.DataFrame:
@@ -80,17 +110,25 @@ def eval_cells(store: RunStore, metric: str = "full") -> pd.DataFrame:
 def bootstrap_ci(cells: Sequence[np.ndarray], n_boot: int = 2000, alpha: float = 0.05, seed: int = 0
                  ) -> tuple[float, float, float]:
     """(mean, low, high): hierarchical percentile bootstrap over seeds, then prompts within each seed."""
+    mean, stats = _bootstrap(cells, n_boot, seed)
+    if stats is None:
+        return float("nan"), float("nan"), float("nan")
+    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
+    return mean, float(lo), float(hi)
+
+
+def _bootstrap(cells: Sequence[np.ndarray], n_boot: int, seed: int) -> tuple[float, np.ndarray | None]:
+    """The mean over seeds of per-seed means, and ``n_boot`` resampled means (None when no cell)."""
     cells = [np.asarray(c, dtype=float) for c in cells if len(c)]
     if not cells:
-        return float("nan"), float("nan"), float("nan")
+        return float("nan"), None
     rng = np.random.default_rng(seed)
     mean = float(np.mean([c.mean() for c in cells]))
     stats = np.empty(n_boot)
     for b in range(n_boot):
         pick = rng.integers(0, len(cells), len(cells))
         stats[b] = np.mean([cells[i][rng.integers(0, len(cells[i]), len(cells[i]))].mean() for i in pick])
-    lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
-    return mean, float(lo), float(hi)
+    return mean, stats
 
 
 def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full", iteration: int | None = None,
@@ -118,4 +156,41 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
         rows.append({"arm": arm, "seeds": len(final), "iteration": max(its) if its else None,
                      f"{metric}": m, "ci_low": lo, "ci_high": hi, f"{metric}_iter0": bootstrap_ci(base, 1)[0],
                      "gain": gm, "gain_ci_low": glo, "gain_ci_high": ghi})
+    return pd.DataFrame(rows)
+
+
+def compare_to_baseline(stores: Mapping[str, Sequence[RunStore]], baseline: str = "static", metric: str = "full",
+                        iteration: int | None = None, n_boot: int = 2000, alpha: float = 0.05) -> pd.DataFrame:
+    """Each arm against ``baseline``, paired: the k-th seed of an arm is compared with the k-th seed of the
+    baseline (same seed, same θ₀) on the same held-out prompts. One row per arm: the mean difference in
+    held-out score, its bootstrap CI, and ``p_better`` = the share of bootstrap resamples in which the arm
+    beats the baseline."""
+    if baseline not in stores:
+        raise ValueError(f"baseline={baseline!r}: not an arm of this ablation {sorted(stores)}")
+
+    def final(st: RunStore) -> pd.Series:
+        c = eval_cells(st, metric)
+        if c.empty:
+            raise ValueError(f"{st.root}: no held-out evaluation to compare")
+        t = c.iteration.max() if iteration is None else iteration
+        return c[c.iteration == t].set_index("prompt_id").score
+
+    base = [final(st) for st in stores[baseline]]
+    rows = []
+    for arm, runs in stores.items():
+        if arm == baseline:
+            continue
+        if len(runs) != len(base):
+            raise ValueError(f"arm {arm!r} has {len(runs)} seeds, baseline {baseline!r} has {len(base)}: "
+                             "pairing needs the same seeds")
+        diffs = []
+        for st, b in zip(runs, base):
+            f = final(st)
+            common = f.index.intersection(b.index)
+            diffs.append((f.loc[common] - b.loc[common]).to_numpy())
+        mean, stats = _bootstrap(diffs, n_boot, seed=2)
+        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if stats is not None else (np.nan, np.nan)
+        rows.append({"arm": arm, "vs": baseline, "seeds": len(diffs), f"delta_{metric}": mean,
+                     "ci_low": float(lo), "ci_high": float(hi),
+                     "p_better": float((stats > 0).mean()) if stats is not None else float("nan")})
     return pd.DataFrame(rows)

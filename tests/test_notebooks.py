@@ -92,5 +92,10 @@ def test_notebook_04_ablations(tmp_path):
     for arm in ("eva", "static"):
         for s in (1, 2):
             assert (run_dir / arm / f"seed{s}" / "iter_001" / "eval.json").exists()
+    # θ₀ is decoded once; the three other runs carry a marked copy of the same report
+    reports = [json.loads((run_dir / a / f"seed{s}" / "iter_000" / "eval.json").read_text())
+               for a in ("eva", "static") for s in (1, 2)]
+    assert sum("shared_from" not in r for r in reports) == 1
+    assert all(r["per_prompt"] == reports[0]["per_prompt"] for r in reports)
     out = text_of(nb)
-    assert "gain_ci_low" in out and "static" in out
+    assert "gain_ci_low" in out and "static" in out and "p_better" in out

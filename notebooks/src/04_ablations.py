@@ -23,7 +23,7 @@ iterations = 1
 import pandas as pd
 import plotly.express as px
 
-from evalab.ablation import compare_arms, eval_cells, run_ablation
+from evalab.ablation import compare_arms, compare_to_baseline, eval_cells, run_ablation
 from evalab.config import profile_config
 
 DEFAULT_ARMS = {
@@ -64,6 +64,16 @@ frac = compare_arms(stores, metric="frac")
 px.bar(frac, x="arm", y="frac", error_y=frac.ci_high - frac.frac, error_y_minus=frac.frac - frac.ci_low,
        title="Held-out fraction of constraints satisfied after training (95% CI)",
        labels={"frac": "constraints satisfied (fraction)", "arm": "arm"})
+
+# %% [markdown]
+# ## Each arm against the static baseline, paired
+# The same seed and the same held-out prompt in two arms make a pair; the interval is the bootstrap over
+# seeds and prompts of the paired difference, and `p_better` the share of resamples in which the arm wins.
+# θ₀'s held-out report is computed once per ablation and shared by every run (`shared_from` in its eval).
+
+# %%
+vs_static = compare_to_baseline(stores, baseline="static") if "static" in stores else pd.DataFrame()
+vs_static
 
 # %% [markdown]
 # ## Per seed

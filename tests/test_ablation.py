@@ -1,0 +1,95 @@
+"""Ablation bookkeeping: θ₀'s shared held-out report, bootstrap intervals, arm-vs-baseline pairing.
+(The real arms run in tests/test_notebooks.py::test_notebook_04_ablations.)"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from evalab.ablation import (_share_initial_eval, bootstrap_ci, compare_arms, compare_to_baseline, eval_cells)
+from evalab.config import profile_config
+from evalab.store import RunStore
+
+
+def _store(tmp_path, name, seed=1, scores=None, **overrides):
+    cfg = profile_config("ci", run_dir=str(tmp_path / name), seed=seed, **overrides)
+    st = RunStore(cfg.run_dir, cfg)
+    for t, sc in (scores or {}).items():
+        ids = [f"h{i}" for i in range(len(sc))]
+        st.write_json(t, "eval", {"iteration": t, "full_rate": float(np.mean(sc)),
+                                  "per_prompt": {"prompt_id": ids, "frac": list(map(float, sc)),
+                                                 "full": list(map(float, sc))}})
+    return cfg, st
+
+
+def test_initial_eval_is_copied_from_a_matching_run_and_marked(tmp_path):
+    dcfg, donor = _store(tmp_path, "eva1", scores={0: [1, 0, 1, 0]})
+    cfg, st = _store(tmp_path, "static1", seed=2, mode="static")
+    _share_initial_eval(st, cfg, [(dcfg, donor)])
+    rep = st.read_json(0, "eval")
+    assert rep["per_prompt"] == donor.read_json(0, "eval")["per_prompt"]
+    assert rep["shared_from"] == str(dcfg.run_dir)
+    events = [json.loads(line) for line in (st.root / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "eval_shared" for e in events)
+
+
+def test_initial_eval_is_not_shared_when_the_evaluation_differs(tmp_path):
+    dcfg, donor = _store(tmp_path, "a", scores={0: [1, 0]})
+    cfg, st = _store(tmp_path, "b", n_eval=5)                     # another held-out subset
+    _share_initial_eval(st, cfg, [(dcfg, donor)])
+    assert not st.has(0, "eval")
+    cfg2, st2 = _store(tmp_path, "c", eval_max_new_tokens=99)   # another decoding budget
+    _share_initial_eval(st2, cfg2, [(dcfg, donor)])
+    assert not st2.has(0, "eval")
+
+
+def test_an_existing_initial_eval_is_never_overwritten(tmp_path):
+    dcfg, donor = _store(tmp_path, "a", scores={0: [1, 1]})
+    cfg, st = _store(tmp_path, "b", scores={0: [0, 0]})
+    _share_initial_eval(st, cfg, [(dcfg, donor)])
+    assert st.read_json(0, "eval")["per_prompt"]["full"] == [0.0, 0.0]
+
+
+def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_more_prompts():
+    rng = np.random.default_rng(0)
+    small = [rng.binomial(1, 0.3, 20) for _ in range(3)]
+    big = [rng.binomial(1, 0.3, 2000) for _ in range(3)]
+    m, lo, hi = bootstrap_ci(small)
+    assert lo <= m <= hi
+    mb, lob, hib = bootstrap_ci(big)
+    assert hib - lob < (hi - lo) / 3
+    assert lob < 0.3 < hib
+    assert bootstrap_ci([np.ones(5), np.ones(7)]) == (1.0, 1.0, 1.0)
+    assert all(np.isnan(bootstrap_ci([])))
+
+
+def test_compare_to_baseline_pairs_seeds_and_prompts(tmp_path):
+    base = [[0, 1, 0, 0, 1, 0, 0, 0]] * 2
+    stores = {"static": [], "eva": []}
+    for s, sc in zip((1, 2), base):
+        stores["static"].append(_store(tmp_path, f"static{s}", seed=s, mode="static", scores={0: sc, 1: sc})[1])
+        better = [1, 1, 0, 1, 1, 0, 0, 0]                        # +2 prompts of 8 on every seed
+        stores["eva"].append(_store(tmp_path, f"eva{s}", seed=s, scores={0: sc, 1: better})[1])
+    df = compare_to_baseline(stores, baseline="static")
+    row = df.set_index("arm").loc["eva"]
+    assert row.vs == "static" and row.seeds == 2
+    assert row.delta_full == pytest.approx(0.25)
+    assert 0 < row.ci_low <= 0.25 <= row.ci_high
+    assert row.p_better > 0.95          # resamples of only unchanged prompts give 0, never < 0
+    gains = compare_arms(stores).set_index("arm")
+    assert gains.loc["eva", "gain"] == pytest.approx(0.25) and gains.loc["static", "gain"] == 0
+    assert len(eval_cells(stores["eva"][0])) == 16
+
+
+def test_compare_to_baseline_names_what_is_wrong(tmp_path):
+    _, a = _store(tmp_path, "a", scores={0: [1]})
+    _, b = _store(tmp_path, "b", scores={0: [0]})
+    with pytest.raises(ValueError, match="baseline='static'"):
+        compare_to_baseline({"eva": [a]}, baseline="static")
+    with pytest.raises(ValueError, match="same seeds"):
+        compare_to_baseline({"eva": [a, a], "static": [b]})
+    _, empty = _store(tmp_path, "empty")
+    with pytest.raises(ValueError, match="no held-out evaluation"):
+        compare_to_baseline({"eva": [empty], "static": [b]})
