@@ -350,7 +350,8 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
     are ``transformers.TrainerCallback``s; ``overrides`` any TRL config fields (e.g. ``max_steps``).
 
     Returns ``{"log_history", "train_runtime", "global_step", "resumed_from", "n_pairs",
-    "n_prompts_truncated", "seconds_per_step", "trainer", "output_dir"}``.
+    "n_prompts_truncated", "seconds_per_step", "trainer", "output_dir", "world_size",
+    "per_device_train_batch_size"}`` (``world_size`` = processes under ``accelerate launch``).
     """
     from .models import resolve_model_path
 
@@ -385,4 +386,6 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
         "seconds_per_step": wall / steps_run if steps_run > 0 else float("nan"),
         "trainer": cfg.trainer,
         "output_dir": str(output_dir),
+        "world_size": int(trainer.args.world_size),
+        "per_device_train_batch_size": int(trainer.args.per_device_train_batch_size),
     }
