@@ -28,6 +28,7 @@ vLLM is imported lazily so evalab works without it.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 Conversation = list[dict[str, str]]  # chat messages: [{"role": "user", "content": "..."}, ...]
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -377,16 +380,27 @@ def vllm_available() -> str | None:
     return None
 
 
+def request_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th prompt of a call seeded ``seed`` (no overlap between nearby seeds)."""
+    return (seed * 1_000_003 + index) % (2**31 - 1)
+
+
 class VLLMBackend(_ChatBackend):
     """Sampling with vLLM (same contract as :class:`TransformersBackend`).
 
         backend = VLLMBackend("smollm2-135m", seed=0)      # engine start: ~40 s on 2 CPU cores
         out = backend.generate(["Say hi."], n=2, max_new_tokens=16, seed=0)
 
-    On CPU a per-request ``SamplingParams(seed=...)`` fails ("CPU Generator does not use offset"), so
-    the engine runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) and each ``generate`` call reseeds
-    the torch/numpy/python RNGs with ``seed`` before submitting all requests at once. ``n`` is vLLM's own
-    ``SamplingParams(n=...)``. ``enforce_eager=True`` skips graph capture (start-up ~130 s -> ~40 s).
+    Seeding. On GPUs every request carries its own seed (``SamplingParams(seed=...)``, derived from
+    ``seed`` and the prompt's position), so a call is reproducible whatever the parallelism. On CPU a
+    per-request seed fails ("CPU Generator does not use offset"): the engine runs in-process
+    (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) and each ``generate`` call reseeds the torch/numpy/python RNGs
+    with ``seed`` before submitting all requests at once. That reaches the sampler only when it runs in
+    this process: with ``tensor_parallel_size > 1`` on CPU the workers are other processes, so sampled
+    outputs are seeded once per engine (``LLM(seed=...)``) and a warning says so; greedy is unaffected.
+    ``n`` is vLLM's own ``SamplingParams(n=...)``. ``enforce_eager=True`` skips graph capture
+    (start-up ~130 s -> ~40 s). Tensor parallelism: ``tensor_parallel_size`` must divide the model's
+    attention heads (SmolLM2-135M has 9: use 3; ``tests/test_vllm_backend.py`` runs 3 ranks on a CPU).
     """
 
     def __init__(self, model: str = "smollm2-135m", seed: int = 0, dtype: str = "float32",
@@ -397,11 +411,25 @@ class VLLMBackend(_ChatBackend):
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")   # engine in this process: seedable
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(kv_cache_gib))
         from vllm import LLM
+        from vllm.platforms import current_platform
 
         from .models import resolve_model_path
 
         self.name = model
         self.path = resolve_model_path(model)
+        ranks = int(engine_kwargs.get("tensor_parallel_size", 1)) * int(engine_kwargs.get("pipeline_parallel_size", 1))
+        self.on_cpu = bool(current_platform.is_cpu())
+        if self.on_cpu and ranks > 1:
+            # vLLM's automatic binding wants one NUMA node per rank and fails on a one-node machine; set
+            # VLLM_CPU_OMP_THREADS_BIND yourself (e.g. "0-31|32-63") on a multi-socket server
+            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
+            engine_kwargs.setdefault("distributed_executor_backend", "mp")
+        import vllm.envs
+
+        if hasattr(vllm.envs, "disable_envs_cache"):  # an earlier engine in this process froze the env vars
+            vllm.envs.disable_envs_cache()
+            log.warning("vLLM on CPU with %d ranks: sampled outputs are seeded once per engine (seed=%d), not per "
+                        "generate() call; greedy decoding is unaffected", ranks, seed)
         self.llm = LLM(model=self.path, seed=seed, dtype=dtype, enforce_eager=True, max_model_len=max_model_len,
                        **engine_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
@@ -425,9 +453,12 @@ class VLLMBackend(_ChatBackend):
         t0 = time.perf_counter()
         encoded = encode_conversations(self.tokenizer, conversations)
         if temperature == 0:  # greedy: one decode per prompt, copied n times below
-            params = SamplingParams(n=1, temperature=0.0, max_tokens=max_new_tokens)
-        else:
+            params: Any = SamplingParams(n=1, temperature=0.0, max_tokens=max_new_tokens)
+        elif self.on_cpu:
             params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens)
+        else:  # one seeded request per prompt: reproducible under any parallelism
+            params = [SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
+                                     seed=request_seed(seed, i)) for i in range(len(encoded))]
         random.seed(seed)
         np.random.seed(seed)
         torch.manual_seed(seed)

