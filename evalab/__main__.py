@@ -1,11 +1,12 @@
 """Command line: run or inspect an eva run headlessly.
 
     python -m evalab run --profile ci --run-dir runs/ci --iterations 2 --set metric=a_avg --set sampling=greedy
+    python -m evalab online --profile ci --run-dir runs/online --trainer grpo --steps 6 --evolve-every 2
     python -m evalab summary runs/ci
     python -m evalab config --profile paper          # print every field with its default and help
 
-``run`` resumes: pointing it at an existing run directory continues from the last finished stage
-(a config that changes what the run computes is refused, naming the fields).
+``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
+stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--iterations", type=int, default=None)
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
     r.add_argument("--quiet", action="store_true")
+    o = sub.add_parser("online", help="run (or resume) online eva inside a TRL RL trainer")
+    o.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
+    o.add_argument("--run-dir", required=True)
+    o.add_argument("--trainer", default="grpo", choices=["grpo", "rloo"])
+    o.add_argument("--steps", type=int, default=8, help="optimizer steps")
+    o.add_argument("--evolve-every", type=int, default=2, help="steps between evolution events")
+    o.add_argument("--prompts-per-step", type=int, default=2)
+    o.add_argument("--max-completion-length", type=int, default=None)
+    o.add_argument("--checkpoint-every", type=int, default=None, help="default: --evolve-every; 0 = no resume")
+    o.add_argument("--torch-threads", type=int, default=0)
+    o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
+    o.add_argument("--quiet", action="store_true")
     s = sub.add_parser("summary", help="print the per-iteration summary of a run directory")
     s.add_argument("run_dir")
     c = sub.add_parser("config", help="print the config of a profile")
@@ -65,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         print(summarize(RunStore(a.run_dir)).to_string(index=False))
         return 0
     overrides = _parse_set(a.set)
+    if a.cmd == "online":
+        from .online import run_online_eva
+
+        out = run_online_eva(profile_config(a.profile, run_dir=a.run_dir, **overrides), trainer=a.trainer,
+                             steps=a.steps, evolve_every=a.evolve_every, prompts_per_step=a.prompts_per_step,
+                             max_completion_length=a.max_completion_length, checkpoint_every=a.checkpoint_every,
+                             torch_threads=a.torch_threads, progress=not a.quiet)
+        print(out["events"].to_string(index=False))
+        return 0
     if a.iterations is not None:
         overrides["iterations"] = a.iterations
     cfg = profile_config(a.profile, run_dir=a.run_dir, **overrides)

@@ -28,7 +28,9 @@ Run directory (every table rewritten atomically after each event, so a reader ne
 with lineage and sampling statistics), ``groups.parquet`` (every scored group), ``variants.parquet`` (every
 creator variant, accepted or not, with the reject reason), ``train_log.parquet`` (TRL's log history, rewritten
 at every log step), ``online_summary.json`` (at the end).
-An online run does not resume mid-training: running again with the same ``run_dir`` starts over and overwrites.
+``_trainer/checkpoint-<step>/`` (the two latest, each with ``eva_state.json``) and ``online_run.json`` make an
+online run resumable: after a crash or ``kill -9``, the same call with the same ``run_dir`` continues from the
+latest complete checkpoint (see ``run_online_eva``).
 
 Timing note: TRL's dataloader fetches one batch ahead, so a generation batch may be drawn just before an
 evolution event; evolved prompts then enter the stream from the following generation batch on.
@@ -58,6 +60,8 @@ from .sampling import sample_subset
 from .store import RunStore, atomic_write_parquet, atomic_write_text
 
 ONLINE_TRAINERS = ("grpo", "rloo")
+EVA_STATE_FILE = "eva_state.json"   # inside each trainer checkpoint folder: pool, groups, events at that step
+RUN_FILE = "online_run.json"        # the run's settings; a re-run must match them to resume
 SPREAD_TOL = 1e-6  # a group whose max - min reward is <= this counts as zero-spread (user-asks #5: never test ==)
 
 
@@ -199,6 +203,34 @@ class EvaPromptPool:
             self.n_drawn[int(i)] += 1
         return idx.astype(int)
 
+    # --- checkpoint state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the pool knows, JSON-serializable (saved beside each trainer checkpoint)."""
+        return {"settings": {"evolved_ratio": self.evolved_ratio, "floor": self.floor,
+                             "unseen_weight": self.unseen_weight, "ema": self.ema, "capacity": self.capacity},
+                "prompts": [p.to_dict() for p in self.prompts], "added_step": list(self.added_step),
+                "is_evolved": list(self.is_evolved), "weight_est": [None if math.isnan(w) else w
+                                                                    for w in self.weight_est],
+                "n_groups": list(self.n_groups), "n_drawn": list(self.n_drawn), "n_dropped_full": self.n_dropped_full}
+
+    @classmethod
+    def from_state_dict(cls, state: Mapping[str, Any]) -> "EvaPromptPool":
+        """The pool a :meth:`state_dict` describes (same prompts in the same slots, same statistics)."""
+        prompts = [Prompt.from_dict(d) for d in state["prompts"]]
+        n_seed = sum(1 for e in state["is_evolved"] if not e)
+        if [bool(e) for e in state["is_evolved"][:n_seed]] != [False] * n_seed:
+            raise ValueError("pool state: seed prompts must come first")
+        pool = cls(prompts[:n_seed], **state["settings"])
+        for p, step in zip(prompts[n_seed:], state["added_step"][n_seed:]):
+            if not pool.add([p], step=int(step)):
+                raise ValueError(f"pool state: prompt {p.id!r} is a duplicate")
+        pool.added_step = [int(x) for x in state["added_step"]]
+        pool.weight_est = [float("nan") if w is None else float(w) for w in state["weight_est"]]
+        pool.n_groups = [int(x) for x in state["n_groups"]]
+        pool.n_drawn = [int(x) for x in state["n_drawn"]]
+        pool.n_dropped_full = int(state["n_dropped_full"])
+        return pool
+
     # --- views ---------------------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
         """The pool with lineage (parent_id, iteration, operator) and sampling statistics, one row per prompt."""
@@ -249,7 +281,7 @@ class EvaPoolSampler(Sampler[int]):
     """
 
     def __init__(self, pool: EvaPromptPool, *, mini_repeat_count: int, batch_size: int, repeat_count: int = 1,
-                 chunks_per_epoch: int = 1, seed: int = 0) -> None:
+                 chunks_per_epoch: int = 1, seed: int = 0, start_epoch: int = 0) -> None:
         for name, v in (("mini_repeat_count", mini_repeat_count), ("batch_size", batch_size),
                         ("repeat_count", repeat_count), ("chunks_per_epoch", chunks_per_epoch)):
             if int(v) < 1:
@@ -260,7 +292,7 @@ class EvaPoolSampler(Sampler[int]):
         self.repeat_count = int(repeat_count)
         self.chunks_per_epoch = int(chunks_per_epoch)
         self.seed = int(seed)
-        self.epoch = 0
+        self.epoch = int(start_epoch)  # a resumed run continues the random stream instead of repeating it
         self.drawn: list[list[str]] = []  # prompt ids of every generation batch drawn, in order
 
     def __len__(self) -> int:
@@ -363,6 +395,14 @@ class TrlRewardAdapter:
             log_metric("eva/frac_missing_reward", float(np.isnan(r).mean()))
         return [float(x) for x in r.reshape(-1)]
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"n_calls": self.n_calls, "groups": [asdict(gr) for gr in self.groups]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.n_calls = int(state["n_calls"])
+        self.groups = [GroupRecord(**{**g, "rewards": [float("nan") if x is None else float(x) for x in g["rewards"]]})
+                       for g in state["groups"]]
+
     def groups_since(self, call: int) -> list[GroupRecord]:
         """Groups scored by reward calls with index >= ``call``."""
         return [gr for gr in self.groups if gr.call >= call]
@@ -437,6 +477,7 @@ class EvaCallback(TrainerCallback):
         self.events: list[dict[str, Any]] = []
         self.variants: list[pd.DataFrame] = []
         self._next_call = 0
+        self.sampler: EvaPoolSampler | None = None  # set by the trainer; its epoch is saved for resume
 
     # --- TrainerCallback hooks -----------------------------------------------------------------------
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -453,6 +494,27 @@ class EvaCallback(TrainerCallback):
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         self.write()
         return control
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        """Beside the trainer's checkpoint, the eva state of the same step (written last, atomically: a
+        checkpoint folder without it is incomplete and never resumed from)."""
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            sampler = self.sampler
+            state_obj = {"step": int(state.global_step), "pool": self.pool.state_dict(),
+                         "adapter": self.adapter.state_dict(), "callback": self.state_dict(),
+                         "sampler_epoch": int(sampler.epoch) if sampler is not None else 0}
+            atomic_write_text(ckpt / EVA_STATE_FILE, json.dumps(state_obj, default=_nan_to_none))
+        return control
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"events": self.events, "next_call": self._next_call,
+                "variants": [json.loads(df.to_json(orient="records")) for df in self.variants]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.events = [dict(e) for e in state["events"]]
+        self._next_call = int(state["next_call"])
+        self.variants = [pd.DataFrame(rows) for rows in state["variants"]]
 
     # --- the event -----------------------------------------------------------------------------------
     def evolve_event(self, step: int) -> dict[str, Any]:
@@ -518,6 +580,16 @@ class EvaCallback(TrainerCallback):
         atomic_write_parquet(self.run_dir / "groups.parquet", groups)
 
 
+def _nan_to_none(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
 def _variants_frame(variants: Sequence[Any], *, step: int, event: int, added: set[str]) -> pd.DataFrame:
     """``creator.variants_to_frame`` plus the event, the step and whether the variant entered the pool."""
     from .creator import variants_to_frame
@@ -538,6 +610,7 @@ class _PoolSamplerMixin:
 
     eva_pool: EvaPromptPool
     eva_sampler: EvaPoolSampler | None
+    eva_start_epoch: int = 0
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:  # the hook of TRL issue #2801
         args = self.args  # type: ignore[attr-defined]
@@ -546,7 +619,11 @@ class _PoolSamplerMixin:
         per_batch = args.generation_batch_size // g
         self.eva_sampler = EvaPoolSampler(
             self.eva_pool, mini_repeat_count=g, batch_size=per_batch, repeat_count=repeat,
-            chunks_per_epoch=max(1, math.ceil(len(self.eva_pool) / per_batch)), seed=args.seed)
+            chunks_per_epoch=max(1, math.ceil(len(self.eva_pool) / per_batch)), seed=args.seed,
+            start_epoch=self.eva_start_epoch)
+        for cb in self.callback_handler.callbacks:  # type: ignore[attr-defined]
+            if isinstance(cb, EvaCallback):
+                cb.sampler = self.eva_sampler
         return self.eva_sampler
 
 
@@ -559,9 +636,10 @@ def _trainer_class(kind: str) -> type:
         raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
 
     class EvaTrainer(_PoolSamplerMixin, base):  # type: ignore[misc, valid-type]
-        def __init__(self, *a: Any, eva_pool: EvaPromptPool, **kw: Any) -> None:
+        def __init__(self, *a: Any, eva_pool: EvaPromptPool, eva_start_epoch: int = 0, **kw: Any) -> None:
             self.eva_pool = eva_pool
             self.eva_sampler = None
+            self.eva_start_epoch = int(eva_start_epoch)
             super().__init__(*a, **kw)
 
     EvaTrainer.__name__ = EvaTrainer.__qualname__ = f"Eva{base.__name__}"
@@ -608,7 +686,8 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
                    max_completion_length: int | None = None, kl_beta: float = 0.0,
                    seeds: Sequence[Prompt] | None = None, model: Any = None, tokenizer: Any = None,
                    reward: Any = None, creator: Any = None, save_model: bool = False, progress: bool = True,
-                   torch_threads: int = 0, trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+                   torch_threads: int = 0, checkpoint_every: int | None = None,
+                   trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Online eva: ``steps`` RL steps of ``trainer`` ("grpo" | "rloo") with an evolution event every
     ``evolve_every`` steps. Writes the run directory ``cfg.run_dir`` and returns::
 
@@ -621,9 +700,19 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     ``torch_threads`` > 0 sets torch's intra-op threads for the duration of the run (restored afterwards): on a
     CPU shared with other busy processes, 1 thread avoids OpenMP spin-waiting that made generation >10x slower
     in our measurements (see benchmarks/bench_online.py). ``trainer_kwargs`` go to the TRL config.
+
+    Resume: every ``checkpoint_every`` optimizer steps (default ``evolve_every``: right after each evolution
+    event; 0 = never) the trainer checkpoints into ``run_dir/_trainer`` (model, optimizer, scheduler, RNG; the
+    two latest kept) together with the eva state of that step (``eva_state.json``: the pool with its statistics,
+    every scored group, the events and variants). Running again with the same ``run_dir`` and settings after a
+    crash or ``kill -9`` continues from the latest complete checkpoint: nothing before it is lost, event numbers
+    and steps continue. The continuation is not bit-identical to an uninterrupted run (the prompt stream draws
+    anew after the checkpoint). Other settings in the same ``run_dir`` raise a ValueError naming them.
     """
     if torch_threads < 0:
         raise ValueError(f"torch_threads={torch_threads!r} must be >= 0 (0 = leave torch's setting)")
+    if checkpoint_every is not None and checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} must be >= 0 (0 = no checkpoints, no resume)")
     import torch
 
     before = torch.get_num_threads()
@@ -634,7 +723,8 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
                                prompts_per_step=prompts_per_step, num_generations=num_generations,
                                max_completion_length=max_completion_length, kl_beta=kl_beta, seeds=seeds,
                                model=model, tokenizer=tokenizer, reward=reward, creator=creator,
-                               save_model=save_model, progress=progress, trainer_kwargs=trainer_kwargs)
+                               save_model=save_model, progress=progress, trainer_kwargs=trainer_kwargs,
+                               checkpoint_every=evolve_every if checkpoint_every is None else checkpoint_every)
     finally:
         torch.set_num_threads(before)
 
@@ -642,7 +732,8 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
 def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: int, prompts_per_step: int,
                     num_generations: int | None, max_completion_length: int | None, kl_beta: float,
                     seeds: Sequence[Prompt] | None, model: Any, tokenizer: Any, reward: Any, creator: Any,
-                    save_model: bool, progress: bool, trainer_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+                    save_model: bool, progress: bool, trainer_kwargs: dict[str, Any] | None,
+                    checkpoint_every: int = 0) -> dict[str, Any]:
     if trainer not in ONLINE_TRAINERS:
         raise ValueError(f"trainer={trainer!r}: online eva supports {ONLINE_TRAINERS}")
     if steps < 1 or evolve_every < 1 or prompts_per_step < 1:
@@ -652,6 +743,14 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     run_dir = Path(cfg.run_dir)
     store = RunStore(run_dir, cfg)
     seeds = list(seeds) if seeds is not None else load_prompts(cfg.prompt_set, limit=cfg.n_prompts)
+    max_completion_length = int(max_completion_length or cfg.max_new_tokens)
+    settings = {"trainer": trainer, "steps": int(steps), "evolve_every": int(evolve_every),
+                "prompts_per_step": int(prompts_per_step), "num_generations": g,
+                "max_completion_length": max_completion_length, "kl_beta": float(kl_beta),
+                "checkpoint_every": int(checkpoint_every), "seeds": _seeds_fingerprint(seeds),
+                "trainer_kwargs": json.dumps(trainer_kwargs or {}, sort_keys=True, default=str)}
+    resume = _online_resume_point(run_dir, settings)
+    atomic_write_text(run_dir / RUN_FILE, json.dumps(settings, indent=2, sort_keys=True))
     if model is None:
         from .models import load_model
 
@@ -667,30 +766,58 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
 
         creator = make_creator(cfg)
 
+
     n_events = steps // evolve_every
     capacity = len(seeds) + n_events * evolve_every * prompts_per_step * cfg.n_variants
-    pool = EvaPromptPool(seeds, evolved_ratio=cfg.evolved_ratio, capacity=capacity)
+    if resume is None:
+        pool = EvaPromptPool(seeds, evolved_ratio=cfg.evolved_ratio, capacity=capacity)
+    else:
+        state = json.loads((resume / EVA_STATE_FILE).read_text())
+        pool = EvaPromptPool.from_state_dict(state["pool"])
     adapter = make_trl_reward(reward, pool, g)
     callback = EvaCallback(pool, adapter, creator, cfg, evolve_every=evolve_every, run_dir=run_dir,
                            progress=False)
+    if resume is not None:
+        adapter.load_state_dict(state["adapter"])
+        callback.load_state_dict(state["callback"])
+    ckpt_kw: dict[str, Any] = dict(save_strategy="steps", save_steps=checkpoint_every, save_total_limit=2,
+                                   ignore_data_skip=True) if checkpoint_every else {}
     args = make_trainer_args(trainer, run_dir / "_trainer", steps=steps, num_generations=g,
-                             prompts_per_step=prompts_per_step,
-                             max_completion_length=max_completion_length or cfg.max_new_tokens,
+                             prompts_per_step=prompts_per_step, max_completion_length=max_completion_length,
                              learning_rate=cfg.learning_rate, temperature=cfg.temperature, top_p=cfg.top_p,
-                             seed=cfg.seed, kl_beta=kl_beta, progress=progress, **(trainer_kwargs or {}))
+                             seed=cfg.seed, kl_beta=kl_beta, progress=progress, **{**ckpt_kw, **(trainer_kwargs or {})})
     trainer_cls = _trainer_class(trainer)
-    store.log_event("online_start", trainer=trainer, steps=steps, evolve_every=evolve_every,
-                    prompts_per_step=prompts_per_step, num_generations=g, n_seeds=len(seeds))
+    if resume is None:
+        store.log_event("online_start", trainer=trainer, steps=steps, evolve_every=evolve_every,
+                        prompts_per_step=prompts_per_step, num_generations=g, n_seeds=len(seeds))
+    else:
+        store.log_event("online_resume", checkpoint=str(resume), step=int(state["step"]), pool_size=len(pool),
+                        n_events=len(callback.events))
+        if progress:
+            print(f"[evalab] online eva resumes from {resume.name} (step {state['step']} of {steps}, "
+                  f"{len(callback.events)} events, pool {len(pool)})", flush=True)
     t = trainer_cls(model=model, args=args, reward_funcs=[adapter], train_dataset=pool.as_dataset(),
-                    processing_class=tokenizer, callbacks=[callback], eva_pool=pool)
-    out = t.train()
+                    processing_class=tokenizer, callbacks=[callback], eva_pool=pool,
+                    eva_start_epoch=int(state["sampler_epoch"]) if resume is not None else 0)
+    if resume is not None and int(state["step"]) >= steps:  # finished before: reload, train nothing
+        # (Trainer.train would run one more step first: it checks max_steps only after a step, and the
+        # grown pool changes the epoch length it would otherwise stop on)
+        from transformers import TrainerState
+
+        t._load_from_checkpoint(str(resume))
+        t.state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
+        train_runtime = float("nan")
+    else:
+        out = t.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+        train_runtime = float(out.metrics.get("train_runtime", float("nan")))
     log_history = pd.DataFrame(t.state.log_history)
     atomic_write_parquet(run_dir / "train_log.parquet", log_history)
     callback.write()
     result: dict[str, Any] = {
         "run_dir": run_dir, "events": callback.events_frame(), "pool": pool.to_frame(),
         "groups": adapter.groups_frame(), "variants": callback.variants_frame(), "log_history": log_history,
-        "train_runtime": float(out.metrics.get("train_runtime", float("nan"))), "trainer": t,
+        "train_runtime": train_runtime, "trainer": t,
+        "resumed_from": resume,
     }
     if save_model:
         model_dir = run_dir / "model"
@@ -700,8 +827,33 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     summary = {"trainer": trainer, "steps": steps, "evolve_every": evolve_every, "num_generations": g,
                "prompts_per_step": prompts_per_step, "train_runtime": result["train_runtime"],
                "n_events": len(callback.events), "pool_size": len(pool), "pool_evolved": pool.n_evolved,
-               "groups_scored": len(adapter.groups),
+               "groups_scored": len(adapter.groups), "resumed_from": str(resume) if resume is not None else None,
                "evolved_groups_scored": int(result["groups"]["evolved"].sum()) if len(adapter.groups) else 0}
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)
     return result
+
+
+def _seeds_fingerprint(seeds: Sequence[Prompt]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\x00".join(f"{p.id}\x01{p.text}" for p in seeds).encode()).hexdigest()[:16]
+
+
+def _online_resume_point(run_dir: Path, settings: Mapping[str, Any]) -> Path | None:
+    """The latest trainer checkpoint of ``run_dir`` that has its eva state, or None to start fresh.
+    A run directory written with other settings raises (resuming must not mix two runs)."""
+    run_file = run_dir / RUN_FILE
+    if run_file.exists():
+        old = json.loads(run_file.read_text())
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff:
+            what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
+            raise ValueError(f"run_dir={str(run_dir)!r} holds an online run with other settings ({what}); "
+                             "use another run_dir, or delete this one to start over")
+    work = run_dir / "_trainer"
+    if not settings.get("checkpoint_every") or not work.is_dir():
+        return None
+    done = [p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+            and (p / EVA_STATE_FILE).exists() and (p / "trainer_state.json").exists()]
+    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)

@@ -283,6 +283,52 @@ def test_callback_event_evolves_informative_prompts_and_writes_tables(tmp_path):
     assert pd.read_parquet(tmp_path / "train_log.parquet").loss.tolist() == [0.5, 0.25]
 
 
+def test_pool_adapter_and_callback_state_round_trip_through_json(tmp_path):
+    seeds = seed_prompts(4)
+    pool = EvaPromptPool(seeds, evolved_ratio=0.7, ema=0.5)
+    table = {"s0": [0.0, 1.0], "s1": [0.5, 0.5], "s2": [0.2, float("nan")], "s3": [1.0, 0.0]}
+    adapter = make_trl_reward(TableReward(table), pool, num_generations=2)
+    cfg = profile_config("ci", run_dir=str(tmp_path), subset_fraction=1.0, n_variants=2)
+    cb = EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False, n_variants=2), cfg, evolve_every=1)
+    adapter(prompts=["p"] * 8, completions=["c"] * 8, prompt_id=["s0", "s0", "s1", "s1", "s2", "s2", "s3", "s3"],
+            trainer_state=SimpleNamespace(global_step=0))
+    cb.on_step_end(None, SimpleNamespace(global_step=1), None)
+    pool.draw(3, np.random.default_rng(0))
+    assert pool.n_evolved > 0
+    state = json.loads(json.dumps({"pool": pool.state_dict(), "adapter": adapter.state_dict(),
+                                   "callback": cb.state_dict()}))
+    pool2 = EvaPromptPool.from_state_dict(state["pool"])
+    pd.testing.assert_frame_equal(pool2.to_frame(), pool.to_frame())
+    assert (pool2.ema, pool2.evolved_ratio, pool2.capacity) == (0.5, 0.7, pool.capacity)
+    adapter2 = make_trl_reward(TableReward(table), pool2, num_generations=2)
+    adapter2.load_state_dict(state["adapter"])
+    pd.testing.assert_frame_equal(adapter2.groups_frame(), adapter.groups_frame())
+    assert adapter2.n_calls == adapter.n_calls == 1
+    cb2 = EvaCallback(pool2, adapter2, StructuredEvolver(llm_rewrite=False, n_variants=2), cfg, evolve_every=1)
+    cb2.load_state_dict(state["callback"])
+    pd.testing.assert_frame_equal(cb2.events_frame(), cb.events_frame())
+    assert cb2.variants_frame().id.tolist() == cb.variants_frame().id.tolist()
+    # the next event after a restore numbers on and sees only new groups, as the uninterrupted one would
+    assert cb2.evolve_event(2)["event"] == cb.evolve_event(2)["event"] == 2
+
+
+def test_online_run_dir_with_other_settings_is_refused_naming_them(tmp_path):
+    from evalab.online import RUN_FILE, _online_resume_point
+
+    settings = {"trainer": "grpo", "steps": 4, "evolve_every": 2, "checkpoint_every": 2}
+    assert _online_resume_point(tmp_path, settings) is None
+    (tmp_path / RUN_FILE).write_text(json.dumps(settings))
+    with pytest.raises(ValueError, match=r"steps: 4 -> 6"):
+        _online_resume_point(tmp_path, {**settings, "steps": 6})
+    # a checkpoint without its eva state (killed while saving) is never resumed from
+    ck = tmp_path / "_trainer" / "checkpoint-2"
+    ck.mkdir(parents=True)
+    (ck / "trainer_state.json").write_text("{}")
+    assert _online_resume_point(tmp_path, settings) is None
+    (ck / "eva_state.json").write_text("{}")
+    assert _online_resume_point(tmp_path, settings) == ck
+
+
 def test_run_online_eva_rejects_bad_arguments_before_loading_anything(tmp_path):
     cfg = profile_config("ci", run_dir=str(tmp_path / "r"))
     with pytest.raises(ValueError, match="trainer='ppo'"):
@@ -291,6 +337,8 @@ def test_run_online_eva_rejects_bad_arguments_before_loading_anything(tmp_path):
         run_online_eva(cfg, evolve_every=0)
     with pytest.raises(ValueError, match="torch_threads"):
         run_online_eva(cfg, torch_threads=-1)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        run_online_eva(cfg, checkpoint_every=-1)
     assert not (tmp_path / "r").exists()
     from evalab.online import make_trainer_args
 

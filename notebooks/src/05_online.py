@@ -24,6 +24,8 @@
 # group; an `EvaCallback` runs weigh → select → evolve → add every few steps and writes the run directory.
 #
 # Headless: `papermill notebooks/05_online.ipynb out.ipynb -p profile ci -p run_dir runs/nb05`
+# (or `python -m evalab online --profile demo --run-dir runs/online`). The run checkpoints the trainer and the
+# eva state after every evolution event: re-executing with the same `run_dir` after a crash continues from there.
 
 # %% tags=["parameters"]
 profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
