@@ -3,6 +3,7 @@
     python -m evalab run --profile ci --run-dir runs/ci --iterations 2 --set metric=a_avg --set sampling=greedy
     python -m evalab online --profile ci --run-dir runs/online --trainer grpo --steps 6 --evolve-every 2
     python -m evalab summary runs/ci
+    python -m evalab compare runs/abl --baseline static --out results.json   # an ablation's arms, with CIs
     python -m evalab config --profile paper          # print every field with its default and help
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     o.add_argument("--quiet", action="store_true")
     s = sub.add_parser("summary", help="print the per-iteration summary of a run directory")
     s.add_argument("run_dir")
+    cmp_ = sub.add_parser("compare", help="held-out score of an ablation's arms (run_ablation's root) with 95% CIs")
+    cmp_.add_argument("root")
+    cmp_.add_argument("--baseline", default="static", help="arm the others are paired against")
+    cmp_.add_argument("--metric", default="full", choices=["full", "frac"])
+    cmp_.add_argument("--out", default=None, help="also write the tables (and per-seed scores) to this json")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     a = ap.parse_args(argv)
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(summarize(RunStore(a.run_dir)).to_string(index=False))
         return 0
+    if a.cmd == "compare":
+        return _compare(a)
     overrides = _parse_set(a.set)
     if a.cmd == "online":
         from .online import run_online_eva
@@ -94,6 +102,34 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = EvaRun(cfg, progress=not a.quiet).run()
     print(summary.to_string(index=False))
+    return 0
+
+
+def _compare(a: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .ablation import compare_arms, compare_to_baseline, eval_cells, load_ablation
+
+    stores = load_ablation(a.root)
+    arms = compare_arms(stores, metric=a.metric)
+    print(arms.to_string(index=False))
+    vs = compare_to_baseline(stores, baseline=a.baseline, metric=a.metric) if a.baseline in stores else pd.DataFrame()
+    if len(vs):
+        print()
+        print(vs.to_string(index=False))
+    if a.out:
+        per_seed = []
+        for arm, runs in stores.items():
+            for st in runs:
+                c = eval_cells(st, a.metric)
+                per_seed += [{"arm": arm, "seed": st.config.seed, "iteration": int(t), a.metric: float(g.score.mean()),
+                              "n_prompts": int(len(g))} for t, g in c.groupby("iteration")]
+        out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
+               "vs_baseline": vs.to_dict(orient="records"), "per_seed": per_seed}
+        Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0
 
 

@@ -17,6 +17,7 @@ reflects both run-to-run and prompt-sampling variance. With a single seed it is 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,21 @@ def _share_initial_eval(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[
             return
 
 
+def load_ablation(root: str | Path) -> dict[str, list[RunStore]]:
+    """The stores of an ablation written by :func:`run_ablation` (``root/<arm>/seed<k>``), seeds in order;
+    only seeds present in every arm are kept, so the arms stay paired."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"ablation directory {root} does not exist")
+    seeds_of = {a.name: {int(d.name[4:]) for d in a.glob("seed*") if d.name[4:].isdigit()
+                         and (d / "config.json").exists()} for a in sorted(root.iterdir()) if a.is_dir()}
+    seeds_of = {a: s for a, s in seeds_of.items() if s}
+    if not seeds_of:
+        raise FileNotFoundError(f"{root}: no <arm>/seed<k> run directories (written by run_ablation)")
+    common = sorted(set.intersection(*seeds_of.values()))
+    return {a: [RunStore(root / a / f"seed{k}") for k in common] for a in seeds_of}
+
+
 def eval_cells(store: RunStore, metric: str = "full") -> pd.DataFrame:
     """Per-prompt held-out scores of every evaluated iteration: columns iteration, prompt_id, score."""
     if metric not in ("full", "frac"):
@@ -151,6 +167,9 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
             base.append(b.to_numpy())
             common = f.index.intersection(b.index)
             gain.append((f.loc[common] - b.loc[common]).to_numpy())
+        if len(set(its)) > 1:
+            warnings.warn(f"arm {arm!r}: its seeds were last evaluated at different iterations {its} (runs still "
+                          "going?); pass iteration= to compare one iteration", stacklevel=2)
         m, lo, hi = bootstrap_ci(final, n_boot)
         gm, glo, ghi = bootstrap_ci(gain, n_boot, seed=1)
         rows.append({"arm": arm, "seeds": len(final), "iteration": max(its) if its else None,

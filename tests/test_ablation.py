@@ -93,3 +93,36 @@ def test_compare_to_baseline_names_what_is_wrong(tmp_path):
     _, empty = _store(tmp_path, "empty")
     with pytest.raises(ValueError, match="no held-out evaluation"):
         compare_to_baseline({"eva": [empty], "static": [b]})
+
+
+def test_load_ablation_and_compare_cli_write_paired_tables(tmp_path, capsys):
+    from evalab.__main__ import main
+    from evalab.ablation import load_ablation
+
+    root = tmp_path / "abl"
+    base = [0, 1, 0, 0]
+    for s in (1, 2, 3):
+        _store(root / "static", f"seed{s}", seed=s, mode="static", scores={0: base, 1: base})
+        if s != 3:  # arm eva lacks seed 3: only the paired seeds are compared
+            _store(root / "eva", f"seed{s}", seed=s, scores={0: base, 1: [1, 1, 0, 0]})
+    stores = load_ablation(root)
+    assert sorted(stores) == ["eva", "static"] and [st.config.seed for st in stores["static"]] == [1, 2]
+    out = tmp_path / "res.json"
+    assert main(["compare", str(root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "gain_ci_low" in printed and "p_better" in printed
+    res = json.loads(out.read_text())
+    assert res["vs_baseline"][0]["arm"] == "eva" and res["vs_baseline"][0]["delta_full"] == pytest.approx(0.25)
+    assert {(r["arm"], r["seed"], r["iteration"]) for r in res["per_seed"]} == {
+        (a, s, t) for a in ("eva", "static") for s in (1, 2) for t in (0, 1)}
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_ablation(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no <arm>/seed<k>"):
+        load_ablation(tmp_path / "abl" / "eva" / "seed1" / "iter_000")
+
+
+def test_compare_arms_warns_when_seeds_stopped_at_different_iterations(tmp_path):
+    _, a = _store(tmp_path, "a", seed=1, scores={0: [1, 0], 1: [1, 1]})
+    _, b = _store(tmp_path, "b", seed=2, scores={0: [1, 0]})
+    with pytest.warns(UserWarning, match="different iterations"):
+        compare_arms({"eva": [a, b]})

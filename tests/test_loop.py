@@ -8,6 +8,8 @@ the same loop in tests/test_notebooks.py and tests/test_resume.py.
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -164,14 +166,22 @@ def test_stage_seed_is_stable_and_distinct():
     assert len({stage_seed(42, t, s) for t in range(3) for s in ("responses", "train_responses", "selected")}) == 9
 
 
+LAUNCHERS = {"python": ("python", 1),
+             "accelerate-ddp": (f"{sys.executable} -m accelerate.commands.launch --config_file "
+                                "configs/accelerate_cpu_ddp.yaml", 2)}
+
+
 @pytest.mark.slow
-def test_training_through_a_launcher_subprocess(tmp_path):
-    """The scale-out path: step 6 runs scripts/train_pairs.py under `train_launcher` (here plain python,
-    on a GPU cluster `accelerate launch --config_file configs/accelerate_zero3.yaml`)."""
-    run = make_run(tmp_path, train_launcher="python", max_length=128, max_prompt_length=64)
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_training_through_a_launcher_subprocess(tmp_path, launcher):
+    """The scale-out path: step 6 runs scripts/train_pairs.py under `train_launcher` (plain python, and
+    accelerate with two CPU processes; on a GPU cluster `accelerate launch --config_file configs/accelerate_zero3.yaml`)."""
+    cmd, world = LAUNCHERS[launcher]
+    run = make_run(tmp_path, train_launcher=cmd, max_length=128, max_prompt_length=64)
     run.run(until=(0, "checkpoint"))
     ck = run.store.path(0, "checkpoint")
     assert (ck / "DONE").exists() and (ck / "config.json").exists() and (ck / "train_result.json").exists()
+    assert json.loads((ck / "train_result.json").read_text())["world_size"] == world
     log = run.store.read_table(0, "train_log")
     assert "loss" in log and log["loss"].notna().any()
     assert run.solver_path(1) == str(ck)
