@@ -35,6 +35,7 @@ steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4
 evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 4, paper 10)
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
 torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
+checkpoint_every = -1     # steps between resumable checkpoints; -1 takes the profile's default (ci 2, demo 4, paper 50), 0 = none
 
 # %%
 import json
@@ -47,11 +48,13 @@ from evalab.config import profile_config
 from evalab.online import run_online_eva
 
 ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
-    "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16),
-    "demo": dict(steps=24, evolve_every=4, prompts_per_step=4, max_completion_length=48),
-    "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024),
+    "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16, checkpoint_every=2),
+    "demo": dict(steps=24, evolve_every=4, prompts_per_step=4, max_completion_length=48, checkpoint_every=4),
+    "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024, checkpoint_every=50),
 }[profile]
 ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).items() if v})
+if checkpoint_every >= 0:
+    ONLINE["checkpoint_every"] = checkpoint_every
 cfg = profile_config(profile, run_dir=run_dir, **overrides)
 print(f"trainer={trainer}, {ONLINE}, N={cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
       f"reward={cfg.reward}, creator={cfg.evolver} ({cfg.creator}), evolved share of the stream={cfg.evolved_ratio}")
