@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +28,13 @@ def _train(cmd_prefix: list[str], tmp: Path, name: str, *, env: dict | None = No
     out = tmp / name
     cmd = cmd_prefix + [str(ROOT / "scripts" / "train_pairs.py"), "--config", str(tmp / "cfg.json"),
                         "--model", "smollm2-135m", "--pairs", str(tmp / "pairs.parquet"), "--out", str(out),
-                        "--work-dir", str(tmp / f"{name}.ckpt"), "--max-steps", "2", "--no-progress"]
+                        "--work-dir", str(tmp / f"{name}.ckpt"), "--max-steps", "2", "--save-steps", "1000",
+                        "--no-progress"]  # no mid-run checkpoints: 1.6 GB each, not what this test is about
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
                 **(env or {})}
     r = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    shutil.rmtree(tmp / f"{name}.ckpt", ignore_errors=True)  # the trainer's final checkpoint: 1.6 GB, unused here
     return json.loads((out / "train_result.json").read_text())
 
 
@@ -65,7 +68,8 @@ def single(tmp_path_factory):
     assert len(loss) == 2 and loss[1] != pytest.approx(loss[0], abs=1e-3)  # step 1 changed the model
     upd = _update(tmp / "one")
     assert upd.abs().max() > 1e-4
-    return tmp, loss, upd
+    yield tmp, loss, upd
+    shutil.rmtree(tmp, ignore_errors=True)  # three 540 MB models
 
 
 def _check_matches(single, name: str, res: dict) -> None:

@@ -362,7 +362,8 @@ def _run(tmp_path: Path, trainer: str):
     out = run_online_eva(cfg, trainer=trainer, steps=3, evolve_every=1, prompts_per_step=2, num_generations=2,
                          max_completion_length=8, seeds=seed_prompts(4), reward=reward,
                          creator=StructuredEvolver(llm_rewrite=False, n_variants=2), progress=False,
-                         torch_threads=1)  # 1 thread: no OpenMP spin-waiting when the CPU is shared
+                         torch_threads=1,  # 1 thread: no OpenMP spin-waiting when the CPU is shared
+                         checkpoint_every=0)  # resume has its own test (test_online_resume.py)
     return cfg, reward, out
 
 
