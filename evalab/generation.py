@@ -424,12 +424,12 @@ class VLLMBackend(_ChatBackend):
             # VLLM_CPU_OMP_THREADS_BIND yourself (e.g. "0-31|32-63") on a multi-socket server
             os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
             engine_kwargs.setdefault("distributed_executor_backend", "mp")
+            log.warning("vLLM on CPU with %d ranks: sampled outputs are seeded once per engine (seed=%d), not per "
+                        "generate() call; greedy decoding is unaffected", ranks, seed)
         import vllm.envs
 
         if hasattr(vllm.envs, "disable_envs_cache"):  # an earlier engine in this process froze the env vars
             vllm.envs.disable_envs_cache()
-            log.warning("vLLM on CPU with %d ranks: sampled outputs are seeded once per engine (seed=%d), not per "
-                        "generate() call; greedy decoding is unaffected", ranks, seed)
         self.llm = LLM(model=self.path, seed=seed, dtype=dtype, enforce_eager=True, max_model_len=max_model_len,
                        **engine_kwargs)
         self.tokenizer = self.llm.get_tokenizer()

@@ -28,7 +28,18 @@ def test_missing_vllm_raises_import_error_with_install_hint():
 
 @pytest.fixture(scope="module")
 def backend() -> VLLMBackend:
-    return VLLMBackend("smollm2-135m", seed=0)
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("evalab.generation").addHandler(handler)
+    try:
+        b = VLLMBackend("smollm2-135m", seed=0)
+    finally:
+        logging.getLogger("evalab.generation").removeHandler(handler)
+    assert not any("seeded once per engine" in r.getMessage() for r in records), "one rank: per-call seeds work"
+    return b
 
 
 @needs_vllm
