@@ -111,7 +111,7 @@ def _compare(a: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .ablation import compare_arms, compare_to_baseline, eval_cells, load_ablation
+    from .ablation import compare_arms, compare_to_baseline, load_ablation, per_seed_scores
 
     stores = load_ablation(a.root)
     arms = compare_arms(stores, metric=a.metric)
@@ -121,14 +121,9 @@ def _compare(a: argparse.Namespace) -> int:
         print()
         print(vs.to_string(index=False))
     if a.out:
-        per_seed = []
-        for arm, runs in stores.items():
-            for st in runs:
-                c = eval_cells(st, a.metric)
-                per_seed += [{"arm": arm, "seed": st.config.seed, "iteration": int(t), a.metric: float(g.score.mean()),
-                              "n_prompts": int(len(g))} for t, g in c.groupby("iteration")]
         out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
-               "vs_baseline": vs.to_dict(orient="records"), "per_seed": per_seed}
+               "vs_baseline": vs.to_dict(orient="records"),
+               "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records")}
         Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0
 

@@ -127,10 +127,15 @@ def bootstrap_ci(cells: Sequence[np.ndarray], n_boot: int = 2000, alpha: float =
                  ) -> tuple[float, float, float]:
     """(mean, low, high): hierarchical percentile bootstrap over seeds, then prompts within each seed."""
     mean, stats = _bootstrap(cells, n_boot, seed)
+    return (mean, *_interval(stats, alpha))
+
+
+def _interval(stats: np.ndarray | None, alpha: float) -> tuple[float, float]:
+    """The percentile interval of bootstrap ``stats`` (NaNs when there are none)."""
     if stats is None:
-        return float("nan"), float("nan"), float("nan")
+        return float("nan"), float("nan")
     lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
-    return mean, float(lo), float(hi)
+    return float(lo), float(hi)
 
 
 def _bootstrap(cells: Sequence[np.ndarray], n_boot: int, seed: int) -> tuple[float, np.ndarray | None]:
@@ -147,6 +152,22 @@ def _bootstrap(cells: Sequence[np.ndarray], n_boot: int, seed: int) -> tuple[flo
     return mean, stats
 
 
+def _scores_at(store: RunStore, metric: str, iteration: int | None) -> tuple[int, pd.Series] | None:
+    """(t, per-prompt held-out scores at t) with t = ``iteration`` or the last evaluated one; None if the run
+    has no evaluation yet."""
+    c = eval_cells(store, metric)
+    if c.empty:
+        return None
+    t = int(c.iteration.max() if iteration is None else iteration)
+    return t, c[c.iteration == t].set_index("prompt_id").score
+
+
+def _paired_diff(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """a − b on the held-out prompts both were scored on."""
+    common = a.index.intersection(b.index)
+    return (a.loc[common] - b.loc[common]).to_numpy()
+
+
 def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full", iteration: int | None = None,
                  n_boot: int = 2000) -> pd.DataFrame:
     """One row per arm: held-out score at ``iteration`` (default: the last evaluated one) with a 95% CI,
@@ -156,17 +177,15 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
         final, base, gain = [], [], []
         its = []
         for st in runs:
-            c = eval_cells(st, metric)
-            if c.empty:
+            at = _scores_at(st, metric, iteration)
+            if at is None:
                 continue
-            t = c.iteration.max() if iteration is None else iteration
-            its.append(int(t))
-            f = c[c.iteration == t].set_index("prompt_id").score
-            b = c[c.iteration == 0].set_index("prompt_id").score
+            t, f = at
+            b = _scores_at(st, metric, 0)[1]  # type: ignore[index]  (a run with any evaluation has θ₀'s)
+            its.append(t)
             final.append(f.to_numpy())
             base.append(b.to_numpy())
-            common = f.index.intersection(b.index)
-            gain.append((f.loc[common] - b.loc[common]).to_numpy())
+            gain.append(_paired_diff(f, b))
         if len(set(its)) > 1:
             warnings.warn(f"arm {arm!r}: its seeds were last evaluated at different iterations {its} (runs still "
                           "going?); pass iteration= to compare one iteration", stacklevel=2)
@@ -188,11 +207,10 @@ def compare_to_baseline(stores: Mapping[str, Sequence[RunStore]], baseline: str 
         raise ValueError(f"baseline={baseline!r}: not an arm of this ablation {sorted(stores)}")
 
     def final(st: RunStore) -> pd.Series:
-        c = eval_cells(st, metric)
-        if c.empty:
+        at = _scores_at(st, metric, iteration)
+        if at is None:
             raise ValueError(f"{st.root}: no held-out evaluation to compare")
-        t = c.iteration.max() if iteration is None else iteration
-        return c[c.iteration == t].set_index("prompt_id").score
+        return at[1]
 
     base = [final(st) for st in stores[baseline]]
     rows = []
@@ -202,14 +220,21 @@ def compare_to_baseline(stores: Mapping[str, Sequence[RunStore]], baseline: str 
         if len(runs) != len(base):
             raise ValueError(f"arm {arm!r} has {len(runs)} seeds, baseline {baseline!r} has {len(base)}: "
                              "pairing needs the same seeds")
-        diffs = []
-        for st, b in zip(runs, base):
-            f = final(st)
-            common = f.index.intersection(b.index)
-            diffs.append((f.loc[common] - b.loc[common]).to_numpy())
+        diffs = [_paired_diff(final(st), b) for st, b in zip(runs, base)]
         mean, stats = _bootstrap(diffs, n_boot, seed=2)
-        lo, hi = np.quantile(stats, [alpha / 2, 1 - alpha / 2]) if stats is not None else (np.nan, np.nan)
+        lo, hi = _interval(stats, alpha)
         rows.append({"arm": arm, "vs": baseline, "seeds": len(diffs), f"delta_{metric}": mean,
-                     "ci_low": float(lo), "ci_high": float(hi),
+                     "ci_low": lo, "ci_high": hi,
                      "p_better": float((stats > 0).mean()) if stats is not None else float("nan")})
     return pd.DataFrame(rows)
+
+
+def per_seed_scores(stores: Mapping[str, Sequence[RunStore]], metric: str = "full") -> pd.DataFrame:
+    """One row per (arm, seed, evaluated iteration): the mean held-out score over prompts."""
+    rows = []
+    for arm, runs in stores.items():
+        for st in runs:
+            c = eval_cells(st, metric)
+            rows += [{"arm": arm, "seed": st.config.seed, "iteration": int(t), metric: float(g.score.mean()),
+                      "n_prompts": int(len(g))} for t, g in c.groupby("iteration")]
+    return pd.DataFrame(rows, columns=["arm", "seed", "iteration", metric, "n_prompts"])

@@ -23,7 +23,7 @@ iterations = 1
 import pandas as pd
 import plotly.express as px
 
-from evalab.ablation import compare_arms, compare_to_baseline, eval_cells, run_ablation
+from evalab.ablation import compare_arms, compare_to_baseline, per_seed_scores, run_ablation
 from evalab.config import profile_config
 
 DEFAULT_ARMS = {
@@ -80,12 +80,7 @@ vs_static
 # Every (arm, seed) cell, so a single lucky seed cannot hide in the mean.
 
 # %%
-rows = []
-for arm, runs in stores.items():
-    for s, st in zip(seeds, runs):
-        c = eval_cells(st, "full")
-        rows += [{"arm": arm, "seed": s, "iteration": t, "full": g.score.mean()} for t, g in c.groupby("iteration")]
-per_seed = pd.DataFrame(rows)
+per_seed = per_seed_scores(stores, "full")
 assert per_seed.groupby("arm").seed.nunique().eq(len(seeds)).all()
 px.strip(per_seed[per_seed.iteration == per_seed.iteration.max()], x="arm", y="full", color="seed",
          title="Final held-out fully-satisfied rate, one dot per seed",
