@@ -57,7 +57,7 @@ from .config import METRICS, EvaConfig
 from .informativeness import as_reward_matrix, informativeness
 from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
-from .store import RunStore, atomic_write_parquet, atomic_write_text
+from .store import RunStore, atomic_write_parquet, atomic_write_text, json_default
 
 ONLINE_TRAINERS = ("grpo", "rloo")
 EVA_STATE_FILE = "eva_state.json"   # inside each trainer checkpoint folder: pool, groups, events at that step
@@ -504,7 +504,7 @@ class EvaCallback(TrainerCallback):
             state_obj = {"step": int(state.global_step), "pool": self.pool.state_dict(),
                          "adapter": self.adapter.state_dict(), "callback": self.state_dict(),
                          "sampler_epoch": int(sampler.epoch) if sampler is not None else 0}
-            atomic_write_text(ckpt / EVA_STATE_FILE, json.dumps(state_obj, default=_nan_to_none))
+            atomic_write_text(ckpt / EVA_STATE_FILE, json.dumps(state_obj, default=json_default))
         return control
 
     def state_dict(self) -> dict[str, Any]:
@@ -578,16 +578,6 @@ class EvaCallback(TrainerCallback):
         atomic_write_parquet(self.run_dir / "variants.parquet", self.variants_frame())
         groups = self.adapter.groups_frame()
         atomic_write_parquet(self.run_dir / "groups.parquet", groups)
-
-
-def _nan_to_none(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if np.isnan(o) else float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 def _variants_frame(variants: Sequence[Any], *, step: int, event: int, added: set[str]) -> pd.DataFrame:
@@ -851,9 +841,8 @@ def _online_resume_point(run_dir: Path, settings: Mapping[str, Any]) -> Path | N
             what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
             raise ValueError(f"run_dir={str(run_dir)!r} holds an online run with other settings ({what}); "
                              "use another run_dir, or delete this one to start over")
-    work = run_dir / "_trainer"
-    if not settings.get("checkpoint_every") or not work.is_dir():
+    if not settings.get("checkpoint_every"):
         return None
-    done = [p for p in work.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-            and (p / EVA_STATE_FILE).exists() and (p / "trainer_state.json").exists()]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    from .training import last_checkpoint
+
+    return last_checkpoint(run_dir / "_trainer", require=("trainer_state.json", EVA_STATE_FILE))

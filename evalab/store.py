@@ -181,7 +181,7 @@ class RunStore:
 
     def write_json(self, t: int, stage: str, obj: Any) -> Path:
         p = self.path(t, stage)
-        atomic_write_text(p, json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
+        atomic_write_text(p, json.dumps(obj, indent=2, sort_keys=True, default=json_default))
         return p
 
     def read_json(self, t: int, stage: str) -> Any:
@@ -208,7 +208,7 @@ class RunStore:
         rec = {"time": time.time(), "event": event, **data}
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "events.jsonl", "a") as fh:
-            fh.write(json.dumps(rec, default=_json_default) + "\n")
+            fh.write(json.dumps(rec, default=json_default) + "\n")
             fh.flush()
 
     def events(self) -> pd.DataFrame:
@@ -224,13 +224,16 @@ class RunStore:
         return pd.DataFrame(rows)
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays, and paths."""
     import numpy as np
 
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
         return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
     if isinstance(o, np.ndarray):
         return o.tolist()
     if isinstance(o, Path):

@@ -243,12 +243,13 @@ def fingerprint(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, ref_model_
     return h.hexdigest()[:16]
 
 
-def last_checkpoint(work_dir: Path) -> Path | None:
-    """The ``checkpoint-<step>`` folder with the highest step that holds a trainer state, or None."""
+def last_checkpoint(work_dir: Path, require: Sequence[str] = ("trainer_state.json",)) -> Path | None:
+    """The ``checkpoint-<step>`` folder with the highest step that holds every file in ``require`` (by default
+    the trainer state, written last by the Trainer), or None."""
     if not work_dir.is_dir():
         return None
     done = [p for p in work_dir.glob("checkpoint-*")
-            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+            if p.name.split("-")[-1].isdigit() and all((p / f).exists() for f in require)]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
