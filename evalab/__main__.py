@@ -4,7 +4,7 @@
     python -m evalab online --profile ci --run-dir runs/online --trainer grpo --steps 6 --evolve-every 2
     python -m evalab summary runs/ci
     python -m evalab compare runs/abl --baseline static --out results.json   # an ablation's arms, with CIs
-    python -m evalab config --profile paper          # print every field with its default and help
+    python -m evalab config --profile paper --trainer simpo   # the effective config; what the papers fix
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
 stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
@@ -72,10 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("--out", default=None, help="also write the tables (and per-seed scores) to this json")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
+    c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
+                   help="show this trainer's recipe (as the profile adapts it)")
     a = ap.parse_args(argv)
 
     if a.cmd == "config":
-        print(EvaConfig.describe() if a.profile == "paper" else profile_config(a.profile))
+        from .config import describe_config
+
+        print(describe_config(profile_config(a.profile, trainer=a.trainer)))
         return 0
     if a.cmd == "summary":
         from .loop import summarize

@@ -13,6 +13,28 @@ NOTE — where evalab's embedded default differs from the paper (all overridable
   gemma-2-9b-it / gemini-1.5-pro, so the whole loop runs on a 2-core CPU without network;
 - profiles "ci" and "demo" shrink the prompt set, N, token budgets and raise the learning rate
   (5e-7 is tuned for 9B models; a 135M solver needs ~1e-5 to move in one round, see README).
+
+Training recipes. Each trainer has the paper's recipe (``TRAINER_RECIPES``: DPO lr 5e-7 cosine β 0.05 2 epochs;
+ORPO lr 5e-7 cosine λ 0.5 1 epoch; SimPO lr 8e-7 cosine β 10 γ 5 1 epoch batch 32; SPPO lr 5e-7 linear β 0.001
+6 epochs RMSprop, lengths 1024/512; all warmup ratio 0.1), applied by ``profile_config`` whenever a trainer is
+chosen (``profile_config("paper", trainer="simpo")``, ``--set trainer=simpo``, the notebooks' ``trainer``) and
+by ``with_trainer(cfg, trainer)`` on an existing config. Fields the caller sets explicitly always win.
+
+How a CPU profile combines with a trainer's recipe (``trainer_recipe``): the recipe values a profile states
+(``learning_rate``, ``beta``, ``epochs``, ...) are stated for DPO, the default trainer, and carry over to
+trainer T as follows —
+- ``learning_rate``: T's paper lr scaled by the profile's factor (profile lr / DPO's paper lr = 20 for ci and
+  demo), so SimPO keeps its 1.6x DPO's step;
+- ``epochs``, ``train_batch_size``, ``max_length``, ``max_prompt_length``: the profile's value is a cap (CPU
+  budget): min(T's value, the profile's) — SPPO's 6 epochs run 1 (ci) or 2 (demo);
+- ``warmup_ratio``: the profile's (0 in ci and demo: a CPU iteration has a handful of optimizer steps, and
+  the measured learning demo ran without warmup);
+- ``beta``, ``simpo_gamma``, ``orpo_lambda``, ``lr_scheduler``, ``optim``: T's own paper values; a profile's β
+  (0.1 in ci and demo) is DPO's and applies to DPO only — SimPO keeps β 10, SPPO β 0.001.
+DPO under ci/demo is therefore exactly what it always was (lr 1e-5, β 0.1, no warmup).
+
+``describe_config(cfg)`` (``python -m evalab config --profile paper --trainer simpo``) marks each field as
+fixed by the papers, chosen by evalab, changed by the profile, or set by the caller.
 """
 
 from __future__ import annotations
@@ -27,6 +49,7 @@ METRICS = ("a_min", "a_avg", "a_dts", "var", "avg", "inv_avg", "inv_a_min", "uni
 STRATEGIES = ("weighted", "greedy", "uniform")
 TRAINERS = ("dpo", "simpo", "orpo", "sppo")
 PROFILES = ("ci", "demo", "paper")
+MODES = ("eva", "static", "fresh", "no_evolve")
 
 EMBEDDED_MODEL = "smollm2-135m"  # resolved by evalab.models.resolve_model_path
 LOCAL_CREATOR = "evalab/smollm2-135m"  # litellm model string of the embedded local creator
@@ -47,11 +70,19 @@ class EvaConfig:
     run_dir: str = _f("runs/default", "directory of the run store (config, per-iteration artifacts)")
     seed: int = _f(42, "global seed (paper: 42); every stage derives its own seed from it")
     iterations: int = _f(1, "number of eva iterations t = 1..k (the paper's 1x/2x/3x settings)")
-    mode: str = _f("eva", "'eva' (creator evolves prompts) or 'static' (baseline: same prompts every iteration)")
+    mode: str = _f("eva", "'eva' (creator evolves prompts); controls: 'static' (same prompts every iteration), "
+                   "'fresh' (unseen prompts from pool_set, same count, no evolution: the paper's '+ new human "
+                   "prompts'), 'no_evolve' (train on the informative subset only, chosen by `sampling`)")
+    warmup_round: bool = _f(True, "warm-start round before eva: DPO θ0 -> θ1 on X_0's own pairs (the paper's "
+                            "protocol); it is iteration 0 of the run, eva's iterations are 1..iterations")
     prompt_set: str = _f("data/seed_constraint_prompts.jsonl", "initial prompt set X_0 (jsonl)")
+    pool_set: str = _f("data/pool_constraint_prompts.jsonl", "mode='fresh': pool of unseen prompts of the same "
+                       "source as prompt_set (jsonl); prompts also in X_0 are skipped")
     eval_set: str = _f("data/heldout_constraint_prompts.jsonl", "held-out evaluation prompts (jsonl)")
     n_prompts: int = _f(0, "use only the first n prompts of prompt_set (0 = all)")
     n_eval: int = _f(0, "use only the first n held-out prompts (0 = all)")
+    profile: str = _f("paper", f"profile the config was built from, one of {PROFILES} ('' = unknown); "
+                      "with_trainer derives another trainer's recipe from it")
 
     # --- solver: generation (step 1 and 6) ----------------------------------------------------------
     solver: str = _f(EMBEDDED_MODEL, "solver model: 'smollm2-135m' (embedded), an HF id or a local path")
@@ -86,14 +117,17 @@ class EvaConfig:
     # --- solver training (step 6) -------------------------------------------------------------------
     trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}")
     learning_rate: float = _f(5e-7, "peak learning rate (paper DPO: 5e-7)")
-    lr_scheduler: str = _f("cosine", "learning-rate schedule (paper: cosine)")
+    lr_scheduler: str = _f("cosine", "learning-rate schedule (paper: cosine; SPPO linear)")
+    warmup_ratio: float = _f(0.1, "share of optimizer steps with linear lr warmup, in [0, 1) (paper: 0.1)")
+    optim: str = _f("adamw_torch_fused", "optimizer, a transformers `optim` name (evalab: AdamW; paper SPPO: "
+                    "'rmsprop')")
     beta: float = _f(0.05, "β of the preference loss (paper DPO: 0.05; SimPO 10; SPPO 0.001)")
     simpo_gamma: float = _f(5.0, "SimPO target margin γ (paper: 5)")
     orpo_lambda: float = _f(0.5, "ORPO λ (paper: 0.5)")
-    epochs: float = _f(2.0, "training epochs per iteration (paper: 2)")
-    train_batch_size: int = _f(8, "pairs per optimizer step")
-    max_length: int = _f(2048, "max prompt+response tokens in training (paper: 2048)")
-    max_prompt_length: int = _f(1024, "max prompt tokens in training (paper: 1024)")
+    epochs: float = _f(2.0, "training epochs per iteration (paper DPO: 2; SimPO, ORPO 1; SPPO 6)")
+    train_batch_size: int = _f(8, "pairs per optimizer step (paper SimPO: 32)")
+    max_length: int = _f(2048, "max prompt+response tokens in training (paper DPO: 2048; SPPO 1024)")
+    max_prompt_length: int = _f(1024, "max prompt tokens in training (paper DPO: 1024; SPPO 512)")
     lora: bool = _f(False, "train LoRA adapters (peft) instead of all weights")
     ref_model: str = _f("previous", "DPO/SPPO reference: 'previous' (solver entering the iteration) or 'initial' (π0)")
     train_launcher: str = _f("", "run training as a subprocess under this launcher, e.g. "
@@ -123,8 +157,16 @@ class EvaConfig:
             bad("trainer", f"unknown trainer; choose one of {TRAINERS}")
         if self.evolver not in ("structured", "evol_instruct"):
             bad("evolver", "choose 'structured' or 'evol_instruct'")
-        if self.mode not in ("eva", "static"):
-            bad("mode", "choose 'eva' or 'static'")
+        if self.mode not in MODES:
+            bad("mode", f"choose one of {MODES}")
+        if self.mode == "fresh" and not self.pool_set:
+            bad("pool_set", "mode='fresh' needs a pool of unseen prompts (jsonl)")
+        if self.profile not in PROFILES + ("",):
+            bad("profile", f"choose one of {PROFILES} or ''")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            bad("warmup_ratio", "must be in [0, 1)")
+        if not self.optim:
+            bad("optim", "name a transformers optimizer, e.g. 'adamw_torch_fused' or 'rmsprop'")
         if self.ref_model not in ("previous", "initial"):
             bad("ref_model", "choose 'previous' or 'initial'")
         if self.backend not in ("transformers", "vllm"):
@@ -174,7 +216,8 @@ class EvaConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "EvaConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A stored config; fields it predates take ``LEGACY_DEFAULTS`` (what evalab computed before them)."""
+        return cls.from_dict({**LEGACY_DEFAULTS, **json.loads(Path(path).read_text())})
 
     @classmethod
     def describe(cls) -> str:
@@ -190,11 +233,16 @@ class EvaConfig:
 # that changes them (resuming must not mix two experiments); the others (batch sizes, concurrency) may
 # change between a crash and its resume.
 IDENTITY_FIELDS = (
-    "mode", "seed", "prompt_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
+    "mode", "warmup_round", "seed", "prompt_set", "pool_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
     "reward", "metric", "subset_fraction", "sampling", "creator", "evolver", "n_variants", "evolved_ratio",
     "next_set_size", "trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda",
-    "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
+    "epochs", "max_length", "max_prompt_length", "lora", "ref_model", "warmup_ratio", "optim",
 )
+
+# A config stored before a field existed computed what these values compute (no warmup, no warm-start round,
+# transformers' default optimizer); ``EvaConfig.load`` and the run store's guard fill them in.
+LEGACY_DEFAULTS: dict[str, Any] = {"warmup_ratio": 0.0, "warmup_round": False, "optim": "adamw_torch_fused",
+                                   "profile": ""}
 
 # Profiles: "ci" is tiny (tests, seconds-to-minutes on 2 CPU cores), "demo" shows the loop and some
 # learning on a CPU in tens of minutes, "paper" is the published scale (GPU, hosted creator).
@@ -202,16 +250,150 @@ PROFILES_OVERRIDES: dict[str, dict[str, Any]] = {
     "ci": dict(n_prompts=8, n_eval=6, n_responses=3, max_new_tokens=24, eval_max_new_tokens=24,
                gen_batch_size=8, subset_fraction=0.5, n_variants=2, creator_max_tokens=48,
                learning_rate=1e-5, beta=0.1, epochs=1.0, train_batch_size=4, max_length=256,
-               max_prompt_length=128),
+               max_prompt_length=128, warmup_ratio=0.0, warmup_round=False),
     "demo": dict(n_prompts=48, n_eval=40, n_responses=4, max_new_tokens=64, eval_max_new_tokens=64,
                  gen_batch_size=16, learning_rate=1e-5, beta=0.1, epochs=2.0, train_batch_size=8,
-                 max_length=384, max_prompt_length=192, creator_max_tokens=96),
+                 max_length=384, max_prompt_length=192, creator_max_tokens=96, warmup_ratio=0.0,
+                 warmup_round=False),
     "paper": dict(),
 }
 
 
 def profile_config(profile: str = "demo", **overrides: Any) -> EvaConfig:
-    """The config of a named profile ("ci", "demo", "paper") with ``overrides`` applied on top."""
+    """The config of a named profile ("ci", "demo", "paper") for ``overrides.get("trainer", "dpo")``: the
+    profile's sizes, that trainer's recipe as the profile adapts it (``trainer_recipe``), then ``overrides``
+    (explicit fields always win)."""
     if profile not in PROFILES_OVERRIDES:
         raise ValueError(f"profile={profile!r}: unknown profile; choose one of {PROFILES}")
-    return EvaConfig.from_dict({**EvaConfig().to_dict(), **PROFILES_OVERRIDES[profile], **overrides})
+    trainer = overrides.get("trainer", EvaConfig.__dataclass_fields__["trainer"].default)
+    sizes = {k: v for k, v in PROFILES_OVERRIDES[profile].items() if k not in RECIPE_FIELDS}
+    base = {**EvaConfig().to_dict(), **sizes, **trainer_recipe(trainer, profile), "profile": profile}
+    return EvaConfig.from_dict({**base, **overrides})
+
+
+# --- training recipes ------------------------------------------------------------------------------------
+# The fields a training recipe sets. A recipe below lists those the paper fixes for its trainer; the others
+# take EvaConfig's defaults (evalab's choice).
+RECIPE_FIELDS = ("learning_rate", "lr_scheduler", "warmup_ratio", "optim", "beta", "simpo_gamma", "orpo_lambda",
+                 "epochs", "train_batch_size", "max_length", "max_prompt_length")
+
+# The paper's recipes (eva, arXiv 2411.00062, App. B), every value one the paper states.
+TRAINER_RECIPES: dict[str, dict[str, Any]] = {
+    "dpo": dict(learning_rate=5e-7, lr_scheduler="cosine", warmup_ratio=0.1, beta=0.05, epochs=2.0,
+                max_length=2048, max_prompt_length=1024),
+    "orpo": dict(learning_rate=5e-7, lr_scheduler="cosine", warmup_ratio=0.1, orpo_lambda=0.5, epochs=1.0),
+    "simpo": dict(learning_rate=8e-7, lr_scheduler="cosine", warmup_ratio=0.1, beta=10.0, simpo_gamma=5.0,
+                  epochs=1.0, train_batch_size=32),
+    "sppo": dict(learning_rate=5e-7, lr_scheduler="linear", warmup_ratio=0.1, beta=0.001, epochs=6.0,
+                 optim="rmsprop", max_length=1024, max_prompt_length=512),
+}
+
+# How a profile's recipe values (stated for DPO) carry over to another trainer (module docstring).
+_SCALED = ("learning_rate",)
+_CAPPED = ("epochs", "train_batch_size", "max_length", "max_prompt_length")
+_PROFILE_WIDE = ("warmup_ratio",)
+
+
+def trainer_recipe(trainer: str, profile: str = "paper") -> dict[str, Any]:
+    """Every field of ``RECIPE_FIELDS`` for ``trainer`` under ``profile``: the paper's recipe, adapted by the
+    profile (learning rate scaled, budgets capped, warmup the profile's; β/γ/λ/schedule/optimizer the
+    trainer's own, except that a profile's β is DPO's)."""
+    if trainer not in TRAINER_RECIPES:
+        raise ValueError(f"EvaConfig.trainer={trainer!r}: unknown trainer; choose one of {TRAINERS}")
+    if profile not in PROFILES_OVERRIDES:
+        raise ValueError(f"profile={profile!r}: unknown profile; choose one of {PROFILES}")
+    defaults = EvaConfig.__dataclass_fields__
+    rec = {k: defaults[k].default for k in RECIPE_FIELDS}
+    rec.update(TRAINER_RECIPES[trainer])
+    prof = PROFILES_OVERRIDES[profile]
+    dpo = TRAINER_RECIPES["dpo"]
+    for k in _SCALED:
+        if k in prof:
+            rec[k] = float(f"{prof[k] * (rec[k] / dpo[k]):.6g}")
+    for k in _CAPPED:
+        if k in prof:
+            rec[k] = type(rec[k])(min(rec[k], prof[k]))
+    for k in _PROFILE_WIDE:
+        if k in prof:
+            rec[k] = prof[k]
+    if trainer == "dpo":  # the profile's values are stated for DPO: they apply as they are
+        rec.update({k: v for k, v in prof.items() if k in RECIPE_FIELDS})
+    return rec
+
+
+def with_trainer(cfg: EvaConfig, trainer: str) -> EvaConfig:
+    """``cfg`` switched to ``trainer`` with that trainer's recipe under ``cfg.profile``; every field the caller
+    had set explicitly (one that differs from what the profile gives ``cfg.trainer``) is kept."""
+    profile = cfg.profile or "paper"
+    built = profile_config(profile, trainer=cfg.trainer).to_dict()
+    explicit = {k: v for k, v in cfg.to_dict().items() if k != "trainer" and v != built[k]}
+    return profile_config(profile, **{**explicit, "trainer": trainer})
+
+
+# --- what the papers fix -----------------------------------------------------------------------------------
+# Values the eva papers state for fields that are not part of a training recipe. Strings in <> describe a
+# setting evalab cannot name as a value (a dataset, a benchmark).
+PAPER_VALUES: dict[str, Any] = {
+    "mode": "eva", "warmup_round": True, "seed": 42, "n_responses": 6, "metric": "a_min", "subset_fraction": 0.25,
+    "sampling": "weighted", "n_variants": 4, "evolved_ratio": 0.8, "evolver": "evol_instruct",
+    "solver": "google/gemma-2-9b-it", "creator": "gemini/gemini-1.5-pro",
+    "reward": "<a learned reward model, rm:...>", "prompt_set": "<UltraFeedback prompts>",
+    "eval_set": "<Arena-Hard, AlpacaEval 2, MT-Bench>",
+}
+
+
+# Loss parameters a trainer does not read.
+UNUSED_BY: dict[str, tuple[str, ...]] = {"dpo": ("simpo_gamma", "orpo_lambda"), "sppo": ("simpo_gamma", "orpo_lambda"),
+                                         "simpo": ("orpo_lambda",), "orpo": ("beta", "simpo_gamma")}
+
+
+def paper_value(field_name: str, trainer: str) -> Any:
+    """The value the papers fix for ``field_name`` with ``trainer`` (a ``MISSING`` sentinel when they fix none)."""
+    if field_name == "trainer":  # the papers run all four
+        return trainer
+    if field_name in RECIPE_FIELDS:
+        return TRAINER_RECIPES[trainer].get(field_name, dataclasses.MISSING)
+    return PAPER_VALUES.get(field_name, dataclasses.MISSING)
+
+
+def provenance(cfg: EvaConfig) -> list[dict[str, Any]]:
+    """One row per field: ``field``, ``value``, ``source`` and ``paper`` (the papers' value, or None).
+
+    ``source``: "paper" (the value the papers fix), "evalab" (the papers fix nothing here; evalab's choice),
+    "evalab, not paper" (evalab's default replaces the papers' setting, e.g. the embedded solver),
+    "unused by <trainer>" (a loss parameter the trainer does not read),
+    "profile <p>" (the profile changes it), "set" (differs from what the profile gives: set by the caller)."""
+    profile = cfg.profile or "paper"
+    built = profile_config(profile, trainer=cfg.trainer)      # what the profile gives this trainer
+    unscaled = profile_config("paper", trainer=cfg.trainer)   # what evalab gives it without a profile
+    rows = []
+    for f in fields(EvaConfig):
+        v, pv = getattr(cfg, f.name), paper_value(f.name, cfg.trainer)
+        fixed = pv is not dataclasses.MISSING
+        if f.name in ("run_dir", "profile"):
+            source = "evalab"
+        elif f.name in UNUSED_BY[cfg.trainer]:
+            source = f"unused by {cfg.trainer}"
+        elif v != getattr(built, f.name):
+            source = "set"
+        elif fixed and v == pv:
+            source = "paper"
+        elif v == getattr(unscaled, f.name):
+            source = "evalab, not paper" if fixed else "evalab"
+        else:
+            source = f"profile {profile}"
+        rows.append({"field": f.name, "value": v, "source": source, "paper": pv if fixed else None})
+    return rows
+
+
+def describe_config(cfg: EvaConfig) -> str:
+    """``provenance(cfg)`` as text: one line per field with its value, source, the papers' value and help."""
+    help_of = {f.name: f.metadata.get("help", "") for f in fields(EvaConfig)}
+    head = (f"# profile={cfg.profile or '?'} trainer={cfg.trainer}: paper = fixed by the eva papers, evalab = "
+            "evalab's choice, 'evalab, not paper' = evalab replaces the papers' setting, profile = changed by the "
+            "profile, set = set by you")
+    lines = [head, f"{'field':20s} {'value':38s} {'source':18s} {'paper':28s} help"]
+    for r in provenance(cfg):
+        paper = "" if r["paper"] is None else repr(r["paper"])
+        lines.append(f"{r['field']:20s} {r['value']!r:38s} {r['source']:18s} {paper:28s} {help_of[r['field']]}")
+    return "\n".join(lines)

@@ -42,7 +42,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import IDENTITY_FIELDS, EvaConfig
+from .config import IDENTITY_FIELDS, LEGACY_DEFAULTS, EvaConfig
 
 STAGES = ("prompts", "eval", "responses", "weights", "selected", "evolved", "next_prompts",
           "train_responses", "pairs", "checkpoint", "train_log")
@@ -115,7 +115,7 @@ class RunStore:
         self.config = config
         cfg_path = self.root / "config.json"
         if cfg_path.exists():
-            old = json.loads(cfg_path.read_text())
+            old = {**LEGACY_DEFAULTS, **json.loads(cfg_path.read_text())}  # fields the run predates
             diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
             if diff:
                 lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))

@@ -6,15 +6,16 @@
     out["log_history"][-1], out["train_runtime"]
 
 Recipes. ``EvaConfig``'s training defaults are the paper's **DPO** recipe (lr 5e-7, cosine, β 0.05,
-2 epochs). ``recipe_config(trainer, cfg)`` returns ``cfg.replace(...)`` with another trainer's paper
-values (``RECIPES[trainer]["paper"]``); ``train_preference`` itself always uses the config it is
-given — the caller's config wins, so a SimPO run with a DPO-valued config trains with β 0.05.
+2 epochs, warmup 0.1). The recipes live in ``evalab.config.TRAINER_RECIPES`` and are applied whenever a
+trainer is chosen (``profile_config(profile, trainer=...)``); ``recipe_config(trainer, cfg)`` switches an
+existing config (``config.with_trainer``: the profile's adaptation applies, fields set explicitly are
+kept). ``train_preference`` itself always uses the config it is given.
 
-    trainer  TRL class                        loss             paper values (eva, arXiv 2411.00062)
+    trainer  TRL class                        loss             paper values (eva, arXiv 2411.00062), all warmup 0.1
     dpo      trl.DPOTrainer                   sigmoid          lr 5e-7, cosine, β 0.05, 2 epochs
-    simpo    trl.experimental.cpo.CPOTrainer  simpo, α_cpo 0   lr 8e-7, β 10, γ 5
-    orpo     trl.experimental.orpo.ORPOTrainer  (odds ratio)   λ 0.5 (TRL calls it ``beta``)
-    sppo     trl.DPOTrainer                   sppo_hard        β 0.001
+    simpo    trl.experimental.cpo.CPOTrainer  simpo, α_cpo 0   lr 8e-7, cosine, β 10, γ 5, 1 epoch, batch 32
+    orpo     trl.experimental.orpo.ORPOTrainer  (odds ratio)   lr 5e-7, cosine, λ 0.5 (TRL's ``beta``), 1 epoch
+    sppo     trl.DPOTrainer                   sppo_hard        lr 5e-7, linear, β 0.001, 6 epochs, RMSprop, 1024/512
 
 Reference model (DPO, SPPO): ``ref_model_path`` or, by default, ``model_path`` itself. eva starts
 iteration t from the previous solver θ_{t-1} and uses that same checkpoint as the reference, so the
@@ -49,7 +50,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import EvaConfig
+from .config import TRAINER_RECIPES, EvaConfig, with_trainer
 from .pairs import check_pairs_frame, to_conversational
 
 # Paper recipes per trainer: "trl" names the TRL trainer, "fixed" holds trainer arguments that define
@@ -58,24 +59,22 @@ RECIPES: dict[str, dict[str, Any]] = {
     "dpo": {
         "trl": "DPOTrainer",
         "fixed": {"loss_type": ["sigmoid"]},
-        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "beta": 0.05, "epochs": 2.0},
+        "paper": TRAINER_RECIPES["dpo"],
     },
     "simpo": {
         "trl": "CPOTrainer",
         "fixed": {"loss_type": "simpo", "cpo_alpha": 0.0},  # SimPO = CPO without the NLL term
-        "paper": {"learning_rate": 8e-7, "lr_scheduler": "cosine", "beta": 10.0, "simpo_gamma": 5.0,
-                  "epochs": 2.0},
+        "paper": TRAINER_RECIPES["simpo"],
     },
     "orpo": {
         "trl": "ORPOTrainer",
         "fixed": {},
-        # the paper gives λ only; lr/schedule/epochs stay at the DPO values
-        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "orpo_lambda": 0.5, "epochs": 2.0},
+        "paper": TRAINER_RECIPES["orpo"],
     },
     "sppo": {
         "trl": "DPOTrainer",
         "fixed": {"loss_type": ["sppo_hard"]},
-        "paper": {"learning_rate": 5e-7, "lr_scheduler": "cosine", "beta": 0.001, "epochs": 2.0},
+        "paper": TRAINER_RECIPES["sppo"],
     },
 }
 
@@ -86,10 +85,11 @@ FINGERPRINT_FILE = "evalab_train.json"
 
 # --- recipes --------------------------------------------------------------------------------------
 def recipe_config(trainer: str, cfg: EvaConfig | None = None) -> EvaConfig:
-    """``cfg`` (default ``EvaConfig()``) with ``trainer`` and that trainer's paper hyper-parameters."""
+    """``cfg`` (default ``EvaConfig()``, the paper profile) switched to ``trainer`` and its recipe as
+    ``cfg.profile`` adapts it; fields ``cfg`` set explicitly are kept (``evalab.config.with_trainer``)."""
     if trainer not in RECIPES:
         raise ValueError(f"trainer={trainer!r}: unknown trainer; choose one of {tuple(RECIPES)}")
-    return (cfg or EvaConfig()).replace(trainer=trainer, **RECIPES[trainer]["paper"])
+    return with_trainer(cfg or EvaConfig(), trainer)
 
 
 def validate_training_config(cfg: EvaConfig) -> None:
@@ -173,7 +173,8 @@ def trl_args(cfg: EvaConfig, work_dir: Path, *, n_pairs: int, save_steps: int | 
         gradient_accumulation_steps=1,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=0,
+        warmup_steps=cfg.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the total steps
+        optim=cfg.optim,
         num_train_epochs=cfg.epochs,
         seed=cfg.seed,
         data_seed=cfg.seed,
@@ -235,7 +236,7 @@ def lora_config(cfg: EvaConfig) -> Any:
 def fingerprint(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, ref_model_path: str | None) -> str:
     """Hash of what a training run computes: the training fields, the start model and the pairs."""
     keys = ("trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda", "epochs",
-            "train_batch_size", "max_length", "max_prompt_length", "lora", "seed")
+            "train_batch_size", "max_length", "max_prompt_length", "lora", "seed", "warmup_ratio", "optim")
     h = hashlib.sha256(json.dumps({k: getattr(cfg, k) for k in keys}, sort_keys=True).encode())
     h.update(f"{model_path}|{ref_model_path}".encode())
     for col in ("prompt", "chosen", "rejected"):
