@@ -3,14 +3,18 @@
     python -m evalab.data                 # (re)writes data/*.jsonl and data/README.md, deterministically
     python -m evalab.data --check         # exit 1 if the files in data/ differ from what the code builds
 
-Three sets, each a jsonl of ``evalab.prompts.Prompt`` records:
+Four sets, each a jsonl of ``evalab.prompts.Prompt`` records:
 
 - ``seed_constraint_prompts.jsonl``    X_0 for the verifiable task: a one-sentence task (task type x topic)
                                        plus 1-3 constraints (mostly 1-2, so a 135M solver satisfies some and a
                                        curriculum has room to grow);
 - ``heldout_constraint_prompts.jsonl`` the evaluation set: same kinds of prompts, but no (task type, topic)
                                        pair of the seed set appears in it;
-- ``chat_prompts.jsonl``               open questions without constraints, for reward models and judges.
+- ``chat_prompts.jsonl``               open questions without constraints, for reward models and judges;
+- ``pool_constraint_prompts.jsonl``    unseen prompts of the seed set's kind for the ``mode="fresh"`` control
+                                       (the paper's "+ new human prompts"): the (task type, topic) pairs neither
+                                       the seed nor the held-out set uses, plus the same task types on topics
+                                       only the pool has, so no task text of the seed or held-out set occurs in it.
 
 Every constraint prompt's text is ``constraints.render_prompt(task, constraints)`` and its constraints pass
 ``constraints.validate_constraints``. The data card (``data/README.md``) is written by the same code, so
@@ -36,11 +40,13 @@ SEED = 42
 N_SEED = 400
 N_HELDOUT = 120
 N_CHAT = 60
+N_POOL = 240  # 5 demo iterations of 48 fresh prompts (the seed/held-out split leaves 140 unused task-topic pairs)
 N_CONSTRAINTS_P = {1: 0.45, 2: 0.40, 3: 0.15}  # constraints per prompt: mostly 1-2 (room for a curriculum)
 
 SEED_FILE = "seed_constraint_prompts.jsonl"
 HELDOUT_FILE = "heldout_constraint_prompts.jsonl"
 CHAT_FILE = "chat_prompts.jsonl"
+POOL_FILE = "pool_constraint_prompts.jsonl"
 CARD_FILE = "README.md"
 
 
@@ -109,6 +115,20 @@ TOPICS: tuple[Topic, ...] = tuple(Topic(n, d, tuple(k.split())) for d, n, k in (
     ("home", "moving to a new town", "neighbors boxes home"),
 ))
 
+# Topics only the fresh-prompt pool uses (appended after TOPICS, so the seed/held-out split is unchanged).
+POOL_TOPICS: tuple[Topic, ...] = tuple(Topic(n, d, tuple(k.split())) for d, n, k in (
+    ("science", "the moon", "tides orbit craters"),
+    ("science", "rainbows", "light colors rain"),
+    ("nature", "wolves", "pack howl forest"),
+    ("nature", "mushrooms", "forest spores damp"),
+    ("health", "walking every day", "steps fresh air"),
+    ("food", "making pancakes", "batter pan syrup"),
+    ("travel", "a road trip", "car map snacks"),
+    ("technology", "3D printers", "plastic layers model"),
+    ("history", "the Roman roads", "stone legions travel"),
+    ("money", "paying off debt", "loan payments budget"),
+))
+
 # One sentence each; "{t}" is the topic. Short on purpose: the solver has 135M parameters.
 TASKS: dict[str, str] = {
     "explain": "Explain {t} to a beginner.",
@@ -160,7 +180,8 @@ def _n_constraints(rng: np.random.Generator) -> int:
     return int(ks[int(rng.choice(len(ks), p=list(N_CONSTRAINTS_P.values())))])
 
 
-def constraint_prompts(pairs: Sequence[tuple[str, int]], n: int, prefix: str, seed: int) -> list[Prompt]:
+def constraint_prompts(pairs: Sequence[tuple[str, int]], n: int, prefix: str, seed: int,
+                       topics: Sequence[Topic] = TOPICS) -> list[Prompt]:
     """``n`` prompts, one per (task type, topic) pair taken in order, each with 1-3 sampled constraints.
 
     Kinds are drawn so that they are spread evenly: each new constraint prefers the kinds used least so far
@@ -171,7 +192,7 @@ def constraint_prompts(pairs: Sequence[tuple[str, int]], n: int, prefix: str, se
     used: Counter[str] = Counter({k: 0 for k in C.KIND_NAMES})
     out = []
     for j, (task_type, ti) in enumerate(pairs[:n]):
-        topic = TOPICS[ti]
+        topic = topics[ti]
         task = _task_text(task_type, topic)
         cs: list[dict] = []
         for _ in range(_n_constraints(rng)):
@@ -197,13 +218,26 @@ def chat_prompts(n: int = N_CHAT, seed: int = SEED) -> list[Prompt]:
                    domain=TOPICS[i].domain, operator="seed", iteration=0) for j, (t, i) in enumerate(picked)]
 
 
+def pool_pairs(seed: int = SEED) -> list[tuple[str, int]]:
+    """(task type, topic index into TOPICS + POOL_TOPICS) pairs for the fresh-prompt pool, shuffled: the pairs of
+    TASKS x TOPICS that neither the seed set (its first N_SEED pairs) nor the held-out set uses, and every task
+    type on the pool-only topics."""
+    seed_pairs, _ = split_pairs(seed)
+    unused = seed_pairs[N_SEED:]
+    extra = [(task, len(TOPICS) + i) for task in TASKS for i in range(len(POOL_TOPICS))]
+    cands = unused + extra
+    rng = np.random.default_rng(seed + 3)
+    return [cands[int(j)] for j in rng.permutation(len(cands))]
+
+
 def build(seed: int = SEED) -> dict[str, list[Prompt]]:
-    """All three sets, by file name (deterministic for a seed)."""
+    """All four sets, by file name (deterministic for a seed)."""
     seed_pairs, held_pairs = split_pairs(seed)
     return {
         SEED_FILE: constraint_prompts(seed_pairs, N_SEED, "seed", seed),
         HELDOUT_FILE: constraint_prompts(held_pairs, N_HELDOUT, "heldout", seed + 1),
         CHAT_FILE: chat_prompts(N_CHAT, seed),
+        POOL_FILE: constraint_prompts(pool_pairs(seed), N_POOL, "pool", seed + 3, TOPICS + POOL_TOPICS),
     }
 
 
@@ -220,7 +254,7 @@ def _table(counter: Counter, total: int, head: tuple[str, str]) -> list[str]:
 
 
 def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
-    seed, held, chat = sets[SEED_FILE], sets[HELDOUT_FILE], sets[CHAT_FILE]
+    seed, held, chat, pool = sets[SEED_FILE], sets[HELDOUT_FILE], sets[CHAT_FILE], sets[POOL_FILE]
     lines = [
         "# Data card: evalab prompt sets",
         "",
@@ -238,8 +272,11 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "prompts of the same kind |",
         f"| `{CHAT_FILE}` | {len(chat)} | {len(texts[CHAT_FILE].encode())} | open questions without "
         "constraints, for reward models and LLM judges |",
+        f"| `{POOL_FILE}` | {len(pool)} | {len(texts[POOL_FILE].encode())} | unseen prompts of the seed "
+        "set's kind: the pool of the `mode=\"fresh\"` control (the paper's \"+ new human prompts\") |",
         "",
-        "Each line is an `evalab.prompts.Prompt`: `id` (`seed-0001`, `heldout-0001`, `chat-0001`), `text` (what",
+        "Each line is an `evalab.prompts.Prompt`: `id` (`seed-0001`, `heldout-0001`, `chat-0001`, `pool-0001`), "
+        "`text` (what",
         "the solver sees), `task` (the text without its constraint sentences), `constraints` (a list of",
         "`{\"kind\": ..., **params}` dicts, checked by `evalab.constraints`), `domain`, `parent_id` (null),",
         "`iteration` (0), `operator` (`seed`).",
@@ -262,6 +299,12 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "- The prompt text is `constraints.render_prompt(task, constraints)`: the task, then one short",
         "  sentence per constraint.",
         "- Chat prompts: five question templates × topics, distinct (template, topic) pairs.",
+        f"- Pool prompts: the {len(TOPICS) * len(TASKS) - N_HELDOUT - N_SEED} (task type, topic) pairs that neither "
+        f"the seed nor the held-out set uses, plus the {len(TASKS)} task types on {len(POOL_TOPICS)} topics only "
+        f"the pool has ({', '.join(t.name for t in POOL_TOPICS)}), shuffled (seed {SEED + 3}); the first "
+        f"{N_POOL} get constraints as the seed set does. **No task text of the seed or held-out set occurs in "
+        "the pool** (checked in `tests/test_data.py`), so `mode=\"fresh\"` trains on prompts the run has "
+        f"never seen: {N_POOL // 48} iterations of the demo profile's 48 prompts without reuse.",
         "",
         "## Intended use",
         "",
@@ -271,6 +314,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "  before and after each iteration. Never train on it.",
         "- `chat`: prompts for a reward model (`rm:<id>`) or an LLM judge (`judge:<model>`), where there is",
         "  nothing to check mechanically.",
+        "- `pool`: `EvaConfig.pool_set`, the fresh prompts of the `mode=\"fresh\"` control; never the held-out set.",
         "",
         "How hard the seed prompts are for the untrained embedded solver, per constraint kind:",
         "`python benchmarks/base_solver_pass_rates.py` (greedy, 64 new tokens) writes",
@@ -286,7 +330,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "general instruction following.",
         "",
     ]
-    for name, ps in (("seed", seed), ("held-out", held)):
+    for name, ps in (("seed", seed), ("held-out", held), ("pool", pool)):
         cons = [c for p in ps for c in p.constraints]
         lines += [f"## Counts: {name} set ({len(ps)} prompts, {len(cons)} constraints)", ""]
         lines += ["Constraints per prompt:", ""]

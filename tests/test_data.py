@@ -77,3 +77,16 @@ def test_data_card_reports_the_real_counts(sets):
     for kind, n in Counter(c["kind"] for p in seed for c in p.constraints).items():
         assert f"| {kind} | {n} |" in card
     assert "python -m evalab.data" in card and "no (task type, topic) pair" in card
+
+
+def test_fresh_pool_is_unseen_and_large_enough_for_three_demo_iterations(sets):
+    pool = load_prompts(DATA / D.POOL_FILE)
+    assert len(pool) >= 3 * 48 and len({p.text for p in pool}) == len(pool)
+    pool_tasks = {p.task for p in pool}
+    assert not pool_tasks & {p.task for p in sets[D.SEED_FILE]}      # never a seed task
+    assert not pool_tasks & {p.task for p in sets[D.HELDOUT_FILE]}   # never a held-out task
+    for p in pool:
+        assert p.id.startswith("pool-") and p.constraints and C.validate_constraints(p.constraints) is None
+        assert p.text == C.render_prompt(p.task, p.constraints) and p.operator == "seed"
+    assert {p.task.split(" ")[0] for p in pool} >= {t.split(" ")[0] for t in D.TASKS.values()}
+    assert D.N_POOL > len(D.split_pairs()[0]) - D.N_SEED   # more than the unused task-topic pairs alone give
