@@ -22,10 +22,23 @@ Iteration t (solver θ_t = the configured solver for t = 0, else iteration t-1's
 
 After the last iteration, iter_k holds X_k and the eval of θ_k. ``mode="static"`` is the baseline with
 the same budget: no weights-driven selection and no creator; X_{t+1} = X_t.
+
+The paper's protocol and controls (``round_of`` names each iteration's kind; ``summary()`` shows it as ``round``):
+
+    warm-start round  ``warmup_round=True`` (paper profile): iteration 0 trains θ0 -> θ1 on X_0's own pairs
+                      (the run's trainer, DPO by default; a static round: X_1 = X_0, step-1 samples reused);
+                      eva's iterations are then 1..``iterations`` and the final eval is at iteration
+                      ``iterations + 1``. Off in ci/demo, where θ0 is the embedded solver as shipped.
+    mode="fresh"      the paper's "+ new human prompts": X_{t+1} = unseen prompts of ``pool_set`` (same count
+                      as X_t, never a prompt of an earlier X), no selection, no creator      fresh_prompt_set
+    mode="no_evolve"  the paper's "[no evolve]": iteration t trains on the informative subset of X_t
+                      (``sampling`` greedy or weighted), with new samples of θ_t; X_{t+1} = X_t, so the next
+                      iteration selects again under θ_{t+1}                                  informative_subset
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import logging
@@ -49,6 +62,18 @@ log = logging.getLogger("evalab.loop")
 EVA_STAGES = ("eval", "responses", "weights", "selected", "evolved", "next_prompts", "train_responses", "pairs",
               "checkpoint")
 STATIC_STAGES = ("eval", "responses", "weights", "next_prompts", "train_responses", "pairs", "checkpoint")
+NO_EVOLVE_STAGES = ("eval", "responses", "weights", "selected", "next_prompts", "train_responses", "pairs",
+                    "checkpoint")
+# each round kind's stages: the warm-start round is a static round on X_0; fresh prompts need no selection
+ROUND_STAGES = {"eva": EVA_STAGES, "static": STATIC_STAGES, "fresh": STATIC_STAGES, "no_evolve": NO_EVOLVE_STAGES,
+                "warmup": STATIC_STAGES}
+
+
+def round_of(cfg: EvaConfig, t: int) -> str:
+    """What iteration t of a run is: "warmup" (the warm-start round), the run's mode, or "final" (eval only)."""
+    if t >= cfg.iterations + int(cfg.warmup_round):
+        return "final"
+    return "warmup" if cfg.warmup_round and t == 0 else cfg.mode
 
 
 def stage_seed(seed: int, t: int, stage: str) -> int:
@@ -136,6 +161,31 @@ def next_prompt_set(current: Sequence[Prompt], evolved: pd.DataFrame, size: int,
     return out, info
 
 
+def same_prompt_set(current: Sequence[Prompt]) -> tuple[list[Prompt], dict[str, int]]:
+    """Step 5 of the static baseline, the warm-start round and no_evolve: X_{t+1} = X_t."""
+    return list(current), {"n_evolved": 0, "n_buffer": len(current), "backfilled": 0}
+
+
+def fresh_prompt_set(pool: Sequence[Prompt], seen: Sequence[str], size: int, seed: int, *, pool_name: str = "pool"
+                     ) -> tuple[list[Prompt], dict[str, int]]:
+    """Step 5 of ``mode="fresh"`` (the paper's "+ new human prompts"): ``size`` prompts of ``pool`` whose text is
+    not in ``seen`` (every prompt the run has used), drawn uniformly with ``seed``."""
+    seen_set = set(seen)
+    unseen = [p for p in pool if p.text not in seen_set]
+    if len(unseen) < size:
+        raise ValueError(f"EvaConfig.pool_set={pool_name!r}: only {len(unseen)} unseen prompts left, {size} needed "
+                         "for the next fresh set; use a larger pool or fewer iterations")
+    pick = np.random.default_rng(seed).permutation(len(unseen))[:size]
+    return [unseen[int(i)] for i in sorted(pick)], {"n_fresh": size, "n_evolved": 0, "n_buffer": 0, "backfilled": 0}
+
+
+def informative_subset(current: Sequence[Prompt], selected: pd.DataFrame) -> list[Prompt]:
+    """Training prompts of ``mode="no_evolve"`` (the paper's "[no evolve]"): the informative subset of X_t that
+    step 3 selected, in selection order, not evolved."""
+    by_id = {p.id: p for p in current}
+    return [by_id[i] for i in selected["prompt_id"]]
+
+
 # --------------------------------------------------------------------------------------------------
 # The run: stage bookkeeping around the steps (store I/O, seeds, timing, resume).
 # --------------------------------------------------------------------------------------------------
@@ -154,10 +204,10 @@ class EvaRun:
         self._creator = creator
         self._backend_factory = backend_factory
         self._backend: tuple[str, Any] | None = None
-        self.stages = EVA_STAGES if cfg.mode == "eva" else STATIC_STAGES
-        if not cfg.run_eval:
-            self.stages = tuple(s for s in self.stages if s != "eval")
+        self.stages = self.stages_of(int(cfg.warmup_round))  # the stages of the mode's iterations
         self._ensure_seed_prompts()
+        if cfg.mode == "fresh":
+            self._check_fresh_pool()
 
     # --- components (lazy: a finished run opens without loading any model) -----------------------
     @property
@@ -217,12 +267,42 @@ class EvaRun:
     def prompts(self, t: int) -> list[Prompt]:
         return frame_to_prompts(self.store.read_table(t, "prompts"))
 
+    @property
+    def n_rounds(self) -> int:
+        """Training iterations of the run: eva's ``iterations``, plus the warm-start round when on."""
+        return self.cfg.iterations + int(self.cfg.warmup_round)
+
+    def stages_of(self, t: int) -> tuple[str, ...]:
+        """The stages of iteration t (``ROUND_STAGES`` of ``round_of``; without eval when ``run_eval`` is off)."""
+        stages = ROUND_STAGES[round_of(self.cfg, min(t, self.n_rounds - 1))]
+        return stages if self.cfg.run_eval else tuple(s for s in stages if s != "eval")
+
+    def training_prompts(self, t: int) -> list[Prompt]:
+        """The prompts iteration t trains on: X_{t+1}, except in no_evolve (the informative subset of X_t)."""
+        if round_of(self.cfg, t) == "no_evolve":
+            return informative_subset(self.prompts(t), self.store.read_table(t, "selected"))
+        return self.prompts(t + 1)
+
+    def _pool(self) -> list[Prompt]:
+        return load_prompts(self.cfg.pool_set)
+
+    def _check_fresh_pool(self) -> None:
+        """Fail at the start, not iterations later, when the pool cannot give every fresh set unseen prompts."""
+        x0 = self.prompts(0)
+        size = self.cfg.next_set_size or len(x0)
+        seen = {p.text for p in x0}
+        n_unseen = sum(p.text not in seen for p in self._pool())
+        need = size * self.cfg.iterations
+        if n_unseen < need:
+            raise ValueError(f"EvaConfig.pool_set={self.cfg.pool_set!r}: {n_unseen} prompts not in X_0, but "
+                             f"mode='fresh' with iterations={self.cfg.iterations} needs {need} ({size} per iteration)")
+
     def pending(self) -> list[tuple[int, str]]:
         """Every stage still to run, in order (the last iteration ends with the final eval)."""
         todo = []
-        k = self.cfg.iterations
+        k = self.n_rounds
         for t in range(k):
-            todo += [(t, s) for s in self.stages if not self.store.has(t, s)]
+            todo += [(t, s) for s in self.stages_of(t) if not self.store.has(t, s)]
         if self.cfg.run_eval and not self.store.has(k, "eval"):
             todo.append((k, "eval"))
         return todo
@@ -248,7 +328,7 @@ class EvaRun:
     def creator_step(self, t: int = 0) -> pd.DataFrame:
         """Steps 1-5 of iteration t (generate, reward, weigh, sample, evolve, mix); returns X_{t+1}."""
         for stage in ("responses", "weights", "selected", "evolved", "next_prompts"):
-            if stage in self.stages and not self.store.has(t, stage):
+            if stage in self.stages_of(t) and not self.store.has(t, stage):
                 self.run_stage(t, stage)
         return self.store.read_table(t, "next_prompts")
 
@@ -319,9 +399,8 @@ class EvaRun:
     def _stage_next_prompts(self, t: int) -> None:
         current = self.prompts(t)
         size = self.cfg.next_set_size or len(current)
-        if self.cfg.mode == "static":
-            nxt, info = current, {"n_evolved": 0, "n_buffer": len(current), "backfilled": 0}
-            sources = ["seed" if p.operator == "seed" else "buffer" for p in nxt]
+        if round_of(self.cfg, t) != "eva":
+            nxt, info, sources = self._control_next_set(t, current, size)
         else:
             evolved = self.store.read_table(t, "evolved")
             nxt, info = next_prompt_set(current, evolved, size, self.cfg.evolved_ratio,
@@ -337,18 +416,32 @@ class EvaRun:
         self.store.write_table(t, "next_prompts", df)
         self.store.log_event("next_set", iteration=t, **info)
 
+    def _control_next_set(self, t: int, current: list[Prompt], size: int
+                          ) -> tuple[list[Prompt], dict[str, int], list[str]]:
+        """Step 5 of the warm-start round and the controls: (X_{t+1}, info, source per prompt)."""
+        kind = round_of(self.cfg, t)
+        if kind == "fresh":
+            seen = [p.text for s in range(t + 1) for p in self.prompts(s)]
+            nxt, info = fresh_prompt_set(self._pool(), seen, size, stage_seed(self.cfg.seed, t, "next_prompts"),
+                                         pool_name=self.cfg.pool_set)
+            return [dataclasses.replace(p, iteration=t + 1) for p in nxt], info, ["fresh"] * len(nxt)
+        nxt, info = same_prompt_set(current)
+        if kind == "no_evolve":
+            info["n_train"] = len(self.store.read_table(t, "selected"))
+        return nxt, info, ["seed" if p.operator == "seed" else "buffer" for p in nxt]
+
     def _stage_train_responses(self, t: int) -> None:
-        if self.cfg.mode == "static":  # X_{t+1} = X_t and the same solver: reuse step-1 samples
+        if round_of(self.cfg, t) in ("static", "warmup"):  # X_{t+1} = X_t and the same solver: reuse step-1 samples
             self.store.write_table(t, "train_responses", self.store.read_table(t, "responses"))
             return
-        df = generate_and_score(self.backend(t), self.reward, self.prompts(t + 1), self.cfg,
+        df = generate_and_score(self.backend(t), self.reward, self.training_prompts(t), self.cfg,
                                 stage_seed(self.cfg.seed, t, "train_responses"), self.progress)
         self.store.write_table(t, "train_responses", df)
 
     def _stage_pairs(self, t: int) -> None:
         from .pairs import build_pairs
 
-        prompts = self.prompts(t + 1)
+        prompts = self.training_prompts(t)
         resp = self.store.read_table(t, "train_responses")
         ids = [p.id for p in prompts]
         r = reward_matrix(resp, ids)
@@ -431,7 +524,8 @@ def summarize(store: RunStore) -> pd.DataFrame:
     """One row per iteration with whatever stages exist (works on partial runs)."""
     rows = []
     for t in store.iterations():
-        row: dict[str, Any] = {"iteration": t, "n_prompts": len(store.read_table(t, "prompts"))}
+        row: dict[str, Any] = {"iteration": t, "round": round_of(store.config, t),
+                               "n_prompts": len(store.read_table(t, "prompts"))}
         if store.has(t, "eval"):
             e = store.read_json(t, "eval")
             row.update(heldout_constraint_rate=e["constraint_rate"], heldout_full_rate=e["full_rate"])
