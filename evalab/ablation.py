@@ -10,6 +10,12 @@ bootstrap confidence intervals on the held-out score.
 Every (arm, seed) is an ordinary run directory ``root/<arm>/seed<k>``, so an interrupted ablation resumes
 arm by arm, stage by stage, and every plot of notebook 02 works on each arm.
 
+The paper's controls are named arms (``PROTOCOL_ARMS``), so ``run_ablation(base, ["eva", "static", "fresh",
+"no_evolve-greedy", "no_evolve-sampled"], ...)`` runs them all: eva; static (the same prompts again); fresh
+(the paper's "+ new human prompts": unseen prompts of ``pool_set``, same count); no_evolve-greedy / -sampled
+(the paper's "[no evolve]": train on the informative subset, chosen greedily or by weighted sampling). An arm
+that sets ``trainer`` gets that trainer's recipe (``config.with_trainer``) before its other overrides.
+
 Confidence intervals: percentile bootstrap over (seed, held-out prompt) cells. Each resample draws seeds
 with replacement and, inside each drawn seed, held-out prompts with replacement — so the interval
 reflects both run-to-run and prompt-sampling variance. With a single seed it is a prompt-only bootstrap.
@@ -25,23 +31,50 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import EvaConfig
+from .config import EvaConfig, with_trainer
 from .store import RunStore
+
+# The paper's controls, by name: EvaConfig overrides of each arm.
+PROTOCOL_ARMS: dict[str, dict[str, Any]] = {
+    "eva": {},
+    "static": {"mode": "static"},
+    "fresh": {"mode": "fresh"},
+    "no_evolve-greedy": {"mode": "no_evolve", "sampling": "greedy"},
+    "no_evolve-sampled": {"mode": "no_evolve", "sampling": "weighted"},
+}
+
+
+def resolve_arms(arms: Mapping[str, Mapping[str, Any]] | Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``arms`` as {name: overrides}; a sequence names arms of ``PROTOCOL_ARMS``."""
+    if isinstance(arms, Mapping):
+        return {str(k): dict(v) for k, v in arms.items()}
+    if isinstance(arms, str):
+        arms = [arms]
+    unknown = [a for a in arms if a not in PROTOCOL_ARMS]
+    if unknown:
+        raise ValueError(f"arms {unknown}: not a named arm; name arms of {list(PROTOCOL_ARMS)} or pass "
+                         "{name: EvaConfig overrides}")
+    return {a: dict(PROTOCOL_ARMS[a]) for a in arms}
 
 
 def arm_config(base: EvaConfig, overrides: Mapping[str, Any], seed: int, run_dir: str | Path) -> EvaConfig:
-    """The config of one (arm, seed): ``base`` with the arm's overrides, the seed and its own run_dir."""
+    """The config of one (arm, seed): ``base`` with the arm's overrides, the seed and its own run_dir. An arm
+    that changes the trainer gets that trainer's recipe first (the arm's own overrides still win)."""
     bad = [k for k in overrides if k in ("run_dir", "seed")]
     if bad:
         raise ValueError(f"arm overrides may not set {bad}: run_ablation sets them per (arm, seed)")
+    if overrides.get("trainer", base.trainer) != base.trainer:
+        base = with_trainer(base, overrides["trainer"])
     return base.replace(**dict(overrides), seed=int(seed), run_dir=str(run_dir))
 
 
-def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
+def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
+                 root: str | Path,
                  *, progress: bool = True, share_initial_eval: bool = True,
                  run_fn: Callable[[EvaConfig], Any] | None = None) -> dict[str, list[RunStore]]:
-    """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``run_fn(cfg)`` replaces the
-    default runner (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
+    """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``arms``: {name: EvaConfig
+    overrides}, or names of ``PROTOCOL_ARMS``. ``run_fn(cfg)`` replaces the default runner
+    (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
 
     ``share_initial_eval``: every arm starts from the same θ₀, so its greedy held-out report is computed
     once and copied into the other runs (marked ``shared_from``) when the evaluation settings match."""
@@ -49,6 +82,7 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
 
     if not arms:
         raise ValueError("no arms to run")
+    arms = resolve_arms(arms)
     if not seeds:
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}

@@ -126,3 +126,47 @@ def test_compare_arms_warns_when_seeds_stopped_at_different_iterations(tmp_path)
     _, b = _store(tmp_path, "b", seed=2, scores={0: [1, 0]})
     with pytest.warns(UserWarning, match="different iterations"):
         compare_arms({"eva": [a, b]})
+
+
+def test_run_ablation_runs_every_protocol_arm_through_the_loop(tmp_path, monkeypatch):
+    """The paper's controls by name, each through the real loop (stand-in generation, recording trainer)."""
+    import evalab.training
+    from evalab.ablation import PROTOCOL_ARMS, run_ablation
+    from evalab.creator import StructuredEvolver
+    from evalab.loop import EvaRun
+    from test_loop import TableBackend
+
+    monkeypatch.setattr(evalab.training, "train_preference",
+                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text(solver) and {"log_history": []})
+
+    def run_fn(cfg):
+        EvaRun(cfg, backend_factory=TableBackend, creator=StructuredEvolver(llm_rewrite=False), progress=False).run()
+
+    base = profile_config("ci", n_prompts=10, n_responses=4, warmup_round=True)
+    stores = run_ablation(base, list(PROTOCOL_ARMS), seeds=[1], root=tmp_path / "abl", progress=False, run_fn=run_fn)
+    assert list(stores) == ["eva", "static", "fresh", "no_evolve-greedy", "no_evolve-sampled"]
+    st = {a: runs[0] for a, runs in stores.items()}
+    assert {a: (s.config.mode, s.config.sampling) for a, s in st.items()} == {
+        "eva": ("eva", "weighted"), "static": ("static", "weighted"), "fresh": ("fresh", "weighted"),
+        "no_evolve-greedy": ("no_evolve", "greedy"), "no_evolve-sampled": ("no_evolve", "weighted")}
+    # every arm: warm-start round at iteration 0, then its own iteration 1
+    for a, s in st.items():
+        assert s.has(0, "checkpoint") and s.has(1, "checkpoint") and s.has(2, "eval"), a
+        assert s.has(1, "evolved") == (a == "eva") and s.has(1, "selected") == a.startswith(("eva", "no_evolve"))
+    assert (st["fresh"].read_table(2, "prompts").source == "fresh").all()
+    greedy = st["no_evolve-greedy"]
+    assert set(greedy.read_table(1, "train_responses").prompt_id) == set(greedy.read_table(1, "selected").prompt_id)
+    table = compare_arms(stores)
+    assert set(table.arm) == set(PROTOCOL_ARMS) and (table.iteration == 2).all()
+    with pytest.raises(ValueError, match="not a named arm"):
+        run_ablation(base, ["eva", "bogus"], seeds=[1], root=tmp_path / "x", run_fn=run_fn)
+
+
+def test_an_arm_choosing_a_trainer_gets_its_recipe():
+    from evalab.ablation import arm_config
+
+    base = profile_config("ci")
+    simpo = arm_config(base, {"trainer": "simpo"}, seed=1, run_dir="r")
+    assert (simpo.beta, simpo.simpo_gamma, simpo.n_prompts) == (10.0, 5.0, base.n_prompts)  # not DPO's β 0.1
+    assert arm_config(base, {"trainer": "simpo", "beta": 4.0}, seed=1, run_dir="r").beta == 4.0
+    assert arm_config(base, {"mode": "fresh"}, seed=2, run_dir="r").beta == base.beta
