@@ -337,6 +337,9 @@ class EvaRun:
             return
         if not self.store.has(t, "prompts"):
             raise RuntimeError(f"iteration {t} has no prompt set yet: finish iteration {t - 1} first")
+        if stage not in self.stages_of(t):
+            raise ValueError(f"stage {stage!r} is not part of iteration {t} (a {round_of(self.cfg, t)!r} round: "
+                             f"{', '.join(self.stages_of(t))})")
         t0 = time.time()
         self.store.log_event("stage_start", iteration=t, stage=stage)
         if self.progress:

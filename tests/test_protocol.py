@@ -42,6 +42,8 @@ def test_warm_start_round_trains_on_x0_before_eva(tmp_path, trained):
     run = make_run(tmp_path, warmup_round=True, iterations=2)
     assert run.n_rounds == 3 and run.stages_of(0) == STATIC_STAGES and "evolved" in run.stages_of(1)
     assert run.pending()[-1] == (3, "eval")
+    with pytest.raises(ValueError, match="'evolved' is not part of iteration 0 \\(a 'warmup' round"):
+        run.run_stage(0, "evolved")  # the warm-start round has no creator step: refused, not mixed in
     summary = run.run()
     s = run.store
     x0 = [p.id for p in run.prompts(0)]

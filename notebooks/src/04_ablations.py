@@ -3,9 +3,20 @@
 #
 # The paper's ablations ask which parts of eva matter: the informativeness **metric** (A\*_min vs mean
 # reward, variance, …), the **sampling** of the informative subset (weighted vs greedy vs uniform), and
-# **evolution** itself (eva vs training again on the same prompts with the same budget — the static
-# baseline). Each arm × seed is an ordinary run directory, run through the same loop, so the comparison is
-# one-to-one and an interrupted ablation resumes where it stopped.
+# **evolution** itself, against the paper's controls (`evalab.ablation.PROTOCOL_ARMS`):
+#
+# | arm | what it trains on each iteration | the paper's name |
+# | --- | --- | --- |
+# | `eva` | X_{t+1}: 80% creator variants of the informative subset + 20% buffer | eva |
+# | `static` | X_t again (same prompts, same budget) | (a static baseline) |
+# | `fresh` | unseen prompts of `pool_set`, same source and count, no evolution | + new human prompts |
+# | `no_evolve-greedy` | the informative subset of X_t (top weights), not evolved | [no evolve] greedy |
+# | `no_evolve-sampled` | the informative subset of X_t (weighted sampling), not evolved | [no evolve] sampled |
+#
+# The paper runs every arm after one warm-start DPO round on X_0 (θ0 → θ1): `warmup_round=True`, on in the
+# paper profile and off in ci/demo; it is each run's iteration 0 (the `round` column of `summarize` says
+# `warmup`), so eva's iterations are 1..k there. Each arm × seed is an ordinary run directory, run through the
+# same loop, so the comparison is one-to-one and an interrupted ablation resumes where it stopped.
 #
 # Scores are the held-out fully-satisfied rate with 95% bootstrap confidence intervals over seeds and
 # held-out prompts, plus the paired gain over each run's own iteration-0 solver.
@@ -16,28 +27,29 @@
 profile = "demo"            # "ci" | "demo" | "paper"
 run_dir = "../runs/04_ablations"
 seeds = []                  # empty: the profile default (ci 1 2, demo 1 2 3, paper 42 43 44)
-arms = {}                   # empty: the profile default arms (below); else name to EvaConfig overrides
+arms = {}                   # empty: the profile default arms (below); else name to EvaConfig overrides,
+                            # or a list of PROTOCOL_ARMS names, e.g. ["eva", "fresh", "no_evolve-greedy"]
 iterations = 1
 
 # %%
 import pandas as pd
 import plotly.express as px
 
-from evalab.ablation import compare_arms, compare_to_baseline, per_seed_scores, run_ablation
+from evalab.ablation import PROTOCOL_ARMS, compare_arms, compare_to_baseline, per_seed_scores, resolve_arms, run_ablation
 from evalab.config import profile_config
 
 DEFAULT_ARMS = {
     "ci": {"eva": {}, "static": {"mode": "static"}},
-    "demo": {"eva": {}, "static": {"mode": "static"}, "uniform": {"sampling": "uniform"},
-             "metric=avg": {"metric": "avg"}},
-    "paper": {"eva (A*_min)": {}, "static": {"mode": "static"}, "uniform sampling": {"sampling": "uniform"},
-              "greedy sampling": {"sampling": "greedy"}, "A*_avg": {"metric": "a_avg"}, "var": {"metric": "var"},
-              "avg": {"metric": "avg"}, "1/A*_min": {"metric": "inv_a_min"}},
+    "demo": dict(PROTOCOL_ARMS),   # eva, static, fresh, no_evolve-greedy, no_evolve-sampled
+    "paper": {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"}, "sampling=greedy": {"sampling": "greedy"},
+              "metric=a_avg": {"metric": "a_avg"}, "metric=var": {"metric": "var"}, "metric=avg": {"metric": "avg"},
+              "metric=inv_a_min": {"metric": "inv_a_min"}},
 }
-arms = arms or DEFAULT_ARMS[profile]
+arms = resolve_arms(arms or DEFAULT_ARMS[profile])
 seeds = seeds or {"ci": [1, 2], "demo": [1, 2, 3], "paper": [42, 43, 44]}[profile]
 base = profile_config(profile, iterations=iterations)
-print(f"{len(arms)} arms × {len(seeds)} seeds × {iterations} iteration(s):", list(arms))
+print(f"{len(arms)} arms × {len(seeds)} seeds × {iterations} iteration(s), warm-start round: {base.warmup_round}:",
+      list(arms))
 
 # %%
 stores = run_ablation(base, arms, seeds, run_dir)
@@ -76,6 +88,13 @@ vs_static = compare_to_baseline(stores, baseline="static") if "static" in stores
 vs_static
 
 # %% [markdown]
+# The paper's headline control is `fresh`: does eva beat training on as many *new* prompts of the same source?
+
+# %%
+vs_fresh = compare_to_baseline(stores, baseline="fresh") if "fresh" in stores else pd.DataFrame()
+vs_fresh
+
+# %% [markdown]
 # ## Per seed
 # Every (arm, seed) cell, so a single lucky seed cannot hide in the mean.
 
@@ -90,7 +109,7 @@ px.strip(per_seed[per_seed.iteration == per_seed.iteration.max()], x="arm", y="f
 # ## What the creator did in each arm
 # Informativeness of the training prompts (mean A\*_min of X_{t+1} under θ_t) and the creator's acceptance
 # rate. eva's claim is that evolved prompts stay informative; the static baseline's informativeness can
-# only fall as the solver learns its fixed prompts.
+# only fall as the solver learns its fixed prompts. (The warm-start round, shared by every arm, is left out.)
 
 # %%
 from evalab.loop import summarize
@@ -98,4 +117,4 @@ from evalab.loop import summarize
 summ = pd.concat([summarize(st).assign(arm=arm, seed=s) for arm, runs in stores.items()
                   for s, st in zip(seeds, runs)], ignore_index=True)
 cols = [c for c in ("weight_mean", "frac_informative", "acceptance", "n_pairs") if c in summ]
-summ[summ.iteration < iterations].groupby("arm")[cols].mean()
+summ[~summ["round"].isin(["warmup", "final"])].groupby("arm")[cols].mean()
