@@ -115,7 +115,8 @@ class EvaConfig:
     next_set_size: int = _f(0, "size of X_{t+1} (0 = same size as X_t)")
 
     # --- solver training (step 6) -------------------------------------------------------------------
-    trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}")
+    trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}; profile_config(trainer=...) and "
+                      "with_trainer apply its recipe (TRAINER_RECIPES)")
     learning_rate: float = _f(5e-7, "peak learning rate (paper DPO: 5e-7)")
     lr_scheduler: str = _f("cosine", "learning-rate schedule (paper: cosine; SPPO linear)")
     warmup_ratio: float = _f(0.1, "share of optimizer steps with linear lr warmup, in [0, 1) (paper: 0.1)")
@@ -233,10 +234,11 @@ class EvaConfig:
 # that changes them (resuming must not mix two experiments); the others (batch sizes, concurrency) may
 # change between a crash and its resume.
 IDENTITY_FIELDS = (
-    "mode", "warmup_round", "seed", "prompt_set", "pool_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
+    "mode", "seed", "prompt_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
     "reward", "metric", "subset_fraction", "sampling", "creator", "evolver", "n_variants", "evolved_ratio",
     "next_set_size", "trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda",
-    "epochs", "max_length", "max_prompt_length", "lora", "ref_model", "warmup_ratio", "optim",
+    "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
+    "warmup_round", "pool_set", "warmup_ratio", "optim",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,
