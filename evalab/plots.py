@@ -1022,11 +1022,13 @@ def creator_cost_table(run: Run) -> pd.DataFrame:
             att = ev["attempts"].astype(float) if "attempts" in ev else pd.Series(np.nan, index=ev.index)
             if events is None:
                 events = store.events()
-            ends = events[(events.get("event") == "stage_end") & (events.get("stage") == "evolved")
-                          & (events.get("iteration") == t)] if len(events) else events
+            seconds = np.nan
+            if {"event", "stage", "iteration", "seconds"} <= set(events.columns):
+                ends = events[(events["event"] == "stage_end") & (events["stage"] == "evolved")
+                              & (events["iteration"] == t)]
+                seconds = float(ends["seconds"].iloc[-1]) if len(ends) else np.nan
             row.update(calls=float((att > 0).sum()), retries=float((att - 1).clip(lower=0).sum()),
-                       prompt_tokens=np.nan, completion_tokens=np.nan, cost_usd=np.nan,
-                       seconds=float(ends["seconds"].iloc[-1]) if len(ends) and "seconds" in ends else np.nan)
+                       prompt_tokens=np.nan, completion_tokens=np.nan, cost_usd=np.nan, seconds=seconds)
         rows.append(row)
     return pd.DataFrame(rows, columns=["t", *CREATOR_COST_COLUMNS, "n_variants", "n_accepted", "recorded"])
 
