@@ -478,8 +478,8 @@ def _with_call(v: Variant, res: CallResult | None) -> Variant:
 class EvolInstructCreator(Creator):
     """Free-text EvolInstruct through litellm: each variant applies one operator to the whole prompt text.
 
-        creator = EvolInstructCreator("openai/gpt-4o-mini", concurrency=32)
-        variants = creator.evolve(prompts, n_variants=4, iteration=1, seed=42)
+        creator = EvolInstructCreator("openai/gpt-4o-mini", concurrency=32, evolution="chained")
+        variants = creator.evolve(prompts, n_variants=4, iteration=1, seed=42)   # 4 chained steps per prompt
 
     Evolved prompts carry no structured constraints (their text may state requirements in words); use
     :class:`StructuredEvolver` when the reward checks constraints.
@@ -540,7 +540,9 @@ class StructuredEvolver(Creator):
     "reasoning" rewrite the task through the LLM and keep the constraints; "breadth" asks the LLM for a new
     task of the same domain and samples as many fresh constraints as the parent had. The prompt text is
     always ``render_prompt(task, constraints)``. When the picked code operator is impossible (nothing left to
-    add or harden) the other one is tried. ``llm_rewrite=False`` uses the code operators only.
+    add or harden) the other one is tried. ``llm_rewrite=False`` uses the code operators only. With
+    ``evolution="chained"`` every step applies its operator to the previous accepted step (constraints
+    accumulate, the task is rewritten again), so a 4-step chain can add, harden and rewrite in turn.
     """
 
     operators = OPERATORS
