@@ -46,7 +46,10 @@ from pathlib import Path
 from typing import Any
 
 METRICS = ("a_min", "a_avg", "a_dts", "var", "avg", "inv_avg", "inv_a_min", "uniform")
-STRATEGIES = ("weighted", "greedy", "uniform")
+STRATEGIES = ("weighted", "greedy", "uniform", "band")
+EVOLUTIONS = ("chained", "independent")
+BUFFERS = ("uniform", "informative")
+FILLS = ("buffer", "quota")
 TRAINERS = ("dpo", "simpo", "orpo", "sppo")
 PROFILES = ("ci", "demo", "paper")
 MODES = ("eva", "static", "fresh", "no_evolve")
@@ -100,11 +103,16 @@ class EvaConfig:
     # --- informativeness and sampling (steps 2-3) -------------------------------------------------
     metric: str = _f("a_min", f"informativeness metric, one of {METRICS}")
     subset_fraction: float = _f(0.25, "fraction of X_t sampled as the informative subset (paper: 25%)")
-    sampling: str = _f("weighted", f"subset sampling strategy, one of {STRATEGIES}")
+    sampling: str = _f("weighted", f"subset sampling strategy, one of {STRATEGIES} ('uniform' ignores the weights; "
+                       "'band': uniform among prompts whose mean reward is in [band_low, band_high])")
+    band_low: float = _f(0.2, "sampling='band': lowest mean reward (pass rate) kept, reward units (verl #2791: 0.2)")
+    band_high: float = _f(0.8, "sampling='band': highest mean reward (pass rate) kept, reward units (verl #2791: 0.8)")
 
     # --- creator (step 4) ---------------------------------------------------------------------------
     creator: str = _f(LOCAL_CREATOR, "creator LLM as a litellm model string, e.g. 'gemini/gemini-1.5-pro'")
     evolver: str = _f("structured", "'structured' (keeps constraints checkable) or 'evol_instruct' (free text)")
+    evolution: str = _f("chained", "'chained' (paper / distilabel EvolInstruct: step i rewrites step i-1, random "
+                        "operator, every step kept) or 'independent' (n_variants one-step variants of the parent)")
     n_variants: int = _f(4, "evolved variants per selected prompt (paper: 4)")
     creator_concurrency: int = _f(8, "concurrent creator calls (remote creators)")
     creator_max_tokens: int = _f(256, "token budget of one creator call")
@@ -113,6 +121,11 @@ class EvaConfig:
     # --- next prompt set (step 5) -------------------------------------------------------------------
     evolved_ratio: float = _f(0.8, "share of evolved prompts in X_{t+1} (paper: 80%)")
     next_set_size: int = _f(0, "size of X_{t+1} (0 = same size as X_t)")
+    buffer: str = _f("uniform", "the (1 - evolved_ratio) buffer of X_{t+1}: 'uniform' (random prompts of X_t) or "
+                     "'informative' (the highest-weight prompts of X_0..X_t)")
+    fill: str = _f("buffer", "too few accepted variants for the evolved quota: 'buffer' (back-fill with buffer "
+                   "prompts) or 'quota' (re-ask the creator up to fill_max_rounds times, then back-fill)")
+    fill_max_rounds: int = _f(3, "fill='quota': extra creator rounds at most (each evolves the selected prompts again)")
 
     # --- solver training (step 6) -------------------------------------------------------------------
     trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}; profile_config(trainer=...) and "
@@ -154,6 +167,16 @@ class EvaConfig:
             bad("metric", f"unknown metric; choose one of {METRICS}")
         if self.sampling not in STRATEGIES:
             bad("sampling", f"unknown strategy; choose one of {STRATEGIES}")
+        if not self.band_low <= self.band_high:
+            bad("band_low", f"must be <= band_high={self.band_high!r}")
+        if self.evolution not in EVOLUTIONS:
+            bad("evolution", f"choose one of {EVOLUTIONS}")
+        if self.buffer not in BUFFERS:
+            bad("buffer", f"choose one of {BUFFERS}")
+        if self.fill not in FILLS:
+            bad("fill", f"choose one of {FILLS}")
+        if int(self.fill_max_rounds) < 0:
+            bad("fill_max_rounds", "must be >= 0")
         if self.trainer not in TRAINERS:
             bad("trainer", f"unknown trainer; choose one of {TRAINERS}")
         if self.evolver not in ("structured", "evol_instruct"):
@@ -239,12 +262,14 @@ IDENTITY_FIELDS = (
     "next_set_size", "trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda",
     "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
     "warmup_round", "pool_set", "warmup_ratio", "optim",
+    "band_low", "band_high", "evolution", "buffer", "fill", "fill_max_rounds",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,
-# transformers' default optimizer); ``EvaConfig.load`` and the run store's guard fill them in.
+# transformers' default optimizer, independent one-step evolution, uniform buffer, buffer back-fill);
+# ``EvaConfig.load`` and the run store's guard fill them in.
 LEGACY_DEFAULTS: dict[str, Any] = {"warmup_ratio": 0.0, "warmup_round": False, "optim": "adamw_torch_fused",
-                                   "profile": ""}
+                                   "profile": "", "evolution": "independent", "buffer": "uniform", "fill": "buffer"}
 
 # Profiles: "ci" is tiny (tests, seconds-to-minutes on 2 CPU cores), "demo" shows the loop and some
 # learning on a CPU in tens of minutes, "paper" is the published scale (GPU, hosted creator).

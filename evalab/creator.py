@@ -1,33 +1,24 @@
-"""The creator (step 4 of eva): evolve informative prompts EvolInstruct-style; validate every variant.
+"""The creator (step 4 of eva): evolve informative prompts EvolInstruct-style; every variant validated.
 
     from evalab.creator import StructuredEvolver, EvolInstructCreator, variants_to_frame
-    variants = StructuredEvolver(llm_rewrite=False).evolve(selected, n_variants=4, iteration=1, seed=42)
-    df = variants_to_frame(variants)          # every variant, accepted or not, with its reject reason
+    variants = StructuredEvolver(llm_rewrite=False, evolution="chained").evolve(selected, 4, iteration=1, seed=42)
+    df = variants_to_frame(variants)          # every step, accepted or not, its depth and reject reason
     EvolInstructCreator("evalab/smollm2-135m").evolve(selected, 4, iteration=1)   # free text via litellm
 
-Operators (Xu et al. 2023, EvolInstruct; used by eva, Ye et al. 2024 §3.2):
+The creator module is split along its ideas: :mod:`evalab.operators` (operators and their templates),
+:mod:`evalab.validation` (cleaning and validating an output), this module (variants, LLM calls, the two
+creators, chained evolution). Every public name of the three is importable from ``evalab.creator``.
 
-- in-depth: ``add_constraints`` (one or two more requirements), ``deepen`` (ask for more depth),
-  ``concretize`` (general -> specific), ``reasoning`` (needs several explicit reasoning steps);
-- in-breadth: ``breadth`` (a new prompt of the same domain, similar length and difficulty, other topic);
-- structured only: ``harden`` (one constraint made stricter, in code).
+Two evolution schemes (``evolution=``; ``EvaConfig.evolution``, default "chained" as in the paper):
 
-Every creator output goes through :func:`clean_output` (drops "Rewritten prompt:"-style prefixes, wrapping
-quotes and markdown fences, trailing chatter) and :func:`validate_variant`, which returns one stable reject
-reason (used by plots and tests) or None:
-
-    empty               blank, or no readable content (fewer than 3 letters, or under half of the visible
-                        characters are letters/digits: unicode junk, symbol soup)
-    over_long           longer than ``max_chars``
-    injection           tells the solver to ignore its instructions / reveal its system prompt, or carries
-                        chat role tags ("<|im_start|>", "[INST]", a line starting "system:")
-    refusal             the creator refused ("I'm sorry", "As an AI", "I cannot ...")
-    markup              mostly HTML / code fences / tables / JSON instead of a prompt
-    copy                equal to the parent after normalisation, or a near-copy (word-level similarity ratio
-                        >= 0.9 with at most a few words changed)
-    duplicate           already produced (in ``seen``: the batch's inputs and earlier accepted variants)
-    broken_constraints  structured: ``constraints.validate_constraints`` rejects the new constraint list
-    error               the creator call failed after all retries (set by the creators, not by validation)
+- ``"chained"`` (distilabel's EvolInstruct with ``num_evolutions=k``, the paper's creator): k steps per
+  selected prompt; step i rewrites the output of step i-1 with an operator drawn at random (with
+  replacement) per step; every step is kept as a variant. An accepted step's ``parent_id`` is the previous
+  accepted step (the selected prompt for the first one) and its ``depth`` is its parent's depth + 1. A
+  rejected step is recorded with its reason and the chain continues from the *last accepted text* (the
+  next step rewrites that text again, with a freshly drawn operator), so a bad answer never poisons the
+  rest of the chain and the chain never rewrites a refusal or an empty answer;
+- ``"independent"``: k one-step variants of the selected prompt with rotating operators (depth 1 each).
 
 Calls go through ``litellm.acompletion`` with a semaphore (``concurrency``), exponential backoff with jitter
 on failures (timeouts, 429, 5xx, connection errors, empty answers), a per-call timeout, and never raise for a
@@ -36,6 +27,11 @@ batch failed does ``evolve`` raise ``RuntimeError``, after the batch, so a run l
 are never logged nor stored: error texts are redacted. Works inside Jupyter (a running event loop) by
 running the batch in a worker thread. The model string "evalab/<name>" is the embedded local model
 (``evalab.llm`` registers it as a litellm provider).
+
+Accounting: ``creator.last_stats`` holds the last ``evolve``'s calls, failed calls, retries, prompt and
+completion tokens, wall seconds and cost in USD (litellm's cost map: the response's ``response_cost``, else
+``litellm.completion_cost``; 0 for the embedded local model and for models litellm cannot price); each
+variant carries its own call's tokens and cost (and latency, ``Variant.seconds``).
 """
 
 from __future__ import annotations
@@ -43,16 +39,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy as _copy
-import difflib
 import hashlib
 import json
 import logging
-import math
 import os
 import random
 import re
 import time
-import unicodedata
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,378 +53,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import LOCAL_CREATOR, EvaConfig
+from .config import EVOLUTIONS, LOCAL_CREATOR, EvaConfig
+from .operators import (  # noqa: F401  (re-exported: evalab.creator is the public entry point)
+    CODE_OPERATORS, FREE_TEXT_OPERATORS, IN_BREADTH, IN_DEPTH, OPERATORS, STRUCTURED_ONLY, build_messages,
+)
 from .prompts import Prompt, child_id
+from .validation import (  # noqa: F401  (re-exported)
+    ACCEPTED, MARKUP_MIN_PROSE_WORDS, MARKUP_SHARE, MARKUP_SHARE_HARD, NEAR_COPY_MAX_SHARE, NEAR_COPY_MAX_WORDS,
+    NEAR_COPY_RATIO, REASONS, clean_output, is_copy, markup_share, normalize_text, screen_text, validate_variant,
+)
 
 log = logging.getLogger("evalab.creator")
-
-IN_DEPTH = ("add_constraints", "deepen", "concretize", "reasoning")
-IN_BREADTH = ("breadth",)
-STRUCTURED_ONLY = ("harden",)
-OPERATORS = IN_DEPTH + IN_BREADTH + STRUCTURED_ONLY
-FREE_TEXT_OPERATORS = IN_DEPTH + IN_BREADTH  # what EvolInstructCreator can apply
-CODE_OPERATORS = ("add_constraints", "harden")  # StructuredEvolver applies these without an LLM
-
-REASONS = ("empty", "over_long", "injection", "refusal", "markup", "meta", "copy", "duplicate",
-           "broken_constraints", "error")
-ACCEPTED = "ok"
-
-# near-copy: word-level SequenceMatcher ratio >= NEAR_COPY_RATIO and at most
-# max(NEAR_COPY_MAX_WORDS, NEAR_COPY_MAX_SHARE * len(parent words)) words changed
-NEAR_COPY_RATIO = 0.9
-NEAR_COPY_MAX_WORDS = 3
-NEAR_COPY_MAX_SHARE = 0.03
-# markup: a text is "markup" when it is a JSON value, or when more than MARKUP_SHARE of its visible characters
-# sit in markup (fences, tags, tables, rules) and fewer than MARKUP_MIN_PROSE_WORDS words of instruction lie
-# outside code fences (a prompt may quote code), or when tags/tables alone cover more than MARKUP_SHARE_HARD
-# of the text outside code fences (HTML soup that happens to contain words)
-MARKUP_SHARE = 0.5
-MARKUP_MIN_PROSE_WORDS = 4
-MARKUP_SHARE_HARD = 0.7
-
-
-# =====================================================================================================
-# Operator templates (our own wording). The creator must answer with the new prompt only.
-# =====================================================================================================
-
-_IN_DEPTH_INSTRUCTIONS = {
-    "add_constraints": (
-        "Make it more demanding by adding one or two specific requirements the answer has to meet, for "
-        "example a format, a length limit, a detail that must appear, or something to avoid. Keep the "
-        "original request intact."),
-    "deepen": (
-        "Make it ask for more depth on the same subject: for example the reasons behind something, the "
-        "trade-offs between options, or the cases where the usual answer stops being true."),
-    "concretize": (
-        "Make it more specific: replace general wording with a particular situation, a named example, a "
-        "definite audience or concrete numbers, so that the request becomes narrower and more precise."),
-    "reasoning": (
-        "Change it so that a good answer has to work through several explicit steps of reasoning, such as "
-        "comparing, calculating or deducing, instead of stating a single fact."),
-}
-
-_FREE_RULES = (
-    "Rules:\n"
-    "- The result must be one self-contained prompt that a person could send to an assistant.\n"
-    "- Do not answer the prompt and do not explain what you changed.\n"
-    "- Do not refer to 'the original prompt', 'the rewritten prompt' or anything similar.\n"
-    "- {length_rule}\n"
-    "- Reply with the text of the new prompt and nothing else.")
-
-_TASK_ONLY_RULE = ("- Do not add rules about the form of the answer (word or sentence limits, bullet points, "
-                   "capital letters, keywords, titles); those are added separately.\n")
-
-_IN_DEPTH_TEMPLATE = (
-    "You write prompts used to train an AI assistant. Here is an existing prompt:\n\n"
-    "\"\"\"\n{text}\n\"\"\"\n\n"
-    "{instruction}\n\n{rules}\n\nNew prompt:")
-
-_BREADTH_TEMPLATE = (
-    "You write prompts used to train an AI assistant. Here is an example prompt{domain_part}:\n\n"
-    "\"\"\"\n{text}\n\"\"\"\n\n"
-    "Write one new prompt for the same kind of use, on a clearly different topic, about as long and as "
-    "difficult as the example.\n\n{rules}\n\nNew prompt:")
-
-
-def build_messages(operator: str, text: str, *, domain: str = "", task_only: bool = False) -> list[dict[str, str]]:
-    """The chat messages asking the creator to apply ``operator`` to ``text`` (a prompt or a bare task).
-
-    ``task_only`` (structured evolver) adds a rule that keeps answer-format requirements out of the task,
-    since those live in the checkable constraints.
-    """
-    if operator not in FREE_TEXT_OPERATORS:
-        raise ValueError(f"operator={operator!r}: no LLM template; choose one of {FREE_TEXT_OPERATORS}")
-    n_words = len(text.split())
-    if operator == "breadth":
-        length_rule = f"Keep it roughly as long as the example (about {max(n_words, 5)} words)."
-    else:
-        length_rule = "Add no more than 25 words to the existing prompt."
-    rules = _FREE_RULES.format(length_rule=length_rule)
-    if task_only:
-        rules = rules.replace("- Reply with", _TASK_ONLY_RULE + "- Reply with")
-    if operator == "breadth":
-        domain_part = f" from the domain '{domain}'" if domain else ""
-        content = _BREADTH_TEMPLATE.format(text=text.strip(), domain_part=domain_part, rules=rules)
-    else:
-        content = _IN_DEPTH_TEMPLATE.format(text=text.strip(), instruction=_IN_DEPTH_INSTRUCTIONS[operator],
-                                            rules=rules)
-    return [{"role": "user", "content": content}]
-
-
-# =====================================================================================================
-# Post-processing of a creator answer
-# =====================================================================================================
-
-_LEAD_IN_RE = re.compile(r"^\s*(?:sure|certainly|of course|okay|ok|absolutely|great)\b[!.,:]*\s*", re.I)
-_HERE_IS_RE = re.compile(r"^\s*here(?:'s|’s| is| are)\b[^:\n]{0,80}:[ \t]*\n?", re.I)
-_LABEL_RE = re.compile(
-    r"^\s*[#*_>\s]*(?:(?:new|rewritten|evolved|revised|improved|updated|modified|created|generated|final|"
-    r"harder|deeper|more\s+\w+|concrete|specific|deepened|concretized)\s+(?:prompt|instruction|question|task)"
-    r"|(?:the\s+)?prompt|instruction)\s*[#*_]*\s*:\s*[#*_]*[ \t]*\n?", re.I)
-_FENCE_RE = re.compile(r"^```[ \t]*([\w+-]*)[ \t]*\n(.*?)\n?[ \t]*```\s*$", re.S)
-_PLAIN_FENCE_LANGS = {"", "text", "txt", "markdown", "md", "plaintext", "prompt"}
-_CHATTER_RE = re.compile(
-    r"^\s*[(*_]*\s*(?:note\b|explanation\b|changes?\s*(?:made)?\s*:|this\s+(?:new\s+|rewritten\s+|evolved\s+|"
-    r"revised\s+|updated\s+)?(?:prompt|version|question|instruction)\b|the\s+(?:new\s+|rewritten\s+|evolved\s+|"
-    r"revised\s+)?prompt\s+(?:now|adds|asks|requires|is)\b|i\s+(?:have|hope|added|made|changed|rewrote|kept)\b|"
-    r"let me know\b|hope this\b|feel free\b|in this (?:version|prompt)\b)", re.I)
-_QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "`": "`"}
-
-
-def _strip_quotes(s: str) -> str:
-    s = s.strip()
-    for _ in range(3):
-        if s.startswith('"""') and s.endswith('"""') and len(s) >= 6:
-            s = s[3:-3].strip()
-            continue
-        if len(s) >= 2 and s[0] in _QUOTE_PAIRS and s[-1] == _QUOTE_PAIRS[s[0]]:
-            inner = s[1:-1]
-            if s[0] not in inner:  # don't cut '"a" and "b"' to 'a" and "b'
-                s = inner.strip()
-                continue
-        break
-    return s
-
-
-def _strip_prefixes(s: str) -> str:
-    for _ in range(4):
-        before = s
-        s = _LEAD_IN_RE.sub("", s, count=1)
-        s = _HERE_IS_RE.sub("", s, count=1)
-        s = _LABEL_RE.sub("", s, count=1)
-        s = s.strip()
-        if s == before:
-            break
-    return s
-
-
-def _cut_trailing_chatter(s: str) -> str:
-    lines = s.split("\n")
-    for i in range(1, len(lines)):
-        if _CHATTER_RE.match(lines[i]) and "".join(lines[:i]).strip():
-            return "\n".join(lines[:i]).strip()
-    return s
-
-
-def clean_output(raw: str | None) -> str:
-    """The prompt inside a creator answer: no label prefix, wrapping quotes, plain fences or chatter.
-
-    Only *plain* fences (no language, or text/markdown) are unwrapped; a fence tagged json/html/python is kept
-    so that validation can reject it as markup. A JSON object with a single prompt-like string field
-    (``{"prompt": "..."}``) is unwrapped too.
-    """
-    if raw is None:
-        return ""
-    s = str(raw).replace("\r\n", "\n").strip()
-    s = s.replace("<<<", "").replace(">>>", "").strip() if s.startswith("<<<") else s
-    s = _strip_prefixes(s)
-    s = _cut_trailing_chatter(s)
-    m = _FENCE_RE.match(s)
-    if m and m.group(1).lower() in _PLAIN_FENCE_LANGS:
-        s = _strip_prefixes(m.group(2).strip())
-    if s.startswith("{") and s.endswith("}"):
-        try:
-            obj = json.loads(s)
-        except json.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict) and len(obj) == 1:
-            (key, value), = obj.items()
-            if isinstance(value, str) and key.lower() in {"prompt", "new_prompt", "instruction", "question", "text"}:
-                s = value.strip()
-    return _strip_quotes(s)
-
-
-# =====================================================================================================
-# Validation
-# =====================================================================================================
-
-_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs"}
-
-
-def _strip_invisible(s: str) -> str:
-    return "".join(ch for ch in s if ch in "\n\t " or unicodedata.category(ch) not in _INVISIBLE_CATEGORIES)
-
-
-def normalize_text(s: str) -> str:
-    """Comparison key: NFKC, invisible characters dropped, lower case, punctuation -> space, single spaces."""
-    s = _strip_invisible(unicodedata.normalize("NFKC", s)).lower()
-    s = re.sub(r"[^\w\s]", " ", s)
-    return " ".join(s.split())
-
-
-_REFUSAL_START_RE = re.compile(
-    r"^\W*(?:i'?m\s+(?:so\s+|very\s+|really\s+)?sorry|i\s+am\s+(?:so\s+|very\s+)?sorry|sorry\b|"
-    r"my\s+apologies|i\s+apologi[sz]e|unfortunately,?\s+i\b|"
-    r"i\s+(?:can\s*not|can'?t|could\s*not|couldn'?t|won'?t|will\s+not|must\s+decline|am\s+unable|'?m\s+unable|"
-    r"am\s+not\s+able|'?m\s+not\s+able|do\s+not\s+feel\s+comfortable|don'?t\s+feel\s+comfortable|"
-    r"am\s+not\s+comfortable|'?m\s+not\s+comfortable)|"
-    r"as\s+an\s+ai\b|as\s+a\s+(?:large\s+)?language\s+model|i(?:'m|\s+am)\s+afraid\s+i)", re.I)
-_REFUSAL_ANYWHERE_RE = re.compile(
-    r"\bas\s+an\s+ai(?:\s+language)?\s+model\b|\bi(?:'m|\s+am)\s+(?:just\s+|only\s+)?an\s+ai\b|"
-    r"\bi\s+(?:cannot|can'?t|won'?t)\s+(?:help|assist|comply|fulfil+|create|provide|generate|do)\s+"
-    r"(?:with\s+)?(?:that|this|your)\b", re.I)
-
-_INJECTION_RES = [
-    re.compile(r"<\|[a-z_ ]{2,30}\|>", re.I),                                     # <|im_start|>, <|system|>, ...
-    re.compile(r"\[/?INST\]|<<\s*/?SYS\s*>>|</?s>\s*\[", re.I),                    # llama-2 chat tags
-    re.compile(r"^\s*[#>*_\[]*\s*(?:system|assistant|developer)\s*[\]*_]*\s*:", re.I | re.M),  # role lines
-    re.compile(r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|every\s+)?(?:of\s+)?"
-               r"(?:the\s+|your\s+|my\s+|these\s+|those\s+)?(?:previous|prior|above|earlier|preceding|"
-               r"foregoing|system|original|initial)\s+(?:instructions?|prompts?|rules|"
-               r"messages?|directions|guidelines|context)", re.I),
-    re.compile(r"\b(?:ignore|disregard|forget)\s+(?:all|everything)\s+(?:you\s+(?:were|have\s+been)\s+told|"
-               r"above|before|previously|instructions?)", re.I),
-    re.compile(r"\b(?:reveal|print|show|repeat|output|leak|display|dump|expose|tell\s+me)\b[^.\n]{0,40}?"
-               r"\b(?:system|hidden|initial|secret|developer)\s+(?:prompt|instructions?|message|rules)", re.I),
-    re.compile(r"\byou\s+are\s+now\b[^.\n]{0,30}\b(?:DAN|unfiltered|unrestricted|jailbroken|uncensored|"
-               r"free\s+of\s+(?:all\s+)?(?:rules|restrictions))", re.I),
-    re.compile(r"\bdo\s+anything\s+now\b|\bdeveloper\s+mode\s+(?:enabled|on)\b", re.I),
-]
-
-_FENCED_BLOCK_RE = re.compile(r"```.*?(?:```|\Z)", re.S)
-_HTML_TAG_RE = re.compile(r"</?[A-Za-z!][^<>\n]{0,300}>")
-_HTML_ENTITY_RE = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6});")
-_TABLE_LINE_RE = re.compile(r"^\s*\|.*\|\s*$", re.M)
-_RULE_LINE_RE = re.compile(r"^\s*(?:[-*_=~]\s*){3,}$", re.M)
-_MD_LINK_TARGET_RE = re.compile(r"\]\([^)\s]*\)")
-_JSON_KEY_RE = re.compile(r'"[^"\n]{1,60}"\s*:')
-
-
-def _nonspace(s: str) -> int:
-    return sum(1 for ch in s if not ch.isspace())
-
-
-def _is_blank(text: str) -> bool:
-    """Nothing but whitespace, invisible characters, quotes or backticks (an empty fence)."""
-    return not _strip_invisible(unicodedata.normalize("NFKC", text)).strip(" \n\t\r`\"'“”‘’")
-
-
-def _is_junk(text: str) -> bool:
-    """Fewer than 3 letters, or under half of the visible characters are letters/digits."""
-    s = _strip_invisible(unicodedata.normalize("NFKC", text))
-    visible = [ch for ch in s if not ch.isspace()]
-    if not visible:
-        return True
-    letters = sum(ch.isalpha() for ch in visible)
-    alnum = sum(ch.isalnum() for ch in visible)
-    return letters < 3 or alnum < 0.5 * len(visible)
-
-
-def _is_refusal(text: str) -> bool:
-    s = text.replace("’", "'").strip()
-    return bool(_REFUSAL_START_RE.match(s[:200]) or _REFUSAL_ANYWHERE_RE.search(s))
-
-
-# "meta": the creator talked about the prompt instead of writing one ("The original prompt asks ...",
-# "Here's the rewritten prompt", "This prompt is about ..."), a common failure of small creators.
-_META_RE = re.compile(
-    r"\b(?:the|this|that|your|my|an?)\s+(?:original|rewritten|revised|given|new|above|following|previous|"
-    r"evolved|modified|example)?\s*(?:prompt|instruction)s?\b\s*(?::|was|is|asks|has been|above|below)",
-    re.IGNORECASE)
-
-
-def _is_meta(text: str) -> bool:
-    return bool(_META_RE.search(text[:300]))
-
-
-def _is_injection(text: str) -> bool:
-    s = text.replace("’", "'")
-    return any(r.search(s) for r in _INJECTION_RES)
-
-
-def _strip_inline_markup(s: str) -> str:
-    for r in (_HTML_TAG_RE, _HTML_ENTITY_RE, _TABLE_LINE_RE, _RULE_LINE_RE, _MD_LINK_TARGET_RE):
-        s = r.sub(" ", s)
-    return s
-
-
-def _is_json(s: str) -> bool:
-    s = s.strip()
-    if s[:1] not in ("{", "["):
-        return False
-    try:
-        json.loads(s)
-        return True
-    except json.JSONDecodeError:
-        return bool(_JSON_KEY_RE.search(s[:200]))  # truncated JSON
-
-
-def markup_share(text: str) -> float:
-    """Share of the visible characters that sit in markup (fenced blocks, HTML tags/entities, table rows,
-    horizontal rules, link targets); 1.0 for a text that is a JSON object or array."""
-    if _is_json(text):
-        return 1.0
-    total = _nonspace(text)
-    if total == 0:
-        return 0.0
-    return 1.0 - _nonspace(_strip_inline_markup(_FENCED_BLOCK_RE.sub(" ", text))) / total
-
-
-def _is_markup(text: str) -> bool:
-    share = markup_share(text)
-    if share <= MARKUP_SHARE:
-        return False
-    if share >= 1.0:
-        return True
-    outside = _FENCED_BLOCK_RE.sub(" ", text)  # the instruction around quoted code
-    prose = _strip_inline_markup(outside)
-    if len(re.findall(r"[^\W\d_]{2,}", prose)) < MARKUP_MIN_PROSE_WORDS:
-        return True
-    n_outside = _nonspace(outside)
-    return n_outside > 0 and 1.0 - _nonspace(prose) / n_outside > MARKUP_SHARE_HARD
-
-
-def is_copy(reference: str, text: str) -> bool:
-    """True iff ``text`` equals ``reference`` after :func:`normalize_text`, or is a near-copy of it
-    (word-level similarity ratio >= NEAR_COPY_RATIO with at most a few words changed)."""
-    a, b = normalize_text(reference).split(), normalize_text(text).split()
-    if a == b:
-        return True
-    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if sm.ratio() < NEAR_COPY_RATIO:
-        return False
-    changed = sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in sm.get_opcodes() if tag != "equal")
-    return changed <= max(NEAR_COPY_MAX_WORDS, math.ceil(NEAR_COPY_MAX_SHARE * len(a)))
-
-
-def screen_text(text: str, *, max_chars: int) -> str | None:
-    """The checks that need no parent, first failure wins: empty (blank), over_long, injection, refusal,
-    markup, meta (text about the prompt rather than a prompt), empty (unicode junk / symbol soup)."""
-    if not isinstance(text, str) or _is_blank(text):
-        return "empty"
-    if len(text) > max_chars:
-        return "over_long"
-    if _is_injection(text):
-        return "injection"
-    if _is_refusal(text):
-        return "refusal"
-    if _is_markup(text):
-        return "markup"
-    if _is_meta(text):
-        return "meta"
-    if _is_junk(text):
-        return "empty"
-    return None
-
-
-def validate_variant(parent: Prompt, text: str, *, max_chars: int, seen: set[str] | None = None) -> str | None:
-    """Reject reason for a (cleaned) creator output, or None if it is an acceptable new prompt.
-
-    Checks, first failure wins: :func:`screen_text` (empty, over_long, injection, refusal, markup), copy (of ``parent.text``, or of
-    ``parent.task`` when that differs), duplicate (``normalize_text(text)`` in ``seen``). ``seen`` is not
-    modified; callers add the keys of accepted variants.
-    """
-    if max_chars < 1:
-        raise ValueError(f"max_chars={max_chars!r}: must be >= 1")
-    reason = screen_text(text, max_chars=max_chars)
-    if reason:
-        return reason
-    if is_copy(parent.text, text) or (parent.task and parent.task != parent.text and is_copy(parent.task, text)):
-        return "copy"
-    if seen is not None and normalize_text(text) in seen:
-        return "duplicate"
-    return None
-
 
 # =====================================================================================================
 # Variants
@@ -453,10 +85,18 @@ class Variant:
     error: str | None = None
     constraints: list[dict[str, Any]] | None = None  # structured: the (possibly rejected) constraint list
     task: str = ""                                    # structured: the (possibly rejected) task text
+    depth: int = 1             # generations from the selected prompt (chained: parent's depth + 1)
+    root_id: str = ""          # the selected prompt the chain started from ("" = parent_id)
+    calls: int = 0             # creator LLM calls behind this variant (0 for code operators)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0       # latency of its call, retries included (not in variants_to_frame: not replayable)
 
 
 VARIANT_COLUMNS = ("parent_id", "operator", "k", "text", "accepted", "reason", "id", "attempts", "error",
-                   "constraints", "raw", "task", "domain", "iteration")
+                   "constraints", "raw", "task", "domain", "iteration", "depth", "root_id", "calls",
+                   "prompt_tokens", "completion_tokens", "cost_usd")
 
 
 def variants_to_frame(variants: Sequence[Variant]) -> pd.DataFrame:
@@ -474,6 +114,9 @@ def variants_to_frame(variants: Sequence[Variant]) -> pd.DataFrame:
             "task": p.task if p is not None else (v.task or v.text),
             "domain": p.domain if p is not None else "",
             "iteration": int(p.iteration) if p is not None else -1,
+            "depth": int(v.depth), "root_id": v.root_id or v.parent_id, "calls": int(v.calls),
+            "prompt_tokens": int(v.prompt_tokens), "completion_tokens": int(v.completion_tokens),
+            "cost_usd": float(v.cost_usd),  # not v.seconds: timings stay out of tables that must replay exactly
         })
     return pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
 
@@ -490,6 +133,42 @@ class CallResult:
     attempts: int
     error: str | None
     seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def _usage(resp: Any) -> tuple[int, int]:
+    """(prompt tokens, completion tokens) a litellm response reports (0 when it reports none)."""
+    u = getattr(resp, "usage", None)
+    if u is None:
+        return 0, 0
+    get = u.get if isinstance(u, dict) else (lambda k, d=None: getattr(u, k, d))
+    return int(get("prompt_tokens", 0) or 0), int(get("completion_tokens", 0) or 0)
+
+
+def response_cost(resp: Any, model: str) -> float:
+    """Cost in USD of one litellm response from litellm's model cost map: the ``response_cost`` litellm
+    attaches to the response, else ``litellm.completion_cost``; 0.0 for the embedded local model and for a
+    model the map cannot price."""
+    if model.startswith("evalab/"):
+        return 0.0
+    hidden = getattr(resp, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost") if isinstance(hidden, dict) else None
+    if cost is None:
+        try:
+            import litellm
+
+            cost = litellm.completion_cost(completion_response=resp, model=model)
+        except Exception:  # noqa: BLE001 (an unpriced model costs "unknown" = 0, never a failed variant)
+            cost = 0.0
+    return float(cost or 0.0)
+
+
+def empty_stats() -> dict[str, Any]:
+    """The accounting ``Creator.last_stats`` holds, all zero."""
+    return {"calls": 0, "failed_calls": 0, "retries": 0, "attempts": 0, "prompt_tokens": 0,
+            "completion_tokens": 0, "cost_usd": 0.0, "seconds": 0.0}
 
 
 _SECRET_PATTERNS = [
@@ -566,7 +245,8 @@ class Creator:
                  backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 60.0, max_tokens: int = 256,
                  temperature: float = 0.7, top_p: float = 0.95, max_chars: int = 2000, n_variants: int = 4,
                  operators: Sequence[str] | None = None, api_base: str | None = None,
-                 api_key: str | None = None, completion_kwargs: dict[str, Any] | None = None) -> None:
+                 api_key: str | None = None, completion_kwargs: dict[str, Any] | None = None,
+                 evolution: str = "independent") -> None:
         if not isinstance(model, str) or not model:
             raise ValueError(f"model={model!r}: give a litellm model string, e.g. 'evalab/smollm2-135m'")
         for name, value in (("concurrency", concurrency), ("max_tokens", max_tokens),
@@ -575,6 +255,9 @@ class Creator:
                 raise ValueError(f"{name}={value!r}: must be >= 1")
         if max_retries < 0:
             raise ValueError(f"max_retries={max_retries!r}: must be >= 0")
+        if evolution not in EVOLUTIONS:
+            raise ValueError(f"evolution={evolution!r}: choose one of {EVOLUTIONS}")
+        self.evolution = evolution
         if backoff < 0 or timeout <= 0:
             raise ValueError(f"backoff={backoff!r} must be >= 0 and timeout={timeout!r} > 0")
         self.model = model
@@ -596,20 +279,55 @@ class Creator:
         self.api_base = api_base
         self._api_key = api_key
         self.completion_kwargs = dict(completion_kwargs or {})
-        self.last_stats: dict[str, Any] = {}
+        self.last_stats: dict[str, Any] = empty_stats()
 
     def __repr__(self) -> str:  # no api key in reprs
         return (f"{type(self).__name__}(model={self.model!r}, operators={self.operators}, "
-                f"concurrency={self.concurrency}, max_retries={self.max_retries}, timeout={self.timeout})")
+                f"evolution={self.evolution!r}, concurrency={self.concurrency}, max_retries={self.max_retries}, "
+                f"timeout={self.timeout})")
 
     # --- public ---------------------------------------------------------------------------------
     def evolve(self, prompts: Sequence[Prompt], n_variants: int | None = None, *, iteration: int, seed: int = 42,
-               progress: bool = True, existing: Iterable[str] = ()) -> list[Variant]:
-        """``n_variants`` variants of every prompt, in input order (parent, then k), accepted or rejected.
+               progress: bool = True, existing: Iterable[str] = (), evolution: str | None = None) -> list[Variant]:
+        """``n_variants`` variants (independent) or chain steps (chained) of every prompt, in input order
+        (parent, then k), accepted or rejected. ``evolution`` overrides the creator's own scheme.
 
         ``existing``: texts already in the pool (e.g. the whole X_t); a variant equal to one is "duplicate".
-        Raises RuntimeError after the batch if every creator call failed.
+        Raises RuntimeError after a batch if every creator call of it failed.
         """
+        n = self._check_args(prompts, n_variants, iteration)
+        scheme = self.evolution if evolution is None else evolution
+        if scheme not in EVOLUTIONS:
+            raise ValueError(f"evolution={scheme!r}: choose one of {EVOLUTIONS}")
+        self.last_stats = empty_stats()
+        seen = _seen_keys(prompts, existing)
+        if scheme == "independent":
+            plan = plan_variants(self, prompts, n, seed)
+            return self._make_variants(plan, iteration, seed, progress, seen)
+        return self._evolve_chained(prompts, n, iteration, seed, progress, seen)
+
+    def _evolve_chained(self, prompts: Sequence[Prompt], n: int, iteration: int, seed: int, progress: bool,
+                        seen: set[str]) -> list[Variant]:
+        """k = n steps per prompt, all prompts' step i in one concurrent batch; step i rewrites the last
+        accepted text of the chain (the previous step's output, or the one before when it was rejected)."""
+        heads = list(prompts)                 # the text each chain rewrites next
+        depth = {p.id: 0 for p in prompts}    # lineage depth of every head
+        steps: list[list[Variant]] = []
+        for k in range(n):
+            plan = [(head, k, self._pick_chain_operator(seed, root.id, k)) for root, head in zip(prompts, heads)]
+            batch = self._make_variants(plan, iteration, seed, progress, seen, desc_suffix=f" step {k + 1}/{n}")
+            for i, v in enumerate(batch):
+                v.root_id = prompts[i].id
+                v.depth = depth[heads[i].id] + 1
+                if v.accepted and v.prompt is not None:
+                    depth[v.prompt.id] = v.depth
+                    heads[i] = v.prompt
+            steps.append(batch)
+        return [steps[k][i] for i in range(len(prompts)) for k in range(n)]
+
+    def _make_variants(self, plan: Sequence[tuple[Prompt, int, str]], iteration: int, seed: int, progress: bool,
+                       seen: set[str], desc_suffix: str = "") -> list[Variant]:
+        """One variant per (parent, k, operator) of ``plan``, in plan order; accepted ones join ``seen``."""
         raise NotImplementedError
 
     # --- helpers for subclasses -----------------------------------------------------------------
@@ -623,6 +341,11 @@ class Creator:
             if not isinstance(p, Prompt):
                 raise ValueError(f"prompts must be evalab.prompts.Prompt records; got {type(p).__name__}")
         return n
+
+    def _pick_chain_operator(self, seed: int, root_id: str, k: int) -> str:
+        """Operator of chain step k: drawn uniformly at random (with replacement, as distilabel's EvolInstruct
+        does), deterministic per (seed, chain, step)."""
+        return self.operators[_derive_seed(seed, root_id, k, "chain-operator") % len(self.operators)]
 
     def _pick_operator(self, seed: int, parent_id: str, k: int) -> str:
         """Deterministic operator of variant k: a per-parent random offset, then rotation over the operators
@@ -639,10 +362,15 @@ class Creator:
         t0 = time.perf_counter()
         results: list[CallResult] = run_sync(lambda: self._acall_all(requests, progress, desc))
         n_fail = sum(r.error is not None for r in results)
-        retries = sum(max(r.attempts - 1, 0) for r in results)
-        self.last_stats = {"calls": len(results), "failed_calls": n_fail, "retries": retries,
-                           "attempts": sum(r.attempts for r in results),
-                           "seconds": round(time.perf_counter() - t0, 3)}
+        st = self.last_stats  # summed over the batches of one evolve (a chain makes one batch per step)
+        st["calls"] += len(results)
+        st["failed_calls"] += n_fail
+        st["retries"] += sum(max(r.attempts - 1, 0) for r in results)
+        st["attempts"] += sum(r.attempts for r in results)
+        st["prompt_tokens"] += sum(r.prompt_tokens for r in results)
+        st["completion_tokens"] += sum(r.completion_tokens for r in results)
+        st["cost_usd"] += sum(r.cost_usd for r in results)
+        st["seconds"] = round(st["seconds"] + time.perf_counter() - t0, 3)
         if n_fail == len(results):
             last = next((r.error for r in reversed(results) if r.error), "unknown error")
             raise RuntimeError(f"creator {self.model!r} failed on all {len(results)} calls: {last}")
@@ -686,6 +414,11 @@ class Creator:
         t0 = time.perf_counter()
         last_error: str | None = None
         attempt = 0
+        used = [0, 0, 0.0]  # prompt tokens, completion tokens, USD over every attempt that got an answer
+
+        def done(text: str | None, error: str | None) -> CallResult:
+            return CallResult(text, attempt, error, time.perf_counter() - t0, used[0], used[1], used[2])
+
         for attempt in range(1, self.max_retries + 2):
             try:
                 # litellm enforces ``timeout`` on the HTTP exchange; this outer guard only catches calls that
@@ -693,9 +426,13 @@ class Creator:
                 # does seconds of lazy imports that must not count as a timeout.
                 resp = await asyncio.wait_for(litellm.acompletion(seed=seed + attempt - 1, **kwargs),
                                               timeout=self.timeout * 2 + 60.0)
+                pt, ct = _usage(resp)
+                used[0] += pt
+                used[1] += ct
+                used[2] += response_cost(resp, self.model)
                 text = resp.choices[0].message.content or ""
                 if text.strip():
-                    return CallResult(text, attempt, None, time.perf_counter() - t0)
+                    return done(text, None)
                 last_error = "empty answer"
                 retryable = True
             except asyncio.CancelledError:
@@ -710,9 +447,9 @@ class Creator:
                         call_id, attempt, self.max_retries + 1, last_error, delay)
             await asyncio.sleep(delay)
         if last_error == "empty answer":
-            return CallResult("", attempt, None, time.perf_counter() - t0)  # the call worked: reason "empty"
+            return done("", None)  # the call worked: reason "empty"
         log.error("creator call %d failed after %d attempt(s): %s", call_id, attempt, last_error)
-        return CallResult(None, attempt, last_error, time.perf_counter() - t0)
+        return done(None, last_error)
 
 
 def _accept(parent: Prompt, operator: str, k: int, iteration: int, text: str, task: str,
@@ -726,6 +463,14 @@ def _seen_keys(prompts: Sequence[Prompt], existing: Iterable[str]) -> set[str]:
     return {normalize_text(p.text) for p in prompts} | {normalize_text(t) for t in existing}
 
 
+def _with_call(v: Variant, res: CallResult | None) -> Variant:
+    """``v`` with the accounting of the call behind it (none for a code operator)."""
+    if res is not None:
+        v.calls, v.prompt_tokens, v.completion_tokens = 1, res.prompt_tokens, res.completion_tokens
+        v.cost_usd, v.seconds = res.cost_usd, round(res.seconds, 4)
+    return v
+
+
 # =====================================================================================================
 # Free-text EvolInstruct
 # =====================================================================================================
@@ -733,8 +478,8 @@ def _seen_keys(prompts: Sequence[Prompt], existing: Iterable[str]) -> set[str]:
 class EvolInstructCreator(Creator):
     """Free-text EvolInstruct through litellm: each variant applies one operator to the whole prompt text.
 
-        creator = EvolInstructCreator("openai/gpt-4o-mini", concurrency=32)
-        variants = creator.evolve(prompts, n_variants=4, iteration=1, seed=42)
+        creator = EvolInstructCreator("openai/gpt-4o-mini", concurrency=32, evolution="chained")
+        variants = creator.evolve(prompts, n_variants=4, iteration=1, seed=42)   # 4 chained steps per prompt
 
     Evolved prompts carry no structured constraints (their text may state requirements in words); use
     :class:`StructuredEvolver` when the reward checks constraints.
@@ -742,18 +487,13 @@ class EvolInstructCreator(Creator):
 
     operators = FREE_TEXT_OPERATORS
 
-    def evolve(self, prompts: Sequence[Prompt], n_variants: int | None = None, *, iteration: int, seed: int = 42,
-               progress: bool = True, existing: Iterable[str] = ()) -> list[Variant]:
-        n = self._check_args(prompts, n_variants, iteration)
-        plan = plan_variants(self, prompts, n, seed)
+    def _make_variants(self, plan: Sequence[tuple[Prompt, int, str]], iteration: int, seed: int, progress: bool,
+                       seen: set[str], desc_suffix: str = "") -> list[Variant]:
         requests = [(build_messages(op, p.text, domain=p.domain), _derive_seed(seed, p.id, k, "call"))
                     for p, k, op in plan]
-        results = self._call_all(requests, progress, desc=f"creator t={iteration}")
-        seen = _seen_keys(prompts, existing)
-        variants = []
-        for (parent, k, op), res in zip(plan, results):
-            variants.append(self._finish(parent, k, op, res, iteration, seen))
-        return variants
+        results = self._call_all(requests, progress, desc=f"creator t={iteration}{desc_suffix}")
+        return [_with_call(self._finish(parent, k, op, res, iteration, seen), res)
+                for (parent, k, op), res in zip(plan, results)]
 
     def _finish(self, parent: Prompt, k: int, op: str, res: CallResult, iteration: int, seen: set[str]) -> Variant:
         if res.error is not None:
@@ -800,7 +540,9 @@ class StructuredEvolver(Creator):
     "reasoning" rewrite the task through the LLM and keep the constraints; "breadth" asks the LLM for a new
     task of the same domain and samples as many fresh constraints as the parent had. The prompt text is
     always ``render_prompt(task, constraints)``. When the picked code operator is impossible (nothing left to
-    add or harden) the other one is tried. ``llm_rewrite=False`` uses the code operators only.
+    add or harden) the other one is tried. ``llm_rewrite=False`` uses the code operators only. With
+    ``evolution="chained"`` every step applies its operator to the previous accepted step (constraints
+    accumulate, the task is rewritten again), so a 4-step chain can add, harden and rewrite in turn.
     """
 
     operators = OPERATORS
@@ -820,11 +562,9 @@ class StructuredEvolver(Creator):
             raise ValueError(f"operators={list(self.operators)!r}: with llm_rewrite=False only {CODE_OPERATORS} "
                              "can be applied")
 
-    def evolve(self, prompts: Sequence[Prompt], n_variants: int | None = None, *, iteration: int, seed: int = 42,
-               progress: bool = True, existing: Iterable[str] = ()) -> list[Variant]:
-        n = self._check_args(prompts, n_variants, iteration)
+    def _make_variants(self, plan: Sequence[tuple[Prompt, int, str]], iteration: int, seed: int, progress: bool,
+                       seen: set[str], desc_suffix: str = "") -> list[Variant]:
         C = _constraints_module()
-        plan = plan_variants(self, prompts, n, seed)
         # 1. code edits of the constraint lists (deterministic per (seed, parent, k))
         drafts: list[dict[str, Any]] = []
         for parent, k, op in plan:
@@ -835,11 +575,10 @@ class StructuredEvolver(Creator):
         requests = [(build_messages(drafts[i]["operator"], plan[i][0].task or plan[i][0].text,
                                     domain=plan[i][0].domain, task_only=True),
                      _derive_seed(seed, plan[i][0].id, plan[i][1], "call")) for i in need]
-        results = self._call_all(requests, progress, desc=f"structured creator t={iteration}")
+        results = self._call_all(requests, progress, desc=f"structured creator t={iteration}{desc_suffix}")
         by_index = dict(zip(need, results))
         # 3. assemble + validate in plan order (the duplicate check depends on order)
-        seen = _seen_keys(prompts, existing)
-        return [self._finish(C, parent, k, drafts[i], by_index.get(i), iteration, seen)
+        return [_with_call(self._finish(C, parent, k, drafts[i], by_index.get(i), iteration, seen), by_index.get(i))
                 for i, (parent, k, _op) in enumerate(plan)]
 
     def _draft(self, C: Any, parent: Prompt, op: str, rng: np.random.Generator) -> dict[str, Any]:
@@ -910,10 +649,10 @@ class StructuredEvolver(Creator):
 
 def make_creator(cfg: EvaConfig, **overrides: Any) -> Creator:
     """The creator an EvaConfig asks for: ``cfg.evolver`` ("structured" | "evol_instruct") with ``cfg.creator``
-    (litellm model string), ``cfg.n_variants``, ``cfg.creator_concurrency``, ``cfg.creator_max_tokens`` and
+    (litellm model string), ``cfg.evolution`` ("chained" | "independent"), ``cfg.n_variants``, ``cfg.creator_concurrency``, ``cfg.creator_max_tokens`` and
     ``cfg.max_prompt_chars``. ``overrides`` go to the constructor (e.g. ``llm_rewrite=False``, ``api_base=``)."""
     kw: dict[str, Any] = dict(concurrency=cfg.creator_concurrency, max_tokens=cfg.creator_max_tokens,
-                              max_chars=cfg.max_prompt_chars, n_variants=cfg.n_variants)
+                              max_chars=cfg.max_prompt_chars, n_variants=cfg.n_variants, evolution=cfg.evolution)
     kw.update(overrides)
     if cfg.evolver == "structured":
         return StructuredEvolver(cfg.creator, **kw)
@@ -928,4 +667,5 @@ __all__ = [
     "OPERATORS", "IN_DEPTH", "IN_BREADTH", "REASONS", "Variant", "Creator", "EvolInstructCreator",
     "StructuredEvolver", "make_creator", "variants_to_frame", "validate_variant", "clean_output",
     "normalize_text", "is_copy", "screen_text", "markup_share", "build_messages", "redact", "run_sync",
+    "EVOLUTIONS", "response_cost",
 ]

@@ -4,6 +4,7 @@
     r = np.array([[0.2, 0.9, 0.5], [1.0, 1.0, 1.0]])      # (n_prompts, n_samples)
     evalab.informativeness(r)                              # -> array([0.7, 0. ])  (A*_min, the default)
     evalab.informativeness(r, metric="a_avg")              # max - mean
+    sampling_weights(r, metric="avg")                      # the same metric mapped to weights >= 0 (step 3)
 
 eva (Ye et al. 2024, §3.3) estimates how much a prompt can still teach the solver by the *regret* proxy
 of its sampled rewards. With r_(1) >= r_(2) >= ... >= r_(N) the sorted rewards of one prompt:
@@ -13,9 +14,30 @@ of its sampled rewards. With r_(1) >= r_(2) >= ... >= r_(N) the sorted rewards o
     a_dts      A*_dts   = r_(1) - r_(2)        max - second max (our reading of "dts"; 0 when the top two tie)
     var        Var(r)   = mean((r - mean r)^2) population variance
     avg        mean(r)                         (ablation: prefers prompts the solver already does well)
-    inv_avg    1 / (mean(r) + eps)             (ablation: prefers hard prompts; needs mean(r) >= 0)
+    inv_avg    1 / (mean(r~) + eps)            (ablation: prefers hard prompts; r~ = rewards on [0, 1], below)
     inv_a_min  1 / (A*_min + eps)              (ablation: prefers the *least* informative prompts)
     uniform    1                               (no preference)
+
+Rewards of any sign (reward-model logits in [-10, 10], judge scores 1-10, pass rates in [0, 1]):
+every metric is defined on any real rewards, and step 3 samples with *weights* >= 0 obtained from the
+metric values by :func:`sampling_weights`. The mapping (one prompt set X_t at a time):
+
+- r~, the rewards on [0, 1]: when every valid reward of the set already lies in [0, 1] (pass rates, the
+  constraint reward) r~ = r, unchanged; otherwise r~ = (r - min r) / (max r - min r) with min and max over
+  every valid reward of the set (all zeros when the set has one reward value). An affine change of the
+  reward (logits shifted or scaled) thus leaves r~, and every weight below, unchanged;
+- spread metrics (a_min, a_avg, a_dts, var): already >= 0 and shift-invariant; weight = value;
+- avg: the value is the raw mean reward (may be negative); weight = mean(r~), i.e. the mean shifted by the
+  set's lowest reward and divided by its range (a min-shift per set): the prompt whose samples all got the
+  set's lowest reward has weight 0 and is sampled last, as zero weights are;
+- inv_avg: value = weight = 1 / (mean(r~) + eps), on r~ so that it never divides by a negative or
+  near-zero mean of raw logits (identical to 1 / (mean(r) + eps) on [0, 1] rewards);
+- inv_a_min, uniform: > 0 already; weight = value;
+- a callable metric: weight = value when every value is >= 0, else value - min(value) (min-shift per set).
+
+The eva paper turns scores into weights for its weighted sampling without giving the formula for signed
+rewards; the per-set min-shift / rescale above is evalab's choice, the one that keeps every ablation
+runnable with a reward model and leaves [0, 1] rewards exactly as before.
 
 Defined behaviour at the edges:
 - rewards may be ragged (a list of lists) or contain NaN: NaN means *missing* (a failed generation or
@@ -157,14 +179,22 @@ def avg(r: np.ndarray) -> np.ndarray:
     return _nanmean(r)
 
 
-def inv_avg(r: np.ndarray, eps: float = 1e-3, prompt_ids: Sequence[str] | None = None) -> np.ndarray:
-    """1 / (mean reward + eps). Requires mean reward >= 0 (rewards on a [0, 1] scale)."""
-    mu = _nanmean(r)
-    if (mu < 0).any():
-        i = int(np.flatnonzero(mu < 0)[0])
-        raise ValueError(f"metric 'inv_avg' needs non-negative mean rewards; prompt {_name(i, prompt_ids)} "
-                         f"has mean {mu[i]:.4g}. Shift the reward to [0, 1] or use a spread metric.")
-    return 1.0 / (mu + eps)
+def unit_rewards(r: np.ndarray) -> np.ndarray:
+    """The rewards of one set on [0, 1] (r~ in the module docstring): unchanged when every valid reward is
+    already in [0, 1], else min-max rescaled over every valid reward of the set (NaN stays NaN)."""
+    valid = r[r == r]
+    if valid.size == 0 or (valid.min() >= 0.0 and valid.max() <= 1.0):
+        return r
+    lo, hi = float(valid.min()), float(valid.max())
+    if hi - lo <= 0.0:
+        return np.where(r == r, 0.0, np.nan)
+    return (r - lo) / (hi - lo)
+
+
+def inv_avg(r: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    """1 / (mean(r~) + eps) with r~ the set's rewards on [0, 1] (:func:`unit_rewards`); rewards already
+    on [0, 1] are used as they are."""
+    return 1.0 / (_nanmean(unit_rewards(r)) + eps)
 
 
 def inv_a_min(r: np.ndarray, eps: float = 1e-3) -> np.ndarray:
@@ -210,9 +240,9 @@ def informativeness(
         raise ValueError(f"unknown informativeness metric {metric!r}; choose one of {METRICS} or pass a callable")
     if r.shape[0] == 0:
         return np.zeros(0)
-    if metric == "inv_avg":
-        return inv_avg(r, prompt_ids=prompt_ids)
     fn = _METRIC_FNS[metric]
+    if metric == "inv_avg":  # normalised over the whole set, so never in row blocks
+        return fn(r)
     if r.shape[0] <= _CHUNK:
         return fn(r)
     # large sets: cache-sized row blocks (the column passes then stay in cache), ~3x faster at 1M x 6
@@ -220,17 +250,36 @@ def informativeness(
 
 
 def all_metrics(rewards: Rewards, prompt_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Every built-in metric on the same rewards (metrics that cannot apply, e.g. inv_avg on negative
-    rewards, are left out)."""
+    """Every built-in metric on the same rewards (each applies to rewards of any sign)."""
     r = as_reward_matrix(rewards, prompt_ids)
-    out = {}
-    for m in METRICS:
-        try:
-            out[m] = informativeness(r, m, prompt_ids)
-        except ValueError:
-            if m != "inv_avg":
-                raise
-    return out
+    return {m: informativeness(r, m, prompt_ids) for m in METRICS}
+
+
+def weights_from_values(values: np.ndarray, metric: str | MetricFn, rewards: Rewards | None = None) -> np.ndarray:
+    """Step 3's sampling weights (>= 0) from one set's metric values (the mapping in the module docstring).
+
+    ``avg`` needs the set's ``rewards`` (its weight is the mean of the rewards on [0, 1]); the other
+    built-in metrics are >= 0 already; any other (callable) metric is min-shifted when it has negative values.
+    """
+    v = np.asarray(values, dtype=float)
+    if metric == "avg":
+        if rewards is None:
+            raise ValueError("metric 'avg': its sampling weights need the rewards (mean of the rewards on [0, 1])")
+        return _nanmean(unit_rewards(as_reward_matrix(rewards)))
+    if isinstance(metric, str) and metric in _METRIC_FNS:
+        return np.maximum(v, 0.0)  # >= 0 by definition; clips -0.0 and float noise
+    return v - v.min() if v.size and v.min() < 0 else v
+
+
+def sampling_weights(rewards: Rewards, metric: str | MetricFn = "a_min",
+                     prompt_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Weights >= 0 for step 3 (``sample_subset``) under ``metric``, for rewards of any sign.
+
+    Equal to ``informativeness(rewards, metric)`` for every built-in metric but ``avg`` (see the module
+    docstring for the mapping).
+    """
+    r = as_reward_matrix(rewards, prompt_ids)
+    return weights_from_values(informativeness(r, metric, prompt_ids), metric, r)
 
 
 def reward_stats(rewards: Rewards) -> dict[str, np.ndarray]:

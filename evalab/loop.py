@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import inspect
 import logging
 import shutil
 import time
@@ -52,9 +53,9 @@ import numpy as np
 import pandas as pd
 
 from .config import METRICS, EvaConfig
-from .informativeness import all_metrics, as_reward_matrix, reward_stats
+from .informativeness import all_metrics, as_reward_matrix, reward_stats, weights_from_values
 from .prompts import Prompt, frame_to_prompts, load_prompts, prompts_to_frame
-from .sampling import mix_next_set, sample_subset
+from .sampling import in_band, mix_next_set, sample_subset
 from .store import RunStore
 
 log = logging.getLogger("evalab.loop")
@@ -119,11 +120,13 @@ def reward_matrix(responses: pd.DataFrame, prompt_ids: Sequence[str]) -> np.ndar
 
 
 def weigh_prompts(prompt_ids: Sequence[str], rewards: np.ndarray, metric: str) -> pd.DataFrame:
-    """Step 2: informativeness of every prompt under every metric; ``weight`` is the run's metric."""
+    """Step 2: informativeness of every prompt under every metric; ``weight`` is the run's metric and
+    ``sampling_weight`` its mapping to weights >= 0 for step 3 (see ``evalab.informativeness``)."""
     ms = all_metrics(rewards, prompt_ids)
     if metric not in ms:
-        raise ValueError(f"metric {metric!r} cannot be computed on these rewards (inv_avg needs rewards >= 0)")
-    df = pd.DataFrame({"prompt_id": list(prompt_ids), "weight": ms[metric]})
+        raise ValueError(f"metric {metric!r} is not a built-in metric; choose one of {METRICS}")
+    df = pd.DataFrame({"prompt_id": list(prompt_ids), "weight": ms[metric],
+                       "sampling_weight": weights_from_values(ms[metric], metric, rewards)})
     for m in METRICS:
         df[m] = ms.get(m, np.full(len(prompt_ids), np.nan))
     for k, v in reward_stats(rewards).items():
@@ -131,33 +134,87 @@ def weigh_prompts(prompt_ids: Sequence[str], rewards: np.ndarray, metric: str) -
     return df
 
 
-def select_informative(weights: pd.DataFrame, fraction: float, strategy: str, seed: int) -> pd.DataFrame:
-    """Step 3: the informative subset (prompt_id, weight, rank in selection order)."""
-    idx = sample_subset(weights["weight"].to_numpy(), fraction=fraction, strategy=strategy, seed=seed)
+def select_informative(weights: pd.DataFrame, fraction: float, strategy: str, seed: int,
+                       band: tuple[float, float] = (0.2, 0.8)) -> pd.DataFrame:
+    """Step 3: the informative subset (prompt_id, weight, rank in selection order); ``strategy="band"``
+    adds reward_mean and in_band (False for the nearest out-of-band prompts taken when the band is short)."""
+    col = "sampling_weight" if "sampling_weight" in weights else "weight"  # runs made before the mapping
+    mean = weights["reward_mean"].to_numpy(float) if "reward_mean" in weights else None
+    idx = sample_subset(weights[col].to_numpy(), fraction=fraction, strategy=strategy, seed=seed,
+                        reward_mean=mean, band=band)
     sel = weights.iloc[idx][["prompt_id", "weight"]].reset_index(drop=True)
     sel["rank"] = np.arange(len(sel))
+    if strategy == "band" and mean is not None:
+        sel["reward_mean"] = mean[idx]
+        sel["in_band"] = in_band(mean[idx], band)
+        if not sel["in_band"].all():
+            log.warning("sampling='band': only %d of %d selected prompts have a mean reward in [%g, %g]; the "
+                        "rest are the nearest prompts outside the band", int(sel["in_band"].sum()), len(sel), *band)
     return sel
 
 
+CREATOR_STATS = ("calls", "retries", "prompt_tokens", "completion_tokens", "seconds", "cost_usd")
+
+
 def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, iteration: int, seed: int,
-                   progress: bool = True, existing: Sequence[str] = ()) -> pd.DataFrame:
+                   progress: bool = True, existing: Sequence[str] = (), evolution: str | None = None,
+                   quota: int = 0, max_rounds: int = 0) -> pd.DataFrame:
     """Step 4: creator variants of every selected prompt, each accepted or rejected with a reason.
-    ``existing``: texts already in the prompt set (a variant equal to one is rejected as a duplicate)."""
+
+    ``existing``: texts already in the prompt set (a variant equal to one is rejected as a duplicate).
+    ``evolution``: "chained" | "independent" (None: the creator's own scheme). ``quota`` > 0 (fill="quota"):
+    while fewer than ``quota`` variants are accepted, ask the creator again (new seed, every earlier text
+    counted as existing), at most ``max_rounds`` extra rounds; column ``round`` says which. The creator's
+    accounting of every round, summed (calls, retries, tokens, wall seconds, USD), is ``df.attrs["creator"]``.
+    """
     from .creator import variants_to_frame
 
-    variants = creator.evolve(prompts, n_variants, iteration=iteration, seed=seed, progress=progress,
-                              existing=existing)
-    return variants_to_frame(variants)
+    kw: dict[str, Any] = {}
+    if evolution is not None:
+        if "evolution" in inspect.signature(creator.evolve).parameters:
+            kw["evolution"] = evolution
+        else:
+            log.warning("creator %r takes no evolution= argument: its own scheme is used, not %r",
+                        type(creator).__name__, evolution)
+    seen = list(existing)
+    frames: list[pd.DataFrame] = []
+    totals = {k: 0.0 for k in CREATOR_STATS}
+    n_accepted = 0
+    for r in range(1 + max(0, int(max_rounds) if quota else 0)):
+        if r and n_accepted >= quota:
+            break
+        variants = creator.evolve(prompts, n_variants, iteration=iteration, seed=seed if r == 0 else seed + 7919 * r,
+                                  progress=progress, existing=seen, **kw)
+        df = variants_to_frame(variants)
+        df["round"] = r
+        frames.append(df)
+        stats = getattr(creator, "last_stats", None) or {}
+        for k in CREATOR_STATS:
+            totals[k] += float(stats.get(k, 0) or 0)
+        n_accepted += int(df["accepted"].sum())
+        seen += df.loc[df["accepted"], "text"].tolist()
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.attrs["creator"] = {"rounds": len(frames), "quota": int(quota), **totals}
+    return out
 
 
 def next_prompt_set(current: Sequence[Prompt], evolved: pd.DataFrame, size: int, evolved_ratio: float,
-                    seed: int) -> tuple[list[Prompt], dict[str, int]]:
-    """Step 5: X_{t+1} = evolved prompts (``evolved_ratio``) + a buffer of X_t; returns (prompts, sources)."""
+                    seed: int, buffer_pool: Sequence[Prompt] | None = None,
+                    buffer_weights: np.ndarray | None = None) -> tuple[list[Prompt], dict[str, Any]]:
+    """Step 5: X_{t+1} = evolved prompts (``evolved_ratio``) + a buffer; returns (prompts, mix info).
+
+    The buffer comes from ``buffer_pool`` (default X_t): uniformly, or the highest ``buffer_weights`` first
+    (buffer="informative"). The info is the mix actually used: n_evolved, n_buffer, backfilled (buffer
+    prompts standing in for missing evolved ones), target_evolved and evolved_share.
+    """
     accepted = evolved[evolved["accepted"]] if len(evolved) else evolved
     evolved_prompts = [Prompt.from_dict(r) for r in accepted.to_dict(orient="records")] if len(accepted) else []
-    mix = mix_next_set(len(evolved_prompts), len(current), size, evolved_ratio, seed)
-    out = [evolved_prompts[i] for i in mix.evolved] + [current[i] for i in mix.buffer]
-    info = {"n_evolved": int(mix.evolved.size), "n_buffer": int(mix.buffer.size), "backfilled": mix.backfilled}
+    pool = list(current) if buffer_pool is None else list(buffer_pool)
+    mix = mix_next_set(len(evolved_prompts), len(pool), size, evolved_ratio, seed, buffer_weights=buffer_weights)
+    out = [evolved_prompts[i] for i in mix.evolved] + [pool[i] for i in mix.buffer]
+    info = {"n_evolved": int(mix.evolved.size), "n_buffer": int(mix.buffer.size), "backfilled": mix.backfilled,
+            "target_evolved": int(round(size * evolved_ratio)),
+            "evolved_share": float(mix.evolved.size / max(mix.size, 1))}
     return out, info
 
 
@@ -184,6 +241,23 @@ def informative_subset(current: Sequence[Prompt], selected: pd.DataFrame) -> lis
     step 3 selected, in selection order, not evolved."""
     by_id = {p.id: p for p in current}
     return [by_id[i] for i in selected["prompt_id"]]
+
+
+def informative_buffer_pool(store: RunStore, t: int) -> tuple[list[Prompt], np.ndarray]:
+    """buffer="informative": every prompt of X_0..X_t that was weighed, with its latest sampling weight
+    (so X_t's weights at least; a prompt weighed in several iterations counts with its newest weight)."""
+    latest: dict[str, tuple[Prompt, float]] = {}
+    for s in range(t + 1):
+        if not (store.has(s, "weights") and store.has(s, "prompts")):
+            continue
+        w = store.read_table(s, "weights")
+        col = "sampling_weight" if "sampling_weight" in w else "weight"
+        by_id = dict(zip(w["prompt_id"], w[col].astype(float)))
+        for p in frame_to_prompts(store.read_table(s, "prompts")):
+            if p.id in by_id:
+                latest[p.id] = (p, by_id[p.id])
+    prompts = [p for p, _ in latest.values()]
+    return prompts, np.array([w for _, w in latest.values()], dtype=float)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -384,20 +458,26 @@ class EvaRun:
 
     def _stage_selected(self, t: int) -> None:
         w = self.store.read_table(t, "weights")
-        sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling, stage_seed(self.cfg.seed, t, "selected"))
+        sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling, stage_seed(self.cfg.seed, t, "selected"),
+                                 band=(self.cfg.band_low, self.cfg.band_high))
         self.store.write_table(t, "selected", sel)
 
     def _stage_evolved(self, t: int) -> None:
         current = self.prompts(t)
         by_id = {p.id: p for p in current}
         chosen = [by_id[i] for i in self.store.read_table(t, "selected").prompt_id]
+        quota = 0
+        if self.cfg.fill == "quota":
+            quota = round((self.cfg.next_set_size or len(current)) * self.cfg.evolved_ratio)
         df = evolve_prompts(self.creator, chosen, self.cfg.n_variants, t + 1,
                             stage_seed(self.cfg.seed, t, "evolved"), self.progress,
-                            existing=[p.text for p in current])
-        self.store.write_table(t, "evolved", df)
+                            existing=[p.text for p in current], evolution=self.cfg.evolution,
+                            quota=quota, max_rounds=self.cfg.fill_max_rounds)
+        self.store.write_table(t, "evolved", df)  # df.attrs["creator"] (the accounting) travels in the parquet
         acc = int(df["accepted"].sum()) if len(df) else 0
         self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc,
-                             reasons=df["reason"].value_counts().to_dict() if len(df) else {})
+                             reasons=df["reason"].value_counts().to_dict() if len(df) else {},
+                             **df.attrs.get("creator", {}))
 
     def _stage_next_prompts(self, t: int) -> None:
         current = self.prompts(t)
@@ -406,14 +486,21 @@ class EvaRun:
             nxt, info, sources = self._control_next_set(t, current, size)
         else:
             evolved = self.store.read_table(t, "evolved")
+            pool, pool_w = (informative_buffer_pool(self.store, t) if self.cfg.buffer == "informative"
+                            else (None, None))
             nxt, info = next_prompt_set(current, evolved, size, self.cfg.evolved_ratio,
-                                        stage_seed(self.cfg.seed, t, "next_prompts"))
+                                        stage_seed(self.cfg.seed, t, "next_prompts"), pool, pool_w)
             sources = ["evolved"] * info["n_evolved"] + ["buffer"] * info["n_buffer"]
             if info["backfilled"]:
-                log.warning("iteration %d: only %d evolved prompts accepted; %d buffer prompts back-fill X_%d",
-                            t, info["n_evolved"], info["backfilled"], t + 1)
+                rounds = int(evolved["round"].max()) + 1 if "round" in evolved and len(evolved) else 1
+                log.warning("iteration %d: only %d evolved prompts accepted (target %d%s); %d buffer prompts "
+                            "back-fill X_%d (evolved share %.0f%%)", t, info["n_evolved"], info["target_evolved"],
+                            f" after {rounds} creator rounds" if self.cfg.fill == "quota" else "",
+                            info["backfilled"], t + 1, 100 * info["evolved_share"])
         df = prompts_to_frame(nxt)
         df["source"] = sources
+        n_regular_buffer = len(df) - info["n_evolved"] - info["backfilled"]  # the first buffer rows are the planned ones
+        df["backfill"] = [False] * (info["n_evolved"] + max(n_regular_buffer, 0)) + [True] * info["backfilled"]
         # iter_{t+1}/prompts first: if we die between the two writes, next_prompts is redone identically
         self.store.write_table(t + 1, "prompts", df)
         self.store.write_table(t, "next_prompts", df)
@@ -523,6 +610,14 @@ def _copy_solver(solver: str, out: Path) -> None:
     tok.save_pretrained(out)
 
 
+def creator_accounting(evolved: pd.DataFrame) -> dict[str, float]:
+    """Summary columns creator_calls, creator_retries, creator_prompt_tokens, creator_completion_tokens,
+    creator_seconds (wall) and creator_cost_usd of one evolved stage (its ``attrs["creator"]``; runs made
+    before the accounting have none: NaN)."""
+    stats = evolved.attrs.get("creator") or {}
+    return {f"creator_{k}": float(stats[k]) if k in stats else float("nan") for k in CREATOR_STATS}
+
+
 def summarize(store: RunStore) -> pd.DataFrame:
     """One row per iteration with whatever stages exist (works on partial runs)."""
     rows = []
@@ -541,6 +636,7 @@ def summarize(store: RunStore) -> pd.DataFrame:
         if store.has(t, "evolved"):
             ev = store.read_table(t, "evolved")
             row.update(n_variants=len(ev), acceptance=float(ev.accepted.mean()) if len(ev) else float("nan"))
+            row.update(creator_accounting(ev))
         if store.has(t, "pairs"):
             row["n_pairs"] = len(store.read_table(t, "pairs"))
         if store.has(t, "train_log"):

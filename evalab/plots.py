@@ -34,7 +34,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .config import METRICS
-from .informativeness import all_metrics, as_reward_matrix, informativeness
+from .informativeness import all_metrics, as_reward_matrix, informativeness, weights_from_values
 from .sampling import sample_subset
 from .store import RunStore, atomic_write_bytes
 
@@ -737,12 +737,19 @@ def recompute_selection(run: Run, t: int | None = None, metric: str = "a_min", f
     store, t, fraction, strategy, seed = _selection_args(run, t, fraction, strategy, seed)
     ids, r = reward_matrix(store, t)
     w = informativeness(r, metric)
-    sel = np.zeros(len(ids), bool)
-    if len(ids):
-        sel[sample_subset(w, fraction, strategy, seed)] = True
     with np.errstate(invalid="ignore"):
         mean = np.nanmean(r, axis=1) if r.size else np.zeros(len(ids))
+    sel = np.zeros(len(ids), bool)
+    if len(ids):
+        sel[_subset(store, weights_from_values(w, metric, r), fraction, strategy, seed, np.nan_to_num(mean))] = True
     return pd.DataFrame({"prompt_id": ids, "weight": w, "reward_mean": mean, "selected": sel})
+
+
+def _subset(store: RunStore, w: np.ndarray, fraction: float, strategy: str, seed: int, mean: np.ndarray) -> np.ndarray:
+    """``sample_subset`` with the run's band (for strategy "band")."""
+    cfg = store.config
+    band = (getattr(cfg, "band_low", 0.2), getattr(cfg, "band_high", 0.8))
+    return sample_subset(w, fraction, strategy, seed, reward_mean=mean, band=band)
 
 
 def metric_selections(run: Run, t: int | None = None, fraction: float | None = None, strategy: str | None = None,
@@ -750,7 +757,10 @@ def metric_selections(run: Run, t: int | None = None, fraction: float | None = N
     """For every built-in metric (and the run's actual selection, key "run"), the prompt ids it selects."""
     store, t, fraction, strategy, seed = _selection_args(run, t, fraction, strategy, seed)
     ids, r = reward_matrix(store, t)
-    out = {m: set(ids[sample_subset(w, fraction, strategy, seed)]) for m, w in all_metrics(r).items()} if len(ids) else {}
+    with np.errstate(invalid="ignore"):
+        mean = np.nan_to_num(np.nanmean(r, axis=1)) if r.size else np.zeros(len(ids))
+    out = {m: set(ids[_subset(store, weights_from_values(w, m, r), fraction, strategy, seed, mean)])
+           for m, w in all_metrics(r).items()} if len(ids) else {}
     S = _read(store, t, "selected")
     if S is not None:
         out["run"] = set(S["prompt_id"])
@@ -932,3 +942,123 @@ def export_figures(run_dir: Run, out_dir: str | Path, png: bool = True, embedder
                           "and a Chrome/Chromium (apt-get install chromium; BROWSER_PATH=/usr/bin/chromium)",
                           stacklevel=2)
     return written
+
+
+# --- 10. the next-set mix and the creator's cost ---------------------------------------------------
+
+def mix_table(run: Run) -> pd.DataFrame:
+    """The mix X_{t+1} actually used, one row per iteration t with a next set: size, n_evolved, n_buffer,
+    backfilled (buffer prompts standing in for missing evolved ones), target_evolved (the evolved_ratio
+    quota), evolved_share and target_share. Runs made before the ``backfill`` column derive it from the
+    ``source`` column and the run's evolved_ratio (the same rule as ``sampling.mix_next_set``)."""
+    store = open_run(run)
+    ratio = float(getattr(store.config, "evolved_ratio", 0.8))
+    rows = []
+    for t in run_iterations(store):
+        df = _read(store, t, "next_prompts")
+        if df is None or "source" not in df:
+            continue
+        size = len(df)
+        n_e = int((df["source"] == "evolved").sum())
+        n_b = size - n_e
+        target = int(round(size * ratio))
+        backfilled = int(df["backfill"].sum()) if "backfill" in df else max(0, min(n_b, target - n_e))
+        rows.append({"t": t, "size": size, "n_evolved": n_e, "n_buffer": n_b, "backfilled": backfilled,
+                     "target_evolved": target, "evolved_share": n_e / size if size else float("nan"),
+                     "target_share": ratio})
+    return pd.DataFrame(rows, columns=["t", "size", "n_evolved", "n_buffer", "backfilled", "target_evolved",
+                                       "evolved_share", "target_share"])
+
+
+def fig_next_set_mix(run: Run) -> go.Figure:
+    """Step 5 as it happened: evolved, buffer and back-filled prompts of each X_{t+1}, with the achieved
+    evolved share against the evolved_ratio target (a back-filled set is below the dashed line)."""
+    title = "Next-set mix: evolved vs buffer prompts in X_{t+1}, and the back-fill"
+    M = mix_table(run)
+    if M.empty:
+        return _no_data(title, "no next_prompts stage finished yet", "iteration t (X_{t+1} made from X_t)",
+                        "prompts in X_{t+1} (count)")
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    parts = (("evolved", M["n_evolved"], SOURCE_COLORS["evolved"]),
+             ("buffer (planned share)", M["n_buffer"] - M["backfilled"], SOURCE_COLORS["buffer"]),
+             ("buffer back-filling missing evolved prompts", M["backfilled"], "#FFA15A"))
+    for name, y, color in parts:
+        fig.add_trace(go.Bar(x=M["t"], y=y, name=name, marker_color=color,
+                             hovertemplate="t=%{x}: %{y} prompts<extra>" + name + "</extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=M["t"], y=M["evolved_share"], name="evolved share achieved", mode="lines+markers",
+                             line=dict(color="#222"), hovertemplate="t=%{x}: %{y:.0%}<extra></extra>"),
+                  secondary_y=True)
+    fig.add_trace(go.Scatter(x=M["t"], y=M["target_share"], name="evolved share target (evolved_ratio)",
+                             mode="lines", line=dict(color="#222", dash="dash")), secondary_y=True)
+    _iter_axis(fig, M["t"].tolist())
+    fig.update_yaxes(title_text="prompts in X_{t+1} (count)", secondary_y=False)
+    fig.update_yaxes(title_text="evolved share of X_{t+1} (fraction)", range=[0, 1.05], tickformat=".0%",
+                     secondary_y=True)
+    return _layout(fig, title, "iteration t (X_{t+1} made from X_t)", barmode="stack",
+                   legend=dict(orientation="h", y=-0.25))
+
+
+CREATOR_COST_COLUMNS = ("calls", "retries", "prompt_tokens", "completion_tokens", "seconds", "cost_usd")
+
+
+def creator_cost_table(run: Run) -> pd.DataFrame:
+    """The creator's accounting per iteration (its evolved stage): calls, retries, prompt and completion
+    tokens, wall seconds, cost in USD, plus n_variants and n_accepted; ``recorded`` says whether the stage
+    carries the accounting. For runs made before it, calls and retries come from the variants' attempts,
+    seconds from the stage's events, and tokens and cost are NaN (not recorded)."""
+    store = open_run(run)
+    events = None
+    rows = []
+    for t in run_iterations(store):
+        ev = _read(store, t, "evolved")
+        if ev is None:
+            continue
+        stats = ev.attrs.get("creator") or {}
+        row: dict[str, Any] = {"t": t, "n_variants": len(ev), "n_accepted": int(ev["accepted"].sum()) if len(ev) else 0,
+                               "recorded": bool(stats)}
+        if stats:
+            row.update({k: float(stats.get(k, np.nan)) for k in CREATOR_COST_COLUMNS})
+        else:
+            att = ev["attempts"].astype(float) if "attempts" in ev else pd.Series(np.nan, index=ev.index)
+            if events is None:
+                events = store.events()
+            seconds = np.nan
+            if {"event", "stage", "iteration", "seconds"} <= set(events.columns):
+                ends = events[(events["event"] == "stage_end") & (events["stage"] == "evolved")
+                              & (events["iteration"] == t)]
+                seconds = float(ends["seconds"].iloc[-1]) if len(ends) else np.nan
+            row.update(calls=float((att > 0).sum()), retries=float((att - 1).clip(lower=0).sum()),
+                       prompt_tokens=np.nan, completion_tokens=np.nan, cost_usd=np.nan, seconds=seconds)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["t", *CREATOR_COST_COLUMNS, "n_variants", "n_accepted", "recorded"])
+
+
+def fig_creator_cost(run: Run) -> go.Figure:
+    """What the creator cost per iteration: calls and retries, prompt and completion tokens, wall time and
+    USD (litellm's cost map; 0 for the embedded model). Iterations made before the accounting show what
+    can be recovered (calls, retries, wall time) and say that tokens and cost were not recorded."""
+    title = "Creator cost per iteration: calls, tokens, wall time, USD"
+    T = creator_cost_table(run)
+    x_title = "iteration t (creator evolving X_t)"
+    if T.empty:
+        return _no_data(title, "no evolved stage finished yet", x_title, "creator calls (count)")
+    fig = make_subplots(rows=1, cols=4, subplot_titles=["calls and retries", "tokens", "wall time", "cost"],
+                        horizontal_spacing=0.07)
+    fig.add_trace(go.Bar(x=T["t"], y=T["calls"], name="calls", marker_color="#636EFA"), row=1, col=1)
+    fig.add_trace(go.Bar(x=T["t"], y=T["retries"], name="retries", marker_color="#EF553B"), row=1, col=1)
+    fig.add_trace(go.Bar(x=T["t"], y=T["prompt_tokens"], name="prompt tokens", marker_color="#00CC96"), row=1, col=2)
+    fig.add_trace(go.Bar(x=T["t"], y=T["completion_tokens"], name="completion tokens", marker_color="#AB63FA"),
+                  row=1, col=2)
+    fig.add_trace(go.Bar(x=T["t"], y=T["seconds"], name="wall time", marker_color="#FFA15A"), row=1, col=3)
+    fig.add_trace(go.Bar(x=T["t"], y=T["cost_usd"], name="cost", marker_color="#19D3F3"), row=1, col=4)
+    for col, y in ((1, "creator calls (count)"), (2, "tokens (count)"), (3, "creator wall time (s)"),
+                   (4, "cost (USD)")):
+        fig.update_xaxes(title_text=x_title if col == 1 else "iteration t", tickmode="array",
+                         tickvals=T["t"].tolist(), row=1, col=col)
+        fig.update_yaxes(title_text=y, row=1, col=col)
+    if not T["recorded"].all():
+        old = ", ".join(str(t) for t in T.loc[~T["recorded"], "t"])
+        fig.add_annotation(text=f"iteration(s) {old}: made before creator accounting; tokens and cost not recorded",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=-0.32, font=dict(size=12, color="#666"))
+    return _layout(fig, title, barmode="group", height=420, legend=dict(orientation="h", y=-0.45),
+                   margin=dict(l=70, r=30, t=80, b=120))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import evalab
-from evalab.informativeness import all_metrics, as_reward_matrix, informativeness, reward_stats
+from evalab.informativeness import all_metrics, as_reward_matrix, informativeness, reward_stats, sampling_weights
 
 R = np.array([
     [0.2, 0.9, 0.5],   # spread
@@ -75,10 +75,48 @@ def test_unknown_metric_lists_choices():
         informativeness(R, "regret")
 
 
-def test_inv_avg_rejects_negative_means():
-    with pytest.raises(ValueError, match="inv_avg"):
-        informativeness(np.array([[-1.0, -0.5]]), "inv_avg")
-    assert "inv_avg" not in all_metrics(np.array([[-1.0, -0.5]]))
+# --- rewards of any sign (reward-model logits), issue 10 ------------------------------------------------
+
+RM = np.random.default_rng(3).uniform(-10, 10, size=(40, 6))  # RM-like logits in [-10, 10]
+
+
+def test_every_metric_runs_on_rm_logits_and_gives_weights_for_sampling():
+    ms = all_metrics(RM)
+    assert set(ms) == set(evalab.METRICS)  # inv_avg used to be left out (it raised on negative means)
+    np.testing.assert_allclose(ms["avg"], RM.mean(axis=1))  # values stay as defined: raw mean, negative allowed
+    assert (ms["avg"] < 0).any()
+    for m in evalab.METRICS:
+        w = sampling_weights(RM, m)
+        assert np.isfinite(w).all() and (w >= 0).all(), m
+        for strategy in ("weighted", "greedy"):
+            idx = evalab.sample_subset(w, 0.25, strategy, seed=1)  # used to raise "negative" for avg
+            assert len(set(idx.tolist())) == 10
+
+
+def test_avg_weight_is_the_mean_shifted_by_the_sets_lowest_reward():
+    r = np.array([[-10.0, -6.0], [0.0, 2.0], [6.0, 10.0]])
+    np.testing.assert_allclose(sampling_weights(r, "avg"), [0.1, 0.55, 0.9])  # (mean + 10) / 20
+    # an affine change of the reward (another RM scale) leaves the weights unchanged ...
+    np.testing.assert_allclose(sampling_weights(3 * r + 7, "avg"), sampling_weights(r, "avg"))
+    np.testing.assert_allclose(sampling_weights(3 * r + 7, "inv_avg"), sampling_weights(r, "inv_avg"))
+    # ... and rewards on [0, 1] are used as they are (pass rates: the old values exactly)
+    np.testing.assert_allclose(sampling_weights(R, "avg"), R.mean(axis=1))
+    np.testing.assert_allclose(informativeness(R, "inv_avg"), 1 / (R.mean(axis=1) + 1e-3))
+
+
+def test_inv_avg_on_negative_rewards_prefers_the_hard_prompts():
+    r = np.array([[-9.0, -8.0], [-1.0, 0.0], [8.0, 9.0]])
+    w = informativeness(r, "inv_avg")
+    assert np.isfinite(w).all() and (w > 0).all() and w[0] > w[1] > w[2]
+    np.testing.assert_allclose(w, 1 / (np.array([0.5, 8.5, 17.5]) / 18 + 1e-3))
+
+
+def test_spread_weights_are_shift_invariant_and_callable_metrics_are_min_shifted():
+    for m in ("a_min", "a_avg", "a_dts", "var", "inv_a_min", "uniform"):
+        np.testing.assert_allclose(sampling_weights(RM, m), informativeness(RM, m))
+        np.testing.assert_allclose(sampling_weights(RM - 5, m), sampling_weights(RM, m), atol=1e-9)
+    w = sampling_weights(RM, lambda r: np.nanmean(r, axis=1))
+    np.testing.assert_allclose(w, RM.mean(axis=1) - RM.mean(axis=1).min())
 
 
 def test_callable_metric_and_its_contract():

@@ -69,13 +69,18 @@ def test_creator_step_writes_every_stage_with_lineage(tmp_path):
     assert len(sel) == 8 and sel.prompt_id.is_unique  # ceil(0.5 * 16)
     ev = s.read_table(0, "evolved")
     assert len(ev) == 8 * run.cfg.n_variants
-    assert set(ev.parent_id) <= set(sel.prompt_id)
+    # chained evolution (the default since issue 10): each chain starts at a selected prompt; a step's parent
+    # is the selected prompt (depth 1) or the chain's previous accepted step (depth = its depth + 1)
+    assert set(ev.root_id) <= set(sel.prompt_id)
+    depth_of = dict(zip(ev.id[ev.accepted], ev.depth[ev.accepted])) | dict.fromkeys(sel.prompt_id, 0)
+    assert set(ev.parent_id) <= set(depth_of)
+    assert (ev.depth == [depth_of[p] + 1 for p in ev.parent_id]).all() and ev.depth.max() >= 2
     assert ev.reason[~ev.accepted].ne("ok").all() and ev.reason[ev.accepted].eq("ok").all()
     # the 80/20 mix with lineage
     assert len(X1) == len(X0)
     evolved = X1[X1.source == "evolved"]
     assert len(evolved) == min(round(0.8 * len(X0)), int(ev.accepted.sum()))
-    assert set(evolved.parent_id) <= set(sel.prompt_id)
+    assert set(evolved.parent_id) <= set(depth_of)
     assert (evolved.iteration == 1).all()
     assert set(X1[X1.source == "buffer"].id) <= {p.id for p in X0}
     assert s.read_table(1, "prompts").equals(X1)
@@ -156,9 +161,13 @@ def test_next_prompt_set_backfills_when_creator_rejects_everything():
     assert [p.id for p in nxt] == [p.id for p in cur] and info["backfilled"] == 8
 
 
-def test_weigh_prompts_rejects_bad_metric_input():
-    with pytest.raises(ValueError, match="inv_avg"):
-        weigh_prompts(["a"], np.array([[-1.0, -2.0]]), "inv_avg")
+def test_weigh_prompts_takes_signed_rewards_and_rejects_unknown_metrics():
+    # inv_avg and avg on reward-model logits (they used to raise): weights >= 0 for sampling (issue 10)
+    for metric in ("inv_avg", "avg"):
+        w = weigh_prompts(["a", "b"], np.array([[-1.0, -2.0], [3.0, 4.0]]), metric)
+        assert (w.sampling_weight >= 0).all() and np.isfinite(w.weight).all()
+    with pytest.raises(ValueError, match="a_min"):
+        weigh_prompts(["a"], np.array([[-1.0, -2.0]]), "regret")
 
 
 def test_stage_seed_is_stable_and_distinct():

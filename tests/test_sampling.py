@@ -15,11 +15,11 @@ def test_subset_size():
             subset_size(10, bad)
 
 
-@pytest.mark.parametrize("strategy", ["weighted", "greedy", "uniform"])
+@pytest.mark.parametrize("strategy", ["weighted", "greedy", "uniform", "band"])
 def test_deterministic_unique_and_sized(strategy):
     w = np.random.default_rng(1).random(200)
-    a = sample_subset(w, 0.25, strategy, seed=7)
-    b = sample_subset(w, 0.25, strategy, seed=7)
+    a = sample_subset(w, 0.25, strategy, seed=7, reward_mean=w)
+    b = sample_subset(w, 0.25, strategy, seed=7, reward_mean=w)
     assert a.tolist() == b.tolist()
     assert len(a) == 50 and len(set(a.tolist())) == 50
     assert a.min() >= 0 and a.max() < 200
@@ -35,7 +35,7 @@ def test_greedy_is_top_k():
     assert sample_subset(w, 0.6, "greedy").tolist() == [1, 3, 2]
 
 
-@pytest.mark.parametrize("strategy", ["weighted", "greedy", "uniform"])
+@pytest.mark.parametrize("strategy", ["weighted", "greedy"])  # not "uniform": it ignores the weights (issue 10)
 def test_zero_weights_only_after_positive_ones(strategy):
     w = np.zeros(40)
     w[[3, 17, 22]] = [0.2, 0.5, 1.0]
@@ -44,6 +44,52 @@ def test_zero_weights_only_after_positive_ones(strategy):
         assert set(idx[:3].tolist()) == {3, 17, 22}
         small = sample_subset(w, 0.05, strategy, seed=seed)  # k = 2 <= 3 positive
         assert set(small.tolist()) <= {3, 17, 22}
+
+
+def test_uniform_ignores_the_weights_entirely():
+    """The paper's uniform baseline: the weights play no part (it used to take positive weights first)."""
+    w = np.zeros(40)
+    w[[3, 17, 22]] = [0.2, 0.5, 1.0]
+    for seed in range(5):  # the same subset whatever the weights, even signed ones
+        a = sample_subset(w, 0.25, "uniform", seed=seed)
+        assert a.tolist() == sample_subset(np.ones(40), 0.25, "uniform", seed=seed).tolist()
+        assert a.tolist() == sample_subset(-np.arange(40.0), 0.25, "uniform", seed=seed).tolist()
+    # first picks are uniform over all 40 prompts: the 3 positive ones lead about 3/40 of the time
+    lead = np.mean([sample_subset(w, 0.25, "uniform", seed=s)[0] in (3, 17, 22) for s in range(4000)])
+    assert abs(lead - 3 / 40) < 0.02
+
+
+def test_band_is_uniform_within_the_band():
+    mean = np.array([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0, 0.2, 0.8, 0.45])
+    inside = {2, 3, 4, 7, 8, 9}
+    counts = np.zeros(mean.size)
+    for seed in range(3000):
+        idx = sample_subset(np.zeros(mean.size), 0.3, "band", seed=seed, reward_mean=mean, band=(0.2, 0.8))
+        assert len(idx) == 3 and set(idx.tolist()) <= inside  # k = 3 <= 6 in the band
+        counts[idx] += 1
+    freq = counts[sorted(inside)] / 3000
+    np.testing.assert_allclose(freq, 0.5, atol=0.05)  # each in-band prompt in 3 of 6 draws
+
+
+def test_band_with_too_few_inside_takes_all_then_nearest():
+    mean = np.array([0.0, 0.05, 0.5, 0.99, 0.85, 1.0, np.nan, 0.1])
+    idx = sample_subset(np.ones(8), 0.5, "band", seed=0, reward_mean=mean, band=(0.2, 0.8))  # k = 4, 1 inside
+    assert idx[0] == 2 and set(idx.tolist()) == {2, 4, 7, 1}  # then 0.85 (0.05 away), 0.1 (0.1), 0.05 (0.15)
+    with pytest.raises(ValueError, match="reward_mean"):
+        sample_subset(np.ones(8), 0.5, "band")
+    with pytest.raises(ValueError, match="band_low"):
+        sample_subset(np.ones(8), 0.5, "band", reward_mean=mean, band=(0.9, 0.1))
+
+
+def test_informative_buffer_takes_the_highest_weights():
+    bw = np.array([0.0, 0.9, 0.1, 0.5, 0.0, 0.7])
+    m = mix_next_set(n_evolved=8, n_buffer_pool=6, size=10, evolved_ratio=0.8, seed=3, buffer_weights=bw)
+    assert m.buffer.tolist() == [1, 5]
+    short = mix_next_set(n_evolved=5, n_buffer_pool=6, size=10, evolved_ratio=0.8, seed=3, buffer_weights=bw)
+    assert short.buffer.size == 5 and short.backfilled == 3
+    assert {1, 2, 3, 5} < set(short.buffer.tolist())  # the four positive weights, then one of the zero ties
+    with pytest.raises(ValueError, match="buffer_weights"):
+        mix_next_set(2, 6, 4, buffer_weights=np.ones(3))
 
 
 def test_weighted_first_pick_frequency_matches_weights():

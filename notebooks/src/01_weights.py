@@ -9,7 +9,7 @@
 # 1. sample N responses per prompt from the solver and score them (reward = constraint satisfaction);
 # 2. weigh each prompt by the reward spread of its samples, `w(x) = max r − min r` (A*_min);
 # 3. sample an informative subset ∝ w;
-# 4. let a creator LLM evolve the selected prompts (and reject bad variants, with reasons);
+# 4. let a creator LLM evolve the selected prompts in chains of k steps (and reject bad steps, with reasons);
 # 5. mix evolved prompts with a buffer of old ones into the next prompt set.
 #
 # Run it headless: `papermill notebooks/01_weights.ipynb out.ipynb -p profile ci -p run_dir runs/nb01`
@@ -89,11 +89,17 @@ px.imshow(rank_corr, text_auto=".2f", zmin=-1, zmax=1, color_continuous_scale="R
 # %% [markdown]
 # ## 3 · Sample the informative subset
 # eva samples a fraction of the prompts (25% in the paper) **with probability ∝ w**, without replacement;
-# `greedy` takes the top-k and `uniform` ignores the weights. Which prompts would each metric select?
+# `greedy` takes the top-k, `uniform` ignores the weights entirely (the paper's uniform baseline) and `band`
+# samples uniformly among prompts whose mean reward lies in [`band_low`, `band_high`]. Sampling needs weights
+# ≥ 0: `evalab.informativeness.sampling_weights` maps every metric to such weights, also for reward-model
+# logits of any sign (its docstring gives the mapping; on [0, 1] rewards it changes nothing).
+# Which prompts would each metric select?
 
 # %%
+from evalab.informativeness import sampling_weights
+
 k_frac = cfg.subset_fraction
-picks = {m: set(weights.prompt_id.iloc[evalab.sample_subset(weights[m].to_numpy(), k_frac, "greedy")])
+picks = {m: set(weights.prompt_id.iloc[evalab.sample_subset(sampling_weights(r, m), k_frac, "greedy")])
          for m in cols}
 jacc = pd.DataFrame([[len(picks[a] & picks[b]) / len(picks[a] | picks[b]) for b in cols] for a in cols],
                     index=cols, columns=cols)
@@ -110,10 +116,15 @@ selected[["rank", "prompt_id", "weight", "reward_mean", "text"]]
 # %% [markdown]
 # ## 4 · Evolve the informative prompts
 # The creator rewrites each selected prompt EvolInstruct-style: **in depth** (add a constraint, harden one,
-# deepen, concretize, require reasoning) or **in breadth** (a new prompt of the same domain). With the
+# deepen, concretize, require reasoning) or **in breadth** (a new, rarer prompt of the same domain). With the
 # default `structured` evolver, constraints are added or hardened in code so evolved prompts stay checkable,
 # and the creator LLM (here the embedded model behind a litellm provider, `evalab/smollm2-135m`; any
 # `provider/model` string works) rewrites the task text. Every variant is validated; rejects keep their reason.
+#
+# As in the paper's creator (distilabel's EvolInstruct, 4 evolutions), evolution is **chained**
+# (`evolution="chained"`, the default): step i rewrites the output of step i−1 with an operator drawn at
+# random, and every step is kept, with its `depth` in the lineage. A rejected step is recorded and the chain
+# goes on from the last accepted text. `evolution="independent"` makes k one-step variants of the parent instead.
 
 # %%
 run.run_stage(0, "evolved")
@@ -121,24 +132,35 @@ evolved = run.store.read_table(0, "evolved")
 print(f"{int(evolved.accepted.sum())}/{len(evolved)} variants accepted")
 evolved.groupby(["operator", "reason"]).size().rename("variants").reset_index()
 
+# %% [markdown]
+# One chain per selected prompt: each step's parent is the previous accepted step.
+
 # %%
-for parent_id, g in list(evolved[evolved.accepted].groupby("parent_id"))[:3]:
-    print("PARENT :", by_id[parent_id].text)
-    for _, v in g.iterrows():
-        print(f"  {v.operator:>15s} →", v.text)
+print(f"evolution={cfg.evolution}: {cfg.n_variants} steps per selected prompt")
+chains = sorted(evolved.groupby("root_id", sort=False), key=lambda kv: -int(kv[1].accepted.sum()))
+for root_id, g in chains[:2]:
+    print("SELECTED:", by_id[root_id].text)
+    for _, v in g.sort_values("k").iterrows():
+        outcome = "accepted" if v.accepted else f"rejected ({v.reason})"
+        print(f"  step {v.k + 1} · depth {v.depth} · {v.operator:>15s} · {outcome}:", v.text if v.accepted else "")
     print()
+assert set(evolved.root_id) <= set(selected.prompt_id) and evolved.groupby("root_id").size().eq(cfg.n_variants).all()
 
 # %% [markdown]
 # ## 5 · The next prompt set
-# X₁ = 80% evolved prompts + 20% buffer of X₀ (ratios configurable). Each prompt keeps its lineage
-# (`parent_id`, `iteration`, `operator`), so notebook 02 can draw the curriculum as a tree.
+# X₁ = 80% evolved prompts + 20% buffer of X₀ (ratios configurable). When too few variants were accepted,
+# buffer prompts back-fill the gap (`fill="buffer"`, column `backfill`) or the creator is asked again until the
+# quota is met (`fill="quota"`, up to `fill_max_rounds`). `buffer="informative"` draws the buffer from the most
+# informative prompts seen so far instead of uniformly. Each prompt keeps its lineage (`parent_id`,
+# `iteration`, `operator`), so notebook 02 can draw the curriculum as a tree.
 
 # %%
 run.run_stage(0, "next_prompts")
 X1 = run.store.read_table(0, "next_prompts")
 X1["n_constraints"] = X1.constraints.map(lambda s: len(__import__("json").loads(s)))
 assert len(X1) == len(X0)
-print(X1.source.value_counts().to_dict())
+print(X1.source.value_counts().to_dict(), f"· {int(X1.backfill.sum())} buffer prompts back-fill missing evolved ones",
+      f"· evolved share {(X1.source == 'evolved').mean():.0%} (target {cfg.evolved_ratio:.0%}; fill={cfg.fill!r})")
 X1[["id", "parent_id", "operator", "source", "n_constraints", "text"]].head(10)
 
 # %%

