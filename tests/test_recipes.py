@@ -104,9 +104,26 @@ def test_configs_stored_before_the_new_fields_load_as_they_ran(tmp_path: Path):
     from evalab.store import RunStore
 
     cfg = profile_config("ci", run_dir=str(tmp_path / "old"))
-    old = {k: v for k, v in cfg.to_dict().items() if k not in LEGACY_DEFAULTS}
+    # a config from before warmup/optim/profile existed (evolution, buffer and fill keep today's values here:
+    # a config without them ran one-step evolution, which today's chained default does not resume)
+    protocol_keys = ("warmup_ratio", "warmup_round", "optim", "profile")
+    assert set(protocol_keys) <= set(LEGACY_DEFAULTS)
+    old = {k: v for k, v in cfg.to_dict().items() if k not in protocol_keys}
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "config.json").write_text(json.dumps(old))
     loaded = RunStore(tmp_path / "old").config
     assert (loaded.warmup_ratio, loaded.warmup_round, loaded.profile) == (0.0, False, "")
     RunStore(cfg.run_dir, cfg)  # resuming it with today's ci profile computes the same: accepted
+
+
+def test_configs_stored_before_chained_evolution_load_as_one_step_evolution(tmp_path: Path):
+    from evalab.store import RunStore
+
+    cfg = profile_config("ci", run_dir=str(tmp_path / "old"))
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("evolution", "buffer", "fill")}
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(json.dumps(old))
+    loaded = RunStore(tmp_path / "old").config
+    assert (loaded.evolution, loaded.buffer, loaded.fill) == ("independent", "uniform", "buffer")
+    with pytest.raises(ValueError, match="evolution"):
+        RunStore(cfg.run_dir, cfg)  # today's chained default computes something else: refused, named
