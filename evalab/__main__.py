@@ -303,9 +303,17 @@ def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
     if len(vs):
         print()
         print(vs.to_string(index=False))
+    from .breakdown import gain_per_cost
+
+    cost = gain_per_cost(stores, metric=a.metric)
+    if len(cost):
+        print()
+        print("gain per cost (gain = last evaluated iteration - iteration 0; tokens = solver tokens generated in "
+              "steps 1 and 6; pairs = preference pairs trained on):")
+        print(cost.to_string(index=False))
     if a.out:
         out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
-               "vs_baseline": vs.to_dict(orient="records"),
+               "vs_baseline": vs.to_dict(orient="records"), "per_cost": cost.to_dict(orient="records"),
                "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records")}
         Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0

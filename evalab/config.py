@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 METRICS = ("a_min", "a_avg", "a_dts", "var", "avg", "inv_avg", "inv_a_min", "uniform")
 STRATEGIES = ("weighted", "greedy", "uniform")
 TRAINERS = ("dpo", "simpo", "orpo", "sppo")
+CONSTRAINT_COMPONENTS = ("full", "frac", "partial")  # evalab.rewards.ConstraintReward.COMPONENTS
 PROFILES = ("ci", "demo", "paper")
 
 EMBEDDED_MODEL = "smollm2-135m"  # resolved by evalab.models.resolve_model_path
@@ -65,11 +67,17 @@ class EvaConfig:
 
     # --- reward (step 1) ----------------------------------------------------------------------------
     reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>' or 'judge:<litellm model>'")
+    informativeness_reward: str = _f("", "reward component that defines informativeness when the reward is "
+                                     f"composite ('' = the reward itself; constraints: one of {CONSTRAINT_COMPONENTS})")
+    pass_threshold: float = _f(1.0, "a response passes when its reward >= this (1.0 = every constraint satisfied); "
+                               "for the all-fail / all-pass / mixed shares")
 
     # --- informativeness and sampling (steps 2-3) -------------------------------------------------
     metric: str = _f("a_min", f"informativeness metric, one of {METRICS}")
     subset_fraction: float = _f(0.25, "fraction of X_t sampled as the informative subset (paper: 25%)")
     sampling: str = _f("weighted", f"subset sampling strategy, one of {STRATEGIES}")
+    ema: float = _f(0.0, "EMA decay of each prompt's mean reward across iterations (0 = off; prior: the prompt's "
+                    "own or its lineage parent's EMA); avg/inv_avg weigh the EMA (evalab.breakdown)")
 
     # --- creator (step 4) ---------------------------------------------------------------------------
     creator: str = _f(LOCAL_CREATOR, "creator LLM as a litellm model string, e.g. 'gemini/gemini-1.5-pro'")
@@ -148,6 +156,16 @@ class EvaConfig:
                 bad(name, "must be > 0")
         if self.temperature < 0:
             bad("temperature", "must be >= 0")
+        if not 0.0 <= self.ema < 1.0:
+            bad("ema", "EMA decay must be in [0, 1) (0 = off)")
+        if not math.isfinite(self.pass_threshold):
+            bad("pass_threshold", "must be a finite reward value")
+        if self.informativeness_reward:
+            if self.reward == "constraints" and self.informativeness_reward not in CONSTRAINT_COMPONENTS:
+                bad("informativeness_reward", f"the constraints reward's components are {CONSTRAINT_COMPONENTS}; "
+                    "'' uses the reward itself")
+            if self.reward != "constraints":
+                bad("informativeness_reward", f"reward {self.reward!r} has no components; leave it ''")
         if not 0 < self.top_p <= 1:
             bad("top_p", "must be in (0, 1]")
         if self.max_prompt_length >= self.max_length:
@@ -193,7 +211,7 @@ IDENTITY_FIELDS = (
     "mode", "seed", "prompt_set", "n_prompts", "solver", "n_responses", "max_new_tokens", "temperature", "top_p",
     "reward", "metric", "subset_fraction", "sampling", "creator", "evolver", "n_variants", "evolved_ratio",
     "next_set_size", "trainer", "learning_rate", "lr_scheduler", "beta", "simpo_gamma", "orpo_lambda",
-    "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
+    "epochs", "max_length", "max_prompt_length", "lora", "ref_model", "informativeness_reward", "ema",
 )
 
 # Profiles: "ci" is tiny (tests, seconds-to-minutes on 2 CPU cores), "demo" shows the loop and some

@@ -116,6 +116,8 @@ class RunStore:
         cfg_path = self.root / "config.json"
         if cfg_path.exists():
             old = json.loads(cfg_path.read_text())
+            # a field newer than the run directory has its default there (it did not exist, so it was off)
+            old = {**{k: v for k, v in EvaConfig().to_dict().items() if k in IDENTITY_FIELDS}, **old}
             diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
             if diff:
                 lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))
