@@ -184,3 +184,44 @@ def test_gain_per_cost_and_compare_print_it(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "gain_per_mtok" in out and "gain_per_pair" in out
     assert {r["arm"] for r in json.loads((tmp_path / "c.json").read_text())["per_cost"]} == {"eva", "static"}
+
+
+# --- plots and the monitor -------------------------------------------------------------------------------
+
+def test_breakdown_plots_on_a_real_loop_store_and_on_old_runs(tmp_path):
+    from evalab import plots
+
+    run = make_run(tmp_path)
+    run.run(until=UNTIL_PAIRS)
+    B = plots.breakdown_table(run.store)
+    S = run.summary()
+    assert B.t.tolist() == [0] and B.gen_tokens.iloc[0] == S.gen_tokens.iloc[0] > 0
+    fig = plots.fig_outcome_shares(run.store)
+    bars = {tr.name: tr.y[0] for tr in fig.data if tr.type == "bar"}
+    assert bars == {"all fail": S.frac_all_fail[0], "mixed": S.frac_mixed[0], "all pass": S.frac_all_pass[0]}
+    cost = plots.fig_iteration_cost(run.store)
+    assert [tr.y[0] for tr in cost.data] == [S.gen_tokens[0], S.n_pairs[0]]
+    old = build_fake_run(tmp_path / "old", n_iterations=2, n_prompts=6, partial=True)  # no n_tokens, no outcome
+    B = plots.breakdown_table(old)
+    assert len(B) == 2 and B.gen_tokens.isna().all() and B.frac_mixed.notna().all()
+    assert "not recorded" in str(plots.fig_iteration_cost(old).layout.annotations)
+    empty = RunStore(tmp_path / "empty", profile_config("ci", run_dir=str(tmp_path / "empty")))
+    assert "no weights stage" in str(plots.fig_outcome_shares(empty).layout.annotations)
+
+
+def test_monitor_follows_an_online_log_with_group_outcomes(tmp_path):
+    import widgets
+
+    d = tmp_path / "online"
+    RunStore(d, profile_config("ci", run_dir=str(d)))
+    log = pd.DataFrame({"step": [1, 2], "loss": [0.1, 0.05], "frac_all_fail": [0.5, 0.25],
+                        "frac_mixed": [0.25, 0.5], "frac_all_pass": [0.25, 0.25]})
+    log.to_parquet(d / "train_log.parquet")
+    mon = widgets.TrainingMonitor(d, headless=True)
+    assert "step 2" in mon.status.value and "all fail 25%" in mon.status.value and "mixed 50%" in mon.status.value
+    assert mon.has_outcomes and [tr.name for tr in mon.outcomes_figure.data] == ["all fail", "mixed", "all pass"]
+    log.drop(columns=["frac_all_fail", "frac_mixed", "frac_all_pass"]).to_parquet(d / "train_log.parquet")
+    plain = widgets.TrainingMonitor(d, headless=True)
+    assert "step 2" in plain.status.value and "all fail" not in plain.status.value and not plain.has_outcomes
+    log.assign(step=[1, 3]).to_parquet(d / "train_log.parquet")  # a new log step
+    assert plain.poll() is True and "all fail 25%" in plain.status.value and plain.has_outcomes
