@@ -112,8 +112,9 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _config(profile: str, run_dir: str, overrides: dict[str, Any]) -> EvaConfig:
-    """The run's config, its prompt files read once: InputError naming the field for a bad value or file."""
+def _config(profile: str, run_dir: str, overrides: dict[str, Any], eval_set: bool = True) -> EvaConfig:
+    """The run's config, its prompt files read once (``eval_set``: the held-out set too, when the run evaluates):
+    InputError naming the field for a bad value or file."""
     from .prompts import load_prompts
 
     try:
@@ -121,7 +122,7 @@ def _config(profile: str, run_dir: str, overrides: dict[str, Any]) -> EvaConfig:
     except ValueError as e:  # EvaConfig.validate names the field and the allowed values
         raise InputError(_one_line(e)) from e
     files = [("prompt_set", cfg.prompt_set, cfg.n_prompts)]
-    if cfg.run_eval:
+    if cfg.run_eval and eval_set:
         files.append(("eval_set", cfg.eval_set, cfg.n_eval))
     for name, path, limit in files:
         try:
@@ -133,6 +134,19 @@ def _config(profile: str, run_dir: str, overrides: dict[str, Any]) -> EvaConfig:
             raise InputError(f"EvaConfig.{name}={path!r}: {_one_line(e)}; fix the file or give another "
                              f"with --set {name}=PATH") from e
     return cfg
+
+
+def _check_resume(cfg: EvaConfig) -> None:
+    """An existing run directory must have been created with the same identity fields (InputError naming them)."""
+    from pathlib import Path
+
+    from .store import ConfigMismatch, RunStore
+
+    if (Path(cfg.run_dir) / "config.json").exists():
+        try:
+            RunStore(cfg.run_dir, cfg, create=False)
+        except ConfigMismatch as e:
+            raise InputError(_one_line(e)) from e
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,7 +228,8 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         return lambda: _compare(a, stores)
     overrides = _parse_set(a.set)
     if a.cmd == "online":
-        cfg = _config(a.profile, a.run_dir, overrides)
+        cfg = _config(a.profile, a.run_dir, overrides, eval_set=False)  # online mode has no held-out eval
+        _check_resume(cfg)
 
         def _online() -> int:
             from .online import run_online_eva
@@ -230,12 +245,9 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         overrides["iterations"] = a.iterations
     cfg = _config(a.profile, a.run_dir, overrides)
     from .loop import EvaRun
-    from .store import ConfigMismatch
 
-    try:
-        run = EvaRun(cfg, progress=not a.quiet)
-    except ConfigMismatch as e:
-        raise InputError(_one_line(e)) from e
+    _check_resume(cfg)
+    run = EvaRun(cfg, progress=not a.quiet)
 
     def _run() -> int:
         summary = run_with_progress(run, show=not a.quiet)
@@ -296,6 +308,7 @@ def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
     import pandas as pd
 
     from .ablation import compare_arms, compare_to_baseline, per_seed_scores
+    from .breakdown import gain_per_cost
 
     arms = compare_arms(stores, metric=a.metric)
     print(arms.to_string(index=False))
@@ -303,8 +316,6 @@ def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
     if len(vs):
         print()
         print(vs.to_string(index=False))
-    from .breakdown import gain_per_cost
-
     cost = gain_per_cost(stores, metric=a.metric)
     if len(cost):
         print()

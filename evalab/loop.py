@@ -7,6 +7,7 @@ pairs → train, every stage a file in the run store, so a run killed at any mom
     run.creator_step(0)        # steps 1-5 of iteration 0 only (what notebook 01 shows)
     run.run()                  # everything left, resuming from the last finished stage
     run.summary()              # one row per iteration: held-out score, informativeness, acceptance, pairs, loss
+                               # + all-fail/all-pass/mixed shares, solver tokens generated (evalab.breakdown)
 
 Iteration t (solver θ_t = the configured solver for t = 0, else iteration t-1's checkpoint):
 

@@ -682,12 +682,15 @@ def fig_heldout_scores(runs: Mapping[str, Run | Sequence[Run]] | Run, score: str
 # --- 7. metric comparison and live selection ---------------------------------------------------------
 
 def reward_matrix(run: Run, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt ids (P,), rewards (P, N)) of X_t from the responses stage; NaN = missing."""
+    """(prompt ids (P,), rewards (P, N)) of X_t from the responses stage; NaN = missing. The rewards the run's
+    informativeness was computed on: its ``informativeness_reward`` component when it set one."""
     store = open_run(run)
     R = _read(store, t, "responses")
     if R is None:
         raise FileNotFoundError(f"iteration {t} of {store.root} has no responses stage yet")
-    wide = R.pivot_table(index="prompt_id", columns="sample", values="reward", aggfunc="first", dropna=False, sort=False)
+    component = f"reward_{getattr(store.config, 'informativeness_reward', '')}"
+    values = component if component != "reward_" and component in R else "reward"
+    wide = R.pivot_table(index="prompt_id", columns="sample", values=values, aggfunc="first", dropna=False, sort=False)
     # rows in the order the loop weighed them (weights table, else X_t), so re-sampling with the run's
     # seed reproduces the run's own selection
     for stage, col in (("weights", "prompt_id"), ("prompts", "id")):

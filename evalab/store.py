@@ -13,8 +13,9 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
       iter_000/
         prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
         eval.json               held-out score of the solver entering iteration t
-        responses.parquet       N responses per prompt of X_t and their rewards
-        weights.parquet         informativeness weight per prompt (+ reward mean/max/min)
+        responses.parquet       N responses per prompt of X_t and their rewards (+ n_tokens, reward components)
+        weights.parquet         informativeness weight per prompt (+ reward mean/max/min, pass_rate, outcome,
+                                reward_ema when EvaConfig.ema > 0; see evalab.breakdown)
         selected.parquet        the informative subset (prompt id, weight, rank)
         evolved.parquet         every creator variant, accepted or not, with the reject reason
         next_prompts.parquet    X_{t+1} (also written as iter_{t+1}/prompts.parquet)

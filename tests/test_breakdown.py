@@ -225,3 +225,14 @@ def test_monitor_follows_an_online_log_with_group_outcomes(tmp_path):
     assert "step 2" in plain.status.value and "all fail" not in plain.status.value and not plain.has_outcomes
     log.assign(step=[1, 3]).to_parquet(d / "train_log.parquet")  # a new log step
     assert plain.poll() is True and "all fail 25%" in plain.status.value and plain.has_outcomes
+
+
+def test_stored_rewards_for_recomputed_selections_follow_informativeness_reward(tmp_path):
+    from evalab import plots
+
+    run = make_run(tmp_path, informativeness_reward="full")
+    run.creator_step(0)
+    ids, r = plots.reward_matrix(run.store, 0)
+    assert set(np.unique(r[~np.isnan(r)])) <= {0.0, 1.0}
+    sel = plots.recompute_selection(run.store, 0, metric=run.cfg.metric)
+    assert set(sel.prompt_id[sel.selected]) == set(run.store.read_table(0, "selected").prompt_id)  # the run's own selection, reproduced

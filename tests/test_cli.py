@@ -71,6 +71,9 @@ def _bad_inputs(tmp: Path, existing: Path, write: bool = True) -> dict[str, list
         "online bad steps": ["online", "--profile", "ci", "--run-dir", str(tmp / "o"), "--steps", "-1"],
         "online bad trainer": ["online", "--profile", "ci", "--run-dir", str(tmp / "o"), "--trainer", "ppo"],
         "online bad field": ["online", "--profile", "ci", "--run-dir", str(tmp / "o"), "--set", "metric=foo"],
+        "online missing prompt file": ["online", "--profile", "ci", "--run-dir", str(tmp / "o"), "--set",
+                                       f"prompt_set={tmp / 'nope.jsonl'}"],
+        "online config mismatch": ["online", "--profile", "ci", "--run-dir", str(existing), "--set", "seed=7"],
         "summary missing dir": ["summary", str(tmp / "nowhere")],
         "summary not a run": ["summary", str(tmp)],
         "compare missing dir": ["compare", str(tmp / "nowhere")],
@@ -97,7 +100,7 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, existing_run, capsys):
     assert rc == 2, (case, err)
     assert len(lines) == 1, (case, err)
     assert lines[0].startswith("error: ") and "Traceback" not in err
-    assert not (tmp_path / "r").exists()  # nothing ran, no run directory was created
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()  # nothing ran, no run directory made
 
 
 def test_errors_name_the_field_and_the_fix(tmp_path, existing_run, capsys):
