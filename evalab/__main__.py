@@ -276,7 +276,10 @@ def _fmt_s(s: float) -> str:
 def run_with_progress(run: Any, show: bool = True) -> Any:
     """``run.run()`` stage by stage under a tqdm bar: total = the pending stages, the postfix names the current
     stage with its expected time and the expected time of everything left (from the stages' own timings)."""
+    import logging
+
     from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     pending = run.pending()
     try:
@@ -284,7 +287,8 @@ def run_with_progress(run: Any, show: bool = True) -> Any:
     except Exception:  # noqa: BLE001 - an unreadable log only costs the estimate
         events = None
     est = stage_estimates(events, pending)
-    with tqdm(total=len(pending), unit="stage", desc="evalab run", disable=not show, dynamic_ncols=True) as bar:
+    with tqdm(total=len(pending), unit="stage", desc="evalab run", disable=not show, dynamic_ncols=True) as bar, \
+            logging_redirect_tqdm(loggers=[logging.getLogger("evalab")]):  # warnings on their own line, bar kept
         for i, (t, stage) in enumerate(pending):
             here = est[i]
             left = [e for e in est[i:] if e is not None]
