@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import METRICS, EvaConfig
 from .breakdown import iteration_gen_tokens
+from .config import METRICS, EvaConfig
 from .informativeness import all_metrics, as_reward_matrix, reward_stats
 from .prompts import Prompt, frame_to_prompts, load_prompts, prompts_to_frame
 from .sampling import mix_next_set, sample_subset

