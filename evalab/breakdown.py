@@ -128,8 +128,8 @@ def gain_per_cost(stores: Mapping[str, Sequence[Any]], metric: str = "full") -> 
                 continue
             last = int(s.iteration.iloc[-1])
             gains.append(float(s[metric].iloc[-1] - s[metric].iloc[0]))
-            summ = summarize(st)
-            summ = summ[summ.iteration < last]
+            summ = summarize(st)  # empty for a store that holds only evals
+            summ = summ[summ.iteration < last] if "iteration" in summ else summ
             toks.append(float(summ["gen_tokens"].sum(min_count=1)) if "gen_tokens" in summ else float("nan"))
             pairs.append(float(summ["n_pairs"].sum(min_count=1)) if "n_pairs" in summ else float("nan"))
         if not gains:

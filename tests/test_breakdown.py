@@ -236,3 +236,13 @@ def test_stored_rewards_for_recomputed_selections_follow_informativeness_reward(
     assert set(np.unique(r[~np.isnan(r)])) <= {0.0, 1.0}
     sel = plots.recompute_selection(run.store, 0, metric=run.cfg.metric)
     assert set(sel.prompt_id[sel.selected]) == set(run.store.read_table(0, "selected").prompt_id)  # the run's own selection, reproduced
+
+
+def test_gain_per_cost_on_stores_with_evals_only(tmp_path):
+    d = tmp_path / "eva" / "seed1"
+    st = RunStore(d, profile_config("ci", run_dir=str(d), seed=1))
+    for t, full in ((0, [0.0, 1.0]), (1, [1.0, 1.0])):
+        st.write_json(t, "eval", {"constraint_rate": 0.5, "full_rate": 0.5,
+                                  "per_prompt": {"prompt_id": ["a", "b"], "frac": full, "full": full}})
+    g = gain_per_cost({"eva": [st]})
+    assert g.gain.tolist() == [0.5] and g.gain_per_mtok.isna().all() and g.gain_per_pair.isna().all()
