@@ -8,64 +8,174 @@
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
 stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
+
+Bad input (an unknown or invalid config field, a missing path, a malformed prompt file, a bad parameter) is
+checked before anything runs and reported as one line naming the field and the fix, exit code 2;
+``--debug`` (anywhere on the line) shows the traceback instead. ``run`` shows a progress bar over the
+pending stages with an ETA from the stages' own timings (the same stage of earlier iterations).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import sys
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from .config import EvaConfig, profile_config
 
 
+EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
+
+
+class InputError(Exception):
+    """Bad input from the command line (a field, a path, a file, a parameter): one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage block) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise InputError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _parse_set(items: list[str]) -> dict[str, Any]:
-    types = {f.name: f.type for f in dataclasses.fields(EvaConfig)}
+    """``--set key=value`` items as typed EvaConfig overrides; InputError naming the field for anything wrong."""
+    import json
+
+    names = {f.name for f in dataclasses.fields(EvaConfig)}
+    defaults = EvaConfig()
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
+            raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. --set metric=a_avg")
         k, v = item.split("=", 1)
-        if k not in types:
-            raise SystemExit(f"--set {k}: unknown EvaConfig field (see `python -m evalab config`)")
-        default = getattr(EvaConfig(), k)
+        k = k.strip()
+        if k not in names:
+            close = difflib.get_close_matches(k, sorted(names), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"--set {k}={v}: unknown EvaConfig field; {hint}"
+                             "`python -m evalab config` lists every field")
+        default = getattr(defaults, k)
         if isinstance(default, bool):
-            out[k] = v.lower() in ("1", "true", "yes")
-        elif isinstance(default, int):
-            out[k] = int(v)
-        elif isinstance(default, float):
-            out[k] = float(v)
+            if v.lower() not in _TRUE + _FALSE:
+                raise InputError(f"--set {k}={v}: EvaConfig.{k} is a boolean; use true or false")
+            out[k] = v.lower() in _TRUE
+        elif isinstance(default, (int, float)):
+            kind = type(default)
+            try:
+                out[k] = kind(v)
+            except ValueError:
+                raise InputError(f"--set {k}={v}: EvaConfig.{k} is {'an integer' if kind is int else 'a number'}, "
+                                 f"e.g. --set {k}={default!r}") from None
+        elif isinstance(default, (dict, list)):
+            try:
+                val = json.loads(v)
+            except json.JSONDecodeError:
+                val = None
+            if not isinstance(val, type(default)):
+                raise InputError(f"--set {k}={v}: EvaConfig.{k} is a JSON {type(default).__name__}, "
+                                 f"e.g. --set '{k}={json.dumps({'dtype': 'bfloat16'} if isinstance(default, dict) else [])}'")
+            out[k] = val
         else:
             out[k] = v
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m evalab", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
+    return v
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return v
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _config(profile: str, run_dir: str, overrides: dict[str, Any], eval_set: bool = True) -> EvaConfig:
+    """The run's config, its prompt files read once (``eval_set``: the held-out set too, when the run evaluates):
+    InputError naming the field for a bad value or file."""
+    from .prompts import load_prompts
+
+    try:
+        cfg = profile_config(profile, run_dir=run_dir, **overrides)
+    except ValueError as e:  # EvaConfig.validate names the field and the allowed values
+        raise InputError(_one_line(e)) from e
+    files = [("prompt_set", cfg.prompt_set, cfg.n_prompts)]
+    if cfg.run_eval and eval_set:
+        files.append(("eval_set", cfg.eval_set, cfg.n_eval))
+    for name, path, limit in files:
+        try:
+            load_prompts(path, limit)
+        except FileNotFoundError as e:
+            raise InputError(f"EvaConfig.{name}={path!r}: file not found; give an existing jsonl prompt set "
+                             f"with --set {name}=PATH") from e
+        except (ValueError, OSError) as e:
+            raise InputError(f"EvaConfig.{name}={path!r}: {_one_line(e)}; fix the file or give another "
+                             f"with --set {name}=PATH") from e
+    return cfg
+
+
+def _check_resume(cfg: EvaConfig) -> None:
+    """An existing run directory must have been created with the same identity fields (InputError naming them)."""
+    from pathlib import Path
+
+    from .store import ConfigMismatch, RunStore
+
+    if (Path(cfg.run_dir) / "config.json").exists():
+        try:
+            RunStore(cfg.run_dir, cfg, create=False)
+        except ConfigMismatch as e:
+            raise InputError(_one_line(e)) from e
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="python -m evalab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error (also accepted after the "
+                    "subcommand)")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="run (or resume) an eva run")
     r.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
     r.add_argument("--run-dir", required=True)
-    r.add_argument("--iterations", type=int, default=None)
+    r.add_argument("--iterations", type=_positive_int, default=None)
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
     r.add_argument("--quiet", action="store_true")
     o = sub.add_parser("online", help="run (or resume) online eva inside a TRL RL trainer")
     o.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
     o.add_argument("--run-dir", required=True)
     o.add_argument("--trainer", default="grpo", choices=["grpo", "rloo"])
-    o.add_argument("--steps", type=int, default=8, help="optimizer steps")
-    o.add_argument("--evolve-every", type=int, default=2, help="steps between evolution events")
-    o.add_argument("--prompts-per-step", type=int, default=2)
-    o.add_argument("--max-completion-length", type=int, default=None)
-    o.add_argument("--checkpoint-every", type=int, default=None, help="default: --evolve-every; 0 = no resume")
-    o.add_argument("--torch-threads", type=int, default=0)
+    o.add_argument("--steps", type=_positive_int, default=8, help="optimizer steps")
+    o.add_argument("--evolve-every", type=_positive_int, default=2, help="steps between evolution events")
+    o.add_argument("--prompts-per-step", type=_positive_int, default=2)
+    o.add_argument("--max-completion-length", type=_positive_int, default=None)
+    o.add_argument("--checkpoint-every", type=_non_negative_int, default=None,
+                   help="default: --evolve-every; 0 = no resume")
+    o.add_argument("--torch-threads", type=_non_negative_int, default=0)
     o.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
     o.add_argument("--quiet", action="store_true")
     s = sub.add_parser("summary", help="print the per-iteration summary of a run directory")
     s.add_argument("run_dir")
-    cmp_ = sub.add_parser("compare", help="held-out score of an ablation's arms (run_ablation's root) with 95% CIs")
+    cmp_ = sub.add_parser("compare", help="held-out score of an ablation's arms (run_ablation's root) with 95%% CIs")
     cmp_.add_argument("root")
     cmp_.add_argument("--baseline", default="static", help="arm the others are paired against")
     cmp_.add_argument("--metric", default="full", choices=["full", "frac"])
@@ -74,59 +184,155 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
                    help="show this trainer's recipe (as the profile adapts it)")
-    a = ap.parse_args(argv)
+    return ap
 
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [x for x in argv if x != "--debug"]
+    try:
+        a = build_parser().parse_args(argv)
+        job = _prepare(a)  # every input check; nothing has run yet
+    except InputError as e:
+        if debug:
+            raise
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    return job()
+
+
+def _prepare(a: argparse.Namespace) -> Callable[[], int]:
+    """Check the command's inputs (InputError for any bad one) and return what runs it."""
     if a.cmd == "config":
         from .config import describe_config
 
-        print(describe_config(profile_config(a.profile, trainer=a.trainer)))
-        return 0
+        return lambda: print(describe_config(profile_config(a.profile, trainer=a.trainer))) or 0
     if a.cmd == "summary":
-        from .loop import summarize
         from .store import RunStore
 
-        print(summarize(RunStore(a.run_dir)).to_string(index=False))
-        return 0
+        try:
+            store = RunStore(a.run_dir)
+        except (FileNotFoundError, ValueError) as e:
+            raise InputError(f"summary {a.run_dir}: {_one_line(e)}; give a run directory (it holds config.json)") from e
+
+        def _summary() -> int:
+            from .loop import summarize
+
+            print(summarize(store).to_string(index=False))
+            return 0
+        return _summary
     if a.cmd == "compare":
-        return _compare(a)
+        from .ablation import load_ablation
+
+        try:
+            stores = load_ablation(a.root)
+        except (FileNotFoundError, ValueError) as e:
+            raise InputError(f"compare {a.root}: {_one_line(e)}; give the root an ablation was written to") from e
+        return lambda: _compare(a, stores)
     overrides = _parse_set(a.set)
     if a.cmd == "online":
-        from .online import run_online_eva
+        cfg = _config(a.profile, a.run_dir, overrides, eval_set=False)  # online mode has no held-out eval
+        _check_resume(cfg)
 
-        out = run_online_eva(profile_config(a.profile, run_dir=a.run_dir, **overrides), trainer=a.trainer,
-                             steps=a.steps, evolve_every=a.evolve_every, prompts_per_step=a.prompts_per_step,
-                             max_completion_length=a.max_completion_length, checkpoint_every=a.checkpoint_every,
-                             torch_threads=a.torch_threads, progress=not a.quiet)
-        print(out["events"].to_string(index=False))
-        return 0
+        def _online() -> int:
+            from .online import run_online_eva
+
+            out = run_online_eva(cfg, trainer=a.trainer, steps=a.steps, evolve_every=a.evolve_every,
+                                 prompts_per_step=a.prompts_per_step, max_completion_length=a.max_completion_length,
+                                 checkpoint_every=a.checkpoint_every, torch_threads=a.torch_threads,
+                                 progress=not a.quiet)
+            print(out["events"].to_string(index=False))
+            return 0
+        return _online
     if a.iterations is not None:
         overrides["iterations"] = a.iterations
-    cfg = profile_config(a.profile, run_dir=a.run_dir, **overrides)
+    cfg = _config(a.profile, a.run_dir, overrides)
     from .loop import EvaRun
 
-    summary = EvaRun(cfg, progress=not a.quiet).run()
-    print(summary.to_string(index=False))
-    return 0
+    _check_resume(cfg)
+    run = EvaRun(cfg, progress=not a.quiet)
+
+    def _run() -> int:
+        summary = run_with_progress(run, show=not a.quiet)
+        print(summary.to_string(index=False))
+        return 0
+    return _run
 
 
-def _compare(a: argparse.Namespace) -> int:
+def stage_estimates(events: Any, pending: list[tuple[int, str]]) -> list[float | None]:
+    """Expected seconds of each pending (iteration, stage): the latest finished run of the same stage in this run
+    directory (an earlier iteration, or the previous attempt), None when that stage has not run yet."""
+    last: dict[str, float] = {}
+    if events is not None and len(events) and "event" in events:
+        done = events[events["event"] == "stage_end"]
+        for stage, secs in zip(done.get("stage", []), done.get("seconds", [])):
+            if isinstance(stage, str) and secs == secs:  # not NaN
+                last[stage] = float(secs)
+    return [last.get(stage) for _, stage in pending]
+
+
+def _fmt_s(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def run_with_progress(run: Any, show: bool = True) -> Any:
+    """``run.run()`` stage by stage under a tqdm bar: total = the pending stages, the postfix names the current
+    stage with its expected time and the expected time of everything left (from the stages' own timings)."""
+    import logging
+
+    from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    pending = run.pending()
+    try:
+        events = run.store.events()
+    except Exception:  # noqa: BLE001 - an unreadable log only costs the estimate
+        events = None
+    est = stage_estimates(events, pending)
+    with tqdm(total=len(pending), unit="stage", desc="evalab run", disable=not show, dynamic_ncols=True) as bar, \
+            logging_redirect_tqdm(loggers=[logging.getLogger("evalab")]):  # warnings on their own line, bar kept
+        for i, (t, stage) in enumerate(pending):
+            here = est[i]
+            left = [e for e in est[i:] if e is not None]
+            note = f"iter {t} {stage}" + (f" · eta {_fmt_s(here)}" if here is not None else " · eta ?")
+            if left:
+                note += f" · left ≥{_fmt_s(sum(left))}" if len(left) < len(est) - i else f" · left {_fmt_s(sum(left))}"
+            bar.set_postfix_str(note)
+            t0 = time.time()
+            run.run_stage(t, stage)
+            for j in range(i + 1, len(pending)):  # this timing is the best guess for the same stage later on
+                if pending[j][1] == stage:
+                    est[j] = time.time() - t0
+            bar.update(1)
+    return run.summary()
+
+
+def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
     import json
     from pathlib import Path
 
     import pandas as pd
 
-    from .ablation import compare_arms, compare_to_baseline, load_ablation, per_seed_scores
+    from .ablation import compare_arms, compare_to_baseline, per_seed_scores
+    from .breakdown import gain_per_cost
 
-    stores = load_ablation(a.root)
     arms = compare_arms(stores, metric=a.metric)
     print(arms.to_string(index=False))
     vs = compare_to_baseline(stores, baseline=a.baseline, metric=a.metric) if a.baseline in stores else pd.DataFrame()
     if len(vs):
         print()
         print(vs.to_string(index=False))
+    cost = gain_per_cost(stores, metric=a.metric)
+    if len(cost):
+        print()
+        print("gain per cost (gain = last evaluated iteration - iteration 0; tokens = solver tokens generated in "
+              "steps 1 and 6; pairs = preference pairs trained on):")
+        print(cost.to_string(index=False))
     if a.out:
         out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
-               "vs_baseline": vs.to_dict(orient="records"),
+               "vs_baseline": vs.to_dict(orient="records"), "per_cost": cost.to_dict(orient="records"),
                "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records")}
         Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0

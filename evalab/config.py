@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ EVOLUTIONS = ("chained", "independent")
 BUFFERS = ("uniform", "informative")
 FILLS = ("buffer", "quota")
 TRAINERS = ("dpo", "simpo", "orpo", "sppo")
+CONSTRAINT_COMPONENTS = ("full", "frac", "partial")  # evalab.rewards.ConstraintReward.COMPONENTS
 PROFILES = ("ci", "demo", "paper")
 MODES = ("eva", "static", "fresh", "no_evolve")
 
@@ -99,6 +101,10 @@ class EvaConfig:
 
     # --- reward (step 1) ----------------------------------------------------------------------------
     reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>' or 'judge:<litellm model>'")
+    informativeness_reward: str = _f("", "reward component that defines informativeness when the reward is "
+                                     f"composite ('' = the reward itself; constraints: one of {CONSTRAINT_COMPONENTS})")
+    pass_threshold: float = _f(1.0, "a response passes when its reward >= this (1.0 = every constraint satisfied); "
+                               "for the all-fail / all-pass / mixed shares")
 
     # --- informativeness and sampling (steps 2-3) -------------------------------------------------
     metric: str = _f("a_min", f"informativeness metric, one of {METRICS}")
@@ -107,6 +113,8 @@ class EvaConfig:
                        "'band': uniform among prompts whose mean reward is in [band_low, band_high])")
     band_low: float = _f(0.2, "sampling='band': lowest mean reward (pass rate) kept, reward units (verl #2791: 0.2)")
     band_high: float = _f(0.8, "sampling='band': highest mean reward (pass rate) kept, reward units (verl #2791: 0.8)")
+    ema: float = _f(0.0, "EMA decay of each prompt's mean reward across iterations (0 = off; prior: the prompt's "
+                    "own or its lineage parent's EMA); avg/inv_avg weigh the EMA (evalab.breakdown)")
 
     # --- creator (step 4) ---------------------------------------------------------------------------
     creator: str = _f(LOCAL_CREATOR, "creator LLM as a litellm model string, e.g. 'gemini/gemini-1.5-pro'")
@@ -214,6 +222,16 @@ class EvaConfig:
                 bad(name, "must be > 0")
         if self.temperature < 0:
             bad("temperature", "must be >= 0")
+        if not 0.0 <= self.ema < 1.0:
+            bad("ema", "EMA decay must be in [0, 1) (0 = off)")
+        if not math.isfinite(self.pass_threshold):
+            bad("pass_threshold", "must be a finite reward value")
+        if self.informativeness_reward:
+            if self.reward == "constraints" and self.informativeness_reward not in CONSTRAINT_COMPONENTS:
+                bad("informativeness_reward", f"the constraints reward's components are {CONSTRAINT_COMPONENTS}; "
+                    "'' uses the reward itself")
+            if self.reward != "constraints":
+                bad("informativeness_reward", f"reward {self.reward!r} has no components; leave it ''")
         if not 0 < self.top_p <= 1:
             bad("top_p", "must be in (0, 1]")
         if self.max_prompt_length >= self.max_length:
@@ -263,6 +281,7 @@ IDENTITY_FIELDS = (
     "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
     "warmup_round", "pool_set", "warmup_ratio", "optim",
     "band_low", "band_high", "evolution", "buffer", "fill", "fill_max_rounds",
+    "informativeness_reward", "ema",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,

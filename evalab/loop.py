@@ -7,6 +7,7 @@ pairs → train, every stage a file in the run store, so a run killed at any mom
     run.creator_step(0)        # steps 1-5 of iteration 0 only (what notebook 01 shows)
     run.run()                  # everything left, resuming from the last finished stage
     run.summary()              # one row per iteration: held-out score, informativeness, acceptance, pairs, loss
+                               # + all-fail/all-pass/mixed shares, solver tokens generated (evalab.breakdown)
 
 Iteration t (solver θ_t = the configured solver for t = 0, else iteration t-1's checkpoint):
 
@@ -52,6 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .breakdown import iteration_gen_tokens
 from .config import METRICS, EvaConfig
 from .informativeness import all_metrics, as_reward_matrix, reward_stats, weights_from_values
 from .prompts import Prompt, frame_to_prompts, load_prompts, prompts_to_frame
@@ -62,6 +64,7 @@ log = logging.getLogger("evalab.loop")
 
 EVA_STAGES = ("eval", "responses", "weights", "selected", "evolved", "next_prompts", "train_responses", "pairs",
               "checkpoint")
+MEAN_METRICS = ("avg", "inv_avg")  # metrics of a prompt's mean reward: the EMA replaces that mean when on
 STATIC_STAGES = ("eval", "responses", "weights", "next_prompts", "train_responses", "pairs", "checkpoint")
 NO_EVOLVE_STAGES = ("eval", "responses", "weights", "selected", "next_prompts", "train_responses", "pairs",
                     "checkpoint")
@@ -110,27 +113,39 @@ def generate_and_score(backend: Any, reward: Any, prompts: Sequence[Prompt], cfg
     return pd.DataFrame(rows)
 
 
-def reward_matrix(responses: pd.DataFrame, prompt_ids: Sequence[str]) -> np.ndarray:
-    """(n_prompts, N) rewards in the order of ``prompt_ids`` from a responses table."""
-    wide = responses.pivot(index="prompt_id", columns="sample", values="reward")
+def reward_matrix(responses: pd.DataFrame, prompt_ids: Sequence[str], column: str = "reward") -> np.ndarray:
+    """(n_prompts, N) rewards in the order of ``prompt_ids`` from a responses table (``column``: the reward, or
+    a component of a composite reward, ``reward_<name>``)."""
+    wide = responses.pivot(index="prompt_id", columns="sample", values=column)
     missing = [i for i in prompt_ids if i not in wide.index]
     if missing:
         raise ValueError(f"responses table has no rows for prompt(s) {missing[:3]}")
     return wide.loc[list(prompt_ids)].to_numpy(dtype=float)
 
 
-def weigh_prompts(prompt_ids: Sequence[str], rewards: np.ndarray, metric: str) -> pd.DataFrame:
+def weigh_prompts(prompt_ids: Sequence[str], rewards: np.ndarray, metric: str,
+                  reward_ema: np.ndarray | None = None) -> pd.DataFrame:
     """Step 2: informativeness of every prompt under every metric; ``weight`` is the run's metric and
-    ``sampling_weight`` its mapping to weights >= 0 for step 3 (see ``evalab.informativeness``)."""
+    ``sampling_weight`` its mapping to weights >= 0 for step 3 (see ``evalab.informativeness``).
+    ``reward_ema``: each prompt's EMA mean reward across iterations (``evalab.breakdown``), stored as a column
+    and, for the metrics that read a mean (avg, inv_avg), the weight's input in place of this iteration's mean."""
     ms = all_metrics(rewards, prompt_ids)
     if metric not in ms:
         raise ValueError(f"metric {metric!r} is not a built-in metric; choose one of {METRICS}")
-    df = pd.DataFrame({"prompt_id": list(prompt_ids), "weight": ms[metric],
-                       "sampling_weight": weights_from_values(ms[metric], metric, rewards)})
+    weight, weight_input = ms[metric], rewards
+    if reward_ema is not None and metric in MEAN_METRICS:
+        from .informativeness import informativeness
+
+        weight_input = np.asarray(reward_ema, dtype=float)[:, None]
+        weight = informativeness(weight_input, metric=metric, prompt_ids=list(prompt_ids))
+    df = pd.DataFrame({"prompt_id": list(prompt_ids), "weight": weight,
+                       "sampling_weight": weights_from_values(weight, metric, weight_input)})
     for m in METRICS:
         df[m] = ms.get(m, np.full(len(prompt_ids), np.nan))
     for k, v in reward_stats(rewards).items():
         df[k] = v
+    if reward_ema is not None:
+        df["reward_ema"] = np.asarray(reward_ema, dtype=float)
     return df
 
 
@@ -258,6 +273,43 @@ def informative_buffer_pool(store: RunStore, t: int) -> tuple[list[Prompt], np.n
                 latest[p.id] = (p, by_id[p.id])
     prompts = [p for p, _ in latest.values()]
     return prompts, np.array([w for _, w in latest.values()], dtype=float)
+
+
+def annotate_responses(df: pd.DataFrame, prompts: Sequence[Prompt], backend: Any, reward: Any) -> pd.DataFrame:
+    """Steps 1 / 6, recorded: ``n_tokens`` per response (``evalab.breakdown.count_tokens``) and, for a composite
+    reward, each component as ``reward_<name>`` (``evalab.rewards.ConstraintReward.components``)."""
+    from .breakdown import count_tokens
+    from .rewards import reward_components
+
+    df = df.copy()
+    df["n_tokens"] = count_tokens(backend, df["response"].tolist())
+    if reward_components(reward):
+        n = int(df["sample"].max()) + 1 if len(df) else 0
+        grid: list[list[str | None]] = [[None] * n for _ in prompts]
+        pos = {p.id: i for i, p in enumerate(prompts)}
+        for pid, j, text in zip(df.prompt_id, df["sample"], df.response):
+            grid[pos[pid]][int(j)] = text if isinstance(text, str) else None
+        comps = reward.components(prompts, grid)
+        rows, cols = [pos[pid] for pid in df.prompt_id], df["sample"].astype(int).to_numpy()
+        for name, m in comps.items():
+            df[f"reward_{name}"] = m[rows, cols]
+    return df
+
+
+def informativeness_rewards(responses: pd.DataFrame, prompt_ids: Sequence[str], cfg: EvaConfig, t: int) -> np.ndarray:
+    """The (P, N) rewards informativeness is computed on: ``cfg.informativeness_reward``'s component of a
+    composite reward, else the reward itself (with a warning when the reward is composite)."""
+    comps = sorted(c[len("reward_"):] for c in responses.columns if c.startswith("reward_"))
+    name = cfg.informativeness_reward
+    if name:
+        if f"reward_{name}" not in responses:
+            raise ValueError(f"EvaConfig.informativeness_reward={name!r}: the responses of iteration {t} have no "
+                             f"component {name!r} (recorded components: {comps or 'none'})")
+        return reward_matrix(responses, prompt_ids, f"reward_{name}")
+    if comps:
+        log.warning("iteration %d: reward %r is composite (components %s) and informativeness uses the composite; "
+                    "set informativeness_reward to one component (e.g. 'full') to select on it", t, cfg.reward, comps)
+    return reward_matrix(responses, prompt_ids)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,14 +492,22 @@ class EvaRun:
         self.store.write_json(t, "eval", report)
 
     def _stage_responses(self, t: int) -> None:
-        df = generate_and_score(self.backend(t), self.reward, self.prompts(t), self.cfg,
+        prompts = self.prompts(t)
+        df = generate_and_score(self.backend(t), self.reward, prompts, self.cfg,
                                 stage_seed(self.cfg.seed, t, "responses"), self.progress)
-        self.store.write_table(t, "responses", df)
+        self.store.write_table(t, "responses", annotate_responses(df, prompts, self.backend(t), self.reward))
 
     def _stage_weights(self, t: int) -> None:
-        ids = [p.id for p in self.prompts(t)]
-        r = reward_matrix(self.store.read_table(t, "responses"), ids)
-        w = weigh_prompts(ids, r, self.cfg.metric)
+        from .breakdown import pass_breakdown
+
+        prompts = self.prompts(t)
+        ids = [p.id for p in prompts]
+        resp = self.store.read_table(t, "responses")
+        r = reward_matrix(resp, ids)
+        info = informativeness_rewards(resp, ids, self.cfg, t)
+        ema = self._reward_ema(t, prompts, info) if self.cfg.ema > 0 else None
+        w = weigh_prompts(ids, info, self.cfg.metric, reward_ema=ema)
+        w = pd.concat([w, pass_breakdown(r, self.cfg.pass_threshold)], axis=1)
         self.store.write_table(t, "weights", w)
         frac_zero = float((w["a_min"] == 0).mean())
         self.store.log_event("informativeness", iteration=t, metric=self.cfg.metric, mean=float(w.weight.mean()),
@@ -455,6 +515,18 @@ class EvaRun:
         if frac_zero == 1.0:
             log.warning("iteration %d: every prompt has zero reward spread (A*_min = 0): no prompt is informative "
                         "and no preference pair can be built; the subset is sampled uniformly", t)
+
+    def _reward_ema(self, t: int, prompts: Sequence[Prompt], rewards: np.ndarray) -> np.ndarray:
+        """EMA of each prompt's mean (informativeness) reward; prior: iteration t-1's EMA of the prompt or its parent."""
+        from .breakdown import reward_ema
+
+        prev: dict[str, float] = {}
+        if t > 0 and self.store.has(t - 1, "weights"):
+            pw = self.store.read_table(t - 1, "weights")
+            col = "reward_ema" if "reward_ema" in pw else "reward_mean"
+            prev = {str(i): float(v) for i, v in zip(pw.prompt_id, pw[col])}
+        means = reward_stats(rewards)["reward_mean"]
+        return reward_ema([p.id for p in prompts], [p.parent_id for p in prompts], means, prev, self.cfg.ema)
 
     def _stage_selected(self, t: int) -> None:
         w = self.store.read_table(t, "weights")
@@ -524,9 +596,10 @@ class EvaRun:
         if round_of(self.cfg, t) in ("static", "warmup"):  # X_{t+1} = X_t and the same solver: reuse step-1 samples
             self.store.write_table(t, "train_responses", self.store.read_table(t, "responses"))
             return
-        df = generate_and_score(self.backend(t), self.reward, self.training_prompts(t), self.cfg,
+        prompts = self.training_prompts(t)
+        df = generate_and_score(self.backend(t), self.reward, prompts, self.cfg,
                                 stage_seed(self.cfg.seed, t, "train_responses"), self.progress)
-        self.store.write_table(t, "train_responses", df)
+        self.store.write_table(t, "train_responses", annotate_responses(df, prompts, self.backend(t), self.reward))
 
     def _stage_pairs(self, t: int) -> None:
         from .pairs import build_pairs
@@ -633,6 +706,10 @@ def summarize(store: RunStore) -> pd.DataFrame:
             w = store.read_table(t, "weights")
             row.update(weight_mean=float(w.weight.mean()), frac_informative=float((w.a_min > 0).mean()),
                        reward_mean=float(w.reward_mean.mean()))
+            row.update(_outcome_shares(store, t, w))
+            if "reward_ema" in w:
+                row["reward_ema_mean"] = float(w.reward_ema.mean())
+        row["gen_tokens"] = iteration_gen_tokens(store, t)
         if store.has(t, "evolved"):
             ev = store.read_table(t, "evolved")
             row.update(n_variants=len(ev), acceptance=float(ev.accepted.mean()) if len(ev) else float("nan"))
@@ -645,3 +722,17 @@ def summarize(store: RunStore) -> pd.DataFrame:
                 row["train_loss_last"] = float(tl["loss"].dropna().iloc[-1])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _outcome_shares(store: RunStore, t: int, weights: pd.DataFrame) -> dict[str, float]:
+    """frac_all_fail / frac_all_pass / frac_mixed of iteration t (``evalab.breakdown``): from the weights stage's
+    ``outcome`` column, or, for runs written before it existed, from the responses at the run's pass_threshold."""
+    from .breakdown import outcome_shares, pass_breakdown
+
+    if "outcome" in weights:
+        return outcome_shares(weights["outcome"])
+    if not store.has(t, "responses"):
+        return {}
+    resp = store.read_table(t, "responses")
+    ids = [str(i) for i in weights.prompt_id]
+    return outcome_shares(pass_breakdown(reward_matrix(resp, ids), store.config.pass_threshold)["outcome"])

@@ -682,12 +682,15 @@ def fig_heldout_scores(runs: Mapping[str, Run | Sequence[Run]] | Run, score: str
 # --- 7. metric comparison and live selection ---------------------------------------------------------
 
 def reward_matrix(run: Run, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """(prompt ids (P,), rewards (P, N)) of X_t from the responses stage; NaN = missing."""
+    """(prompt ids (P,), rewards (P, N)) of X_t from the responses stage; NaN = missing. The rewards the run's
+    informativeness was computed on: its ``informativeness_reward`` component when it set one."""
     store = open_run(run)
     R = _read(store, t, "responses")
     if R is None:
         raise FileNotFoundError(f"iteration {t} of {store.root} has no responses stage yet")
-    wide = R.pivot_table(index="prompt_id", columns="sample", values="reward", aggfunc="first", dropna=False, sort=False)
+    component = f"reward_{getattr(store.config, 'informativeness_reward', '')}"
+    values = component if component != "reward_" and component in R else "reward"
+    wide = R.pivot_table(index="prompt_id", columns="sample", values=values, aggfunc="first", dropna=False, sort=False)
     # rows in the order the loop weighed them (weights table, else X_t), so re-sampling with the run's
     # seed reproduces the run's own selection
     for stage, col in (("weights", "prompt_id"), ("prompts", "id")):
@@ -1062,3 +1065,107 @@ def fig_creator_cost(run: Run) -> go.Figure:
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=-0.32, font=dict(size=12, color="#666"))
     return _layout(fig, title, barmode="group", height=420, legend=dict(orientation="h", y=-0.45),
                    margin=dict(l=70, r=30, t=80, b=120))
+
+
+# --- 11. per-iteration breakdown: who passes, what it cost ------------------------------------------
+
+OUTCOME_COLORS = {"all_fail": "#EF553B", "mixed": "#636EFA", "all_pass": "#00CC96"}
+
+
+def breakdown_table(run: Run) -> pd.DataFrame:
+    """Per iteration t: frac_all_fail / frac_mixed / frac_all_pass (pass = reward >= the run's pass_threshold,
+    ``evalab.breakdown``), frac_informative (A*_min > 0), gen_tokens (solver tokens of steps 1 and 6) and
+    n_pairs; rows only for iterations whose weights stage is written, NaN where a run predates a column."""
+    from .loop import summarize
+
+    cols = ["frac_all_fail", "frac_mixed", "frac_all_pass", "frac_informative", "gen_tokens", "n_pairs"]
+    S = summarize(open_run(run))
+    if S.empty or "frac_informative" not in S:
+        return pd.DataFrame(columns=["t"] + cols)
+    S = S[S["frac_informative"].notna()].rename(columns={"iteration": "t"})
+    for c in cols:
+        if c not in S:
+            S[c] = np.nan
+    return S[["t"] + cols].reset_index(drop=True)
+
+
+def fig_outcome_shares(run: Run) -> go.Figure:
+    """Share of X_t's prompts whose N responses all fail, are mixed, or all pass (stacked), with the informative
+    share (A*_min > 0) as a line: under a pass/fail reward only the mixed prompts give a preference signal."""
+    store = open_run(run)
+    thr = getattr(store.config, "pass_threshold", 1.0)
+    title = f"Prompts by outcome of their N responses (pass = reward ≥ {thr:g})"
+    xl, yl = "iteration t", "share of X_t's prompts"
+    B = breakdown_table(store)
+    if B.empty:
+        return _no_data(title, "no weights stage finished yet", xl, yl)
+    fig = go.Figure()
+    labels = {"all_fail": "all fail", "mixed": "mixed", "all_pass": "all pass"}
+    for k, label in labels.items():
+        fig.add_trace(go.Bar(x=B["t"], y=B[f"frac_{k}"], name=label, marker_color=OUTCOME_COLORS[k],
+                             hovertemplate=f"t=%{{x}}<br>{label}: %{{y:.0%}}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=B["t"], y=B["frac_informative"], name="informative (A*_min > 0)",
+                             mode="lines+markers", line=dict(color="black", dash="dot")))
+    _iter_axis(fig, B["t"].tolist())
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return _layout(fig, title, xl, yl, barmode="stack", legend=dict(title="prompts"))
+
+
+def fig_iteration_cost(run: Run) -> go.Figure:
+    """Solver tokens generated (steps 1 and 6) and preference pairs trained on, per iteration."""
+    title = "Cost per iteration: solver tokens generated and training pairs"
+    B = breakdown_table(run)
+    if B.empty:
+        return _no_data(title, "no weights stage finished yet", "iteration t", "count")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("solver tokens generated (steps 1 + 6)",
+                                                        "preference pairs"))
+    tok = B["gen_tokens"]
+    fig.add_trace(go.Bar(x=B["t"], y=tok, name="tokens", marker_color="#AB63FA",
+                         hovertemplate="t=%{x}<br>%{y:,.0f} tokens<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Bar(x=B["t"], y=B["n_pairs"], name="pairs", marker_color="#FFA15A",
+                         hovertemplate="t=%{x}<br>%{y:.0f} pairs<extra></extra>"), row=1, col=2)
+    if tok.isna().all():
+        fig.add_annotation(text="not recorded by this run (written before n_tokens existed)", showarrow=False,
+                           xref="x domain", yref="y domain", x=0.5, y=0.5, font=dict(color="#666"))
+    for c in (1, 2):
+        _iter_axis(fig, B["t"].tolist(), row=1, col=c)
+        fig.update_xaxes(title_text="iteration t", row=1, col=c)
+    fig.update_yaxes(title_text="tokens", row=1, col=1)
+    fig.update_yaxes(title_text="pairs", row=1, col=2)
+    return _layout(fig, title, showlegend=False)
+
+
+GROUP_OUTCOME_KEYS = ("frac_all_fail", "frac_mixed", "frac_all_pass")
+
+
+def outcome_columns(L: pd.DataFrame) -> dict[str, str]:
+    """{frac_all_fail|frac_mixed|frac_all_pass: column} of a trainer log, the key matched with or without a
+    prefix (``eva/frac_all_fail``); {} when the log has none of them."""
+    out: dict[str, str] = {}
+    for c in L.columns:
+        key = str(c).rsplit("/", 1)[-1]
+        if key in GROUP_OUTCOME_KEYS and key not in out:
+            out[key] = str(c)
+    return out
+
+
+def fig_group_outcomes(logs: pd.DataFrame) -> go.Figure:
+    """Online runs: per logged step, the share of the trainer's groups whose completions all fail, are mixed or
+    all pass (the columns the online trainer logs), stacked; one panel per iteration when there are several."""
+    title = "Groups by outcome of their completions, per step"
+    xl, yl = "optimizer step", "share of groups"
+    cols = outcome_columns(logs) if len(logs) else {}
+    if not cols:
+        return _no_data(title, "the trainer log has no frac_all_fail / frac_mixed / frac_all_pass yet", xl, yl)
+    L = logs.dropna(subset=list(cols.values()), how="all").sort_values([c for c in ("t", "step") if c in logs])
+    x = L["step"] if "step" in L else np.arange(len(L))
+    fig = go.Figure()
+    labels = {"frac_all_fail": "all fail", "frac_mixed": "mixed", "frac_all_pass": "all pass"}
+    for key in GROUP_OUTCOME_KEYS:
+        if key in cols:
+            color = OUTCOME_COLORS[key[len("frac_"):]]
+            fig.add_trace(go.Scatter(x=x, y=L[cols[key]], name=labels[key], mode="lines", stackgroup="one",
+                                     line=dict(color=color), hovertemplate=f"step %{{x}}<br>{labels[key]}: "
+                                     "%{y:.0%}<extra></extra>"))
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    return _layout(fig, title, xl, yl, legend=dict(title="groups"))

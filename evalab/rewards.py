@@ -98,9 +98,29 @@ class _GridReward:
 
 
 class ConstraintReward(_GridReward):
-    """Reward = ``constraints.score_response`` of each response (pure Python, no model)."""
+    """Reward = ``constraints.score_response`` of each response (pure Python, no model).
+
+    Composite: 0.9 ``frac`` + 0.1 ``partial``. ``components`` returns each part as its own (P, N) matrix —
+    ``full`` (1.0 iff every constraint holds, else 0.0), ``frac`` (share satisfied), ``partial`` (mean partial
+    credit) — so informativeness can be defined on one of them (``EvaConfig.informativeness_reward``)."""
 
     name = "constraints"
+    COMPONENTS = ("full", "frac", "partial")
+
+    def components(self, prompts: Sequence[PromptLike], responses: Sequence[Sequence[str | None]]
+                   ) -> dict[str, np.ndarray]:
+        """{component: (P, N) array} for ``COMPONENTS``; NaN where the reward is NaN."""
+        n = _check_shapes(prompts, responses)
+        out = {k: np.full((len(prompts), n), np.nan) for k in self.COMPONENTS}
+        for i, row in enumerate(responses):
+            cs = prompt_constraints(prompts[i])
+            for j, r in enumerate(row):
+                s = C.score_response(cs, r)
+                if math.isnan(s["reward"]):
+                    continue
+                out["full"][i, j] = 1.0 if all(s["satisfied"]) else 0.0
+                out["frac"][i, j], out["partial"][i, j] = s["frac"], s["partial"]
+        return out
 
     def score_pairs(self, prompts, responses):
         return [C.score_response(prompt_constraints(p), r)["reward"] for p, r in zip(prompts, responses)]
@@ -120,6 +140,11 @@ class ConstraintReward(_GridReward):
                     ok, partial = C.check(c, r)
                     rows.append({"prompt": i, "sample": j, "kind": c["kind"], "satisfied": ok, "partial": partial})
         return pd.DataFrame(rows, columns=["prompt", "sample", "kind", "satisfied", "partial"])
+
+
+def reward_components(reward: Any) -> tuple[str, ...]:
+    """Names of the components of a composite reward (``reward.COMPONENTS``), () for a plain one."""
+    return tuple(getattr(reward, "COMPONENTS", ()) or ()) if callable(getattr(reward, "components", None)) else ()
 
 
 class CallableReward(_GridReward):

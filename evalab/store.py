@@ -13,8 +13,9 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
       iter_000/
         prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
         eval.json               held-out score of the solver entering iteration t
-        responses.parquet       N responses per prompt of X_t and their rewards
-        weights.parquet         informativeness weight per prompt (+ reward mean/max/min)
+        responses.parquet       N responses per prompt of X_t and their rewards (+ n_tokens, reward components)
+        weights.parquet         informativeness weight per prompt (+ reward mean/max/min, pass_rate, outcome,
+                                reward_ema when EvaConfig.ema > 0; see evalab.breakdown)
         selected.parquet        the informative subset (prompt id, weight, rank)
         evolved.parquet         every creator variant, accepted or not, with the reject reason
         next_prompts.parquet    X_{t+1} (also written as iter_{t+1}/prompts.parquet)
@@ -115,7 +116,10 @@ class RunStore:
         self.config = config
         cfg_path = self.root / "config.json"
         if cfg_path.exists():
-            old = {**LEGACY_DEFAULTS, **json.loads(cfg_path.read_text())}  # fields the run predates
+            # a field newer than the run directory did not exist when it ran: LEGACY_DEFAULTS says what it computed
+            # instead (e.g. no warmup), any other new field has its (off) default
+            defaults = {k: v for k, v in EvaConfig().to_dict().items() if k in IDENTITY_FIELDS}
+            old = {**defaults, **LEGACY_DEFAULTS, **json.loads(cfg_path.read_text())}
             diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
             if diff:
                 lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))

@@ -46,6 +46,21 @@ if store:
     display(plots.fig_informativeness_by_source(store))
 
 # %% [markdown]
+# ## 2b · Who passes, and what an iteration cost
+# Each prompt of X_t by the outcome of its N responses: *all fail* (none passes), *all pass*, or *mixed*
+# (a response passes when its reward ≥ the run's `pass_threshold`, 1.0 = every constraint satisfied). Under a
+# pass/fail reward only mixed prompts give a preference signal; the dotted line is the informative share
+# (A\*_min > 0, which a partial-credit reward also counts). Then the cost of each iteration: solver tokens
+# generated (steps 1 and 6) and the preference pairs trained on — what `python -m evalab compare` divides the
+# held-out gain by. Runs written before tokens were recorded say so.
+
+# %%
+if store:
+    display(plots.breakdown_table(store))
+    display(plots.fig_outcome_shares(store))
+    display(plots.fig_iteration_cost(store))
+
+# %% [markdown]
 # ## 3 · Lineage
 # Seeds sit in the centre; each ring outwards is one generation of evolution, labelled with the operator
 # that made it and coloured by its weight. Hover for the text. Click a wedge to zoom into one lineage.

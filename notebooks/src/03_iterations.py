@@ -23,6 +23,7 @@ import json
 
 import pandas as pd
 import plotly.express as px
+from IPython.display import display
 
 from evalab.config import profile_config
 from evalab.loop import EvaRun
@@ -85,6 +86,21 @@ ycols = [c for c in ("loss", "rewards/margins") if c in logs]
 px.line(logs.dropna(subset=["loss"]) if "loss" in logs else logs, x="step", y=ycols[:1] or None,
         color="iteration", markers=True, title="Training loss per step",
         labels={"value": "loss (nats)", "step": "optimizer step"})
+
+# %% [markdown]
+# ## Per-iteration breakdown
+# Prompts whose N responses all fail, all pass (reward ≥ `pass_threshold`) or are mixed, the informative share,
+# and what each iteration cost: solver tokens generated in steps 1 and 6, and preference pairs.
+
+# %%
+from evalab import plots
+
+breakdown = plots.breakdown_table(run.store)
+assert len(breakdown) == k and (breakdown.gen_tokens > 0).all()
+assert (breakdown[["frac_all_fail", "frac_mixed", "frac_all_pass"]].sum(axis=1).round(6) == 1).all()
+display(breakdown)
+display(plots.fig_outcome_shares(run.store))
+plots.fig_iteration_cost(run.store)
 
 # %% [markdown]
 # ## Held-out score per iteration
