@@ -517,7 +517,8 @@ class EvaRun:
                         "and no preference pair can be built; the subset is sampled uniformly", t)
 
     def _reward_ema(self, t: int, prompts: Sequence[Prompt], rewards: np.ndarray) -> np.ndarray:
-        """EMA of each prompt's mean (informativeness) reward; prior: iteration t-1's EMA of the prompt or its parent."""
+        """EMA of each prompt's mean (informativeness) reward; prior: iteration t-1's EMA of the prompt or of its
+        nearest weighed ancestor (a chained variant's parent is the previous evolution step)."""
         from .breakdown import reward_ema
 
         prev: dict[str, float] = {}
@@ -525,8 +526,22 @@ class EvaRun:
             pw = self.store.read_table(t - 1, "weights")
             col = "reward_ema" if "reward_ema" in pw else "reward_mean"
             prev = {str(i): float(v) for i, v in zip(pw.prompt_id, pw[col])}
+        lineage: dict[str, str] = {}  # a chained variant's parent is the previous step: walk up to a weighed ancestor
+        if t > 0 and self.store.has(t - 1, "evolved"):
+            ev = self.store.read_table(t - 1, "evolved")
+            if "id" in ev and "parent_id" in ev:
+                lineage = {str(i): str(q) for i, q in zip(ev["id"], ev["parent_id"]) if isinstance(q, str)}
+
+        def weighed_ancestor(parent: str | None) -> str | None:
+            seen: set[str] = set()
+            while parent is not None and parent not in prev and parent not in seen:
+                seen.add(parent)
+                parent = lineage.get(parent)
+            return parent
+
         means = reward_stats(rewards)["reward_mean"]
-        return reward_ema([p.id for p in prompts], [p.parent_id for p in prompts], means, prev, self.cfg.ema)
+        return reward_ema([p.id for p in prompts], [weighed_ancestor(p.parent_id) for p in prompts], means, prev,
+                          self.cfg.ema)
 
     def _stage_selected(self, t: int) -> None:
         w = self.store.read_table(t, "weights")

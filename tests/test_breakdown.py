@@ -127,9 +127,12 @@ def test_ema_in_the_offline_loop_carries_over_through_lineage(tmp_path):
     w1 = run.store.read_table(1, "weights").set_index("prompt_id")
     np.testing.assert_allclose(w0.reward_ema, w0.reward_mean)  # no prior at t = 0
     np.testing.assert_allclose(w1.weight, w1.reward_ema)       # avg weighs the EMA
+    ev = run.store.read_table(0, "evolved")
+    root = dict(zip(ev["id"], ev["root_id"]))  # chained evolution: a variant's parent may be an earlier step
     n_prior = 0
     for p in run.prompts(1):
-        prior = w0.reward_ema.get(p.id, w0.reward_ema.get(p.parent_id, np.nan) if p.parent_id else np.nan)
+        ancestor = root.get(p.id, p.parent_id)
+        prior = w0.reward_ema.get(p.id, w0.reward_ema.get(ancestor, np.nan) if ancestor else np.nan)
         want = w1.reward_mean[p.id] if np.isnan(prior) else 0.5 * prior + 0.5 * w1.reward_mean[p.id]
         n_prior += not np.isnan(prior)
         assert w1.reward_ema[p.id] == pytest.approx(want), p.id
