@@ -22,6 +22,11 @@ skips NaN entries.
   "Score: <1-10>", mapped to (s - 1) / 9; a failed call or an unparsable answer is NaN (counted in
   ``n_failed``).
 - ``CallableReward``: any ``fn(prompt_text, response) -> float | None``.
+
+Fail loudly: a reward may keep ``first_error`` (the judge keeps its first failed call, one line) and a
+``pass_threshold`` (reward >= it counts as a pass; 1.0 for the constraint reward, none for RMs and judges).
+:func:`check_missing_rewards` stops a scoring stage whose NaN share exceeds ``EvaConfig.max_missing_reward``
+with one :class:`MissingRewardError` line naming the reward and that first error.
 """
 
 from __future__ import annotations
@@ -101,6 +106,7 @@ class ConstraintReward(_GridReward):
     """Reward = ``constraints.score_response`` of each response (pure Python, no model)."""
 
     name = "constraints"
+    pass_threshold = 1.0  # a response "passes" when it satisfies every constraint (online all-fail/all-pass shares)
 
     def score_pairs(self, prompts, responses):
         return [C.score_response(prompt_constraints(p), r)["reward"] for p, r in zip(prompts, responses)]
@@ -249,6 +255,7 @@ class LLMJudgeReward(_GridReward):
         self.max_workers, self.temperature, self.max_tokens = max(1, max_workers), temperature, max_tokens
         self.template, self.completion_kwargs = template, dict(completion_kwargs or {})
         self.n_failed = 0  # calls that raised or answered without a parsable score, over this object's life
+        self.first_error: str | None = None  # the first failure, one line ("RateLimitError: ..."), for fail-loudly
         self._lock = threading.Lock()
 
     def judge(self, prompt: str, response: str) -> float:
@@ -260,13 +267,17 @@ class LLMJudgeReward(_GridReward):
                 model=self.model, temperature=self.temperature, max_tokens=self.max_tokens,
                 messages=[{"role": "user", "content": self.template.format(prompt=prompt, response=response)}],
                 **self.completion_kwargs)
-            score = parse_judge_score(out.choices[0].message.content)
+            text = out.choices[0].message.content
+            score = parse_judge_score(text)
+            error = None if not math.isnan(score) else f"unparsable judge answer {str(text)[:80]!r}"
         except Exception as e:  # noqa: BLE001 — a judge failure is a missing reward, not a crash
             log.warning("judge %s failed: %s: %s", self.model, type(e).__name__, str(e)[:200])
-            score = math.nan
+            score, error = math.nan, f"{type(e).__name__}: {e}"
         if math.isnan(score):
             with self._lock:
                 self.n_failed += 1
+                if self.first_error is None:
+                    self.first_error = one_line(error or "no score")
         return score
 
     def score_pairs(self, prompts, responses):
@@ -275,6 +286,38 @@ class LLMJudgeReward(_GridReward):
             return [self.judge(p, r) for p, r in zip(texts, responses)]
         with ThreadPoolExecutor(self.max_workers) as pool:
             return list(pool.map(self.judge, texts, responses))
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (newlines collapsed), cut at ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def first_reward_error(reward: Any) -> str | None:
+    """The first underlying error a reward recorded (``reward.first_error``, e.g. the judge's first failed
+    call), or None when the reward keeps none."""
+    err = getattr(reward, "first_error", None)
+    return one_line(err) if err else None
+
+
+class MissingRewardError(RuntimeError):
+    """A scoring stage (or an online step) left more responses unscored than ``EvaConfig.max_missing_reward``
+    allows. The message is one line: the reward, the missing share, the threshold and the first error."""
+
+
+def check_missing_rewards(reward: Any, rewards: np.ndarray, max_missing: float, *, where: str = "") -> float:
+    """The share of NaN (missing) entries of ``rewards``; raises :class:`MissingRewardError` when it exceeds
+    ``max_missing`` (one line naming the reward and its first underlying error)."""
+    r = np.asarray(rewards, dtype=float)
+    share = float(np.isnan(r).mean()) if r.size else 0.0
+    if share > max_missing:
+        name = getattr(reward, "name", type(reward).__name__)
+        err = first_reward_error(reward) or "the reward returned NaN without recording an error"
+        raise MissingRewardError(
+            f"reward {name!r} left {int(np.isnan(r).sum())} of {r.size} responses unscored{where} "
+            f"({share:.0%} > EvaConfig.max_missing_reward={max_missing:g}); first error: {err}")
+    return share
 
 
 def make_reward(spec: str | Callable[..., Any] | RewardFunction, **kwargs: Any) -> RewardFunction:
