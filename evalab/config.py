@@ -64,12 +64,13 @@ class EvaConfig:
     backend_kwargs: dict = _f({}, "extra backend arguments, e.g. vLLM {'tensor_parallel_size': 8, 'dtype': 'bfloat16'}")
 
     # --- reward (step 1) ----------------------------------------------------------------------------
-    reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>' or 'judge:<litellm model>'")
+    reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>', 'judge:<litellm model>' "
+                     "(1-10 score) or 'pairwise:<litellm model>' (win share in the group; OAIF's oracle)")
     max_missing_reward: float = _f(0.05, "a scoring stage (or online step) whose share of unscored responses (NaN: "
                                    "failed judge calls, prompts the reward cannot score) exceeds this stops with "
                                    "one line naming the reward and its first error (1.0 = never stop)")
-    on_missing_reward: str = _f("stop", "online: 'stop' (a step over max_missing_reward stops the run) or 'skip' "
-                                "(the step goes on, counted in the train log's missing_reward_skipped)")
+    on_missing_reward: str = _f("stop", "'stop' (over max_missing_reward stops the stage or online step) or 'skip' "
+                                "(goes on; online steps are counted in the train log's missing_reward_skipped)")
 
     # --- informativeness and sampling (steps 2-3) -------------------------------------------------
     metric: str = _f("a_min", f"informativeness metric, one of {METRICS}")

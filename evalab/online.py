@@ -1,4 +1,4 @@
-"""Online eva: steps 1-5 of eva run inside a TRL RL loop (GRPO or RLOO) on mini-batches.
+"""Online eva: steps 1-5 of eva run inside a TRL RL loop (GRPO, RLOO or online DPO = OAIF) on mini-batches.
 
     from evalab.config import profile_config
     from evalab.online import run_online_eva
@@ -949,7 +949,8 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     summary = {"trainer": trainer, "steps": steps, "evolve_every": evolve_every, "num_generations": g,
                "prompts_per_step": prompts_per_step, "train_runtime": result["train_runtime"],
                "n_events": len(callback.events), "pool_size": len(pool), "pool_evolved": pool.n_evolved,
-               "groups_scored": len(adapter.groups), "resumed_from": str(resume) if resume is not None else None,
+               "groups_scored": len(adapter.groups), "missing_reward_skipped": adapter.n_skipped,
+               "kl_beta": kl_beta, "resumed_from": str(resume) if resume is not None else None,
                "evolved_groups_scored": int(result["groups"]["evolved"].sum()) if len(adapter.groups) else 0}
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)

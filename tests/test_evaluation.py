@@ -151,3 +151,20 @@ def test_open_prompt_run_judged_against_a_stored_reference_and_invalid_in_summar
     arms = compare_arms(load_ablation(tmp_path / "abl"), n_boot=10).set_index("arm")
     assert arms.loc["good", "ref_status"] == "ok" and arms.loc["good", "ref_winrate"] == stored["winrate"]
     assert arms.loc["bad", "ref_status"].startswith("invalid: seed 42:") and np.isnan(arms.loc["bad", "ref_winrate"])
+
+
+@pytest.mark.slow
+def test_local_embedded_judge_against_reference_answers():
+    # the embedded model behind litellm's local 'evalab/' provider judges (no network, no key); a 135M judge
+    # often answers without a verdict: either way every verdict is accounted for, and an evaluation with no
+    # valid verdict is invalid with the judge's answer as the reason, never a win rate
+    from evalab.evaluation import judge_verdicts, summarize_verdicts
+
+    v = judge_verdicts("evalab/smollm2-135m", OPEN[:2], ["Topic 0 is about cats.", "Topic 1 is the sea."],
+                       ["No idea.", "Topic 1 is about the sea at night, dark and calm."], max_tokens=8)
+    assert len(v) == 4 and v.order.tolist() == ["cb", "bc", "cb", "bc"]
+    assert (v.score.isna() == v.error.notna()).all()
+    r = summarize_verdicts(v, "evalab/smollm2-135m", max_invalid=1.0)
+    assert r["n_verdicts"] + r["n_invalid"] == 4
+    assert r["valid"] == (r["n_verdicts"] > 0)
+    assert (0 <= r["winrate"] <= 1) if r["valid"] else ("unparsable verdict" in r["invalid_reason"])

@@ -450,3 +450,22 @@ def test_notebook_05_ci(tmp_path):
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()
+
+
+def test_oaif_preference_oracle_is_a_pairwise_judge_through_the_adapter():
+    # online DPO's layout (generation j of prompt b at j * n_prompts + b) scored by a pairwise judge on the
+    # project's fake OpenAI-compatible server that prefers the longer answer: chosen 1, rejected 0, tie 0.5
+    from evalab.rewards import make_reward
+    from evalab.testing_server import FakeChatServer
+    from tests.test_evaluation import longer_wins
+
+    pool = EvaPromptPool(seed_prompts(2))
+    with FakeChatServer(responses=longer_wins) as srv:
+        oracle = make_reward("pairwise:openai/fake-judge",
+                             completion_kwargs={"api_base": srv.api_base, "api_key": "sk-fake"})
+        adapter = make_trl_reward(oracle, pool, num_generations=2, layout="halves", max_missing_reward=0.0)
+        out = adapter(prompts=["p"] * 4, completions=["short", "same", "a much longer answer", "same"],
+                      prompt_id=["s0", "s1", "s0", "s1"], trainer_state=SimpleNamespace(global_step=0))
+        assert srv.stats()["ok"] == 4  # 2 prompts x 1 pair x both orders
+    assert out == [0.0, 0.5, 1.0, 0.5]
+    assert adapter.groups_frame().spread.tolist() == [1.0, 0.0]  # the tie teaches nothing: zero spread
