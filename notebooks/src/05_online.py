@@ -63,7 +63,7 @@ ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).ite
 if checkpoint_every >= 0:
     ONLINE["checkpoint_every"] = checkpoint_every
 cfg = profile_config(profile, run_dir=run_dir, **overrides)
-print(f"trainer={trainer}, {ONLINE}, N={cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
+print(f"trainer={trainer}, {ONLINE}, N={2 if trainer == 'oaif' else cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
       f"reward={cfg.reward}, creator={cfg.evolver} ({cfg.creator}), evolved share of the stream={cfg.evolved_ratio}")
 
 # %% [markdown]
