@@ -809,7 +809,8 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     Fail loudly: a reward call whose share of missing rewards exceeds ``cfg.max_missing_reward`` stops the run
     (``rewards.MissingRewardError``, one line naming the reward and its first error; the last checkpoint stays
     resumable) unless ``cfg.on_missing_reward="skip"``, which counts it in the train log's
-    ``missing_reward_skipped``. Per step the train log also holds ``frac_all_fail`` / ``frac_all_pass`` /
+    ``missing_reward_skipped`` (GRPO/RLOO then give the missing rollouts no reward in the advantage; online DPO
+    compares a pair whose reward is missing as if it were 0, so "skip" is for judges that rarely fail). Per step the train log also holds ``frac_all_fail`` / ``frac_all_pass`` /
     ``frac_mixed``: the shares of scored groups whose rewards all miss, all reach, or straddle the reward's
     ``pass_threshold`` (1.0 for the constraint reward: every constraint met; NaN for rewards without one).
     ``torch_threads`` > 0 sets torch's intra-op threads for the duration of the run (restored afterwards): on a
