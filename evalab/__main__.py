@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("online", help="run (or resume) online eva inside a TRL RL trainer")
     o.add_argument("--profile", default="demo", choices=["ci", "demo", "paper"])
     o.add_argument("--run-dir", required=True)
-    o.add_argument("--trainer", default="grpo", choices=["grpo", "rloo"])
+    o.add_argument("--trainer", default="grpo", choices=["grpo", "rloo", "oaif"])
     o.add_argument("--steps", type=_positive_int, default=8, help="optimizer steps")
     o.add_argument("--evolve-every", type=_positive_int, default=2, help="steps between evolution events")
     o.add_argument("--prompts-per-step", type=_positive_int, default=2)

@@ -209,7 +209,7 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
     rows = []
     for arm, runs in stores.items():
         final, base, gain = [], [], []
-        its = []
+        its, judged = [], []
         for st in runs:
             at = _scores_at(st, metric, iteration)
             if at is None:
@@ -217,6 +217,7 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
             t, f = at
             b = _scores_at(st, metric, 0)[1]  # type: ignore[index]  (a run with any evaluation has θ₀'s)
             its.append(t)
+            judged.append((st, t))
             final.append(f.to_numpy())
             base.append(b.to_numpy())
             gain.append(_paired_diff(f, b))
@@ -228,7 +229,27 @@ def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full",
         rows.append({"arm": arm, "seeds": len(final), "iteration": max(its) if its else None,
                      f"{metric}": m, "ci_low": lo, "ci_high": hi, f"{metric}_iter0": bootstrap_ci(base, 1)[0],
                      "gain": gm, "gain_ci_low": glo, "gain_ci_high": ghi})
+        rows[-1].update(judge_columns(judged))
     return pd.DataFrame(rows)
+
+
+def judge_columns(judged: Sequence[tuple[RunStore, int]]) -> dict[str, Any]:
+    """An arm's judge results at the compared iteration of each seed (``evaluation.judge_summary``): the mean
+    win rate over seeds, and a ``*_status``; one seed's invalid judge evaluation makes the arm's win rate NaN
+    and its status "invalid: seed <k>: <reason>" (never a win rate made of the verdicts that came back)."""
+    from .evaluation import judge_summary
+
+    per_seed = [(st.config.seed, judge_summary(st.read_json(t, "eval"))) for st, t in judged if st.has(t, "eval")]
+    out: dict[str, Any] = {}
+    for prefix, cols in (("judge", ("winrate",)), ("ref", ("winrate", "lc_winrate"))):
+        have = [(seed, row) for seed, row in per_seed if f"{prefix}_status" in row]
+        if not have:
+            continue
+        bad = [(seed, row[f"{prefix}_status"]) for seed, row in have if row[f"{prefix}_status"] != "ok"]
+        for c in cols:
+            out[f"{prefix}_{c}"] = float("nan") if bad else float(np.mean([row[f"{prefix}_{c}"] for _, row in have]))
+        out[f"{prefix}_status"] = f"invalid: seed {bad[0][0]}: {bad[0][1][len('invalid: '):]}" if bad else "ok"
+    return out
 
 
 def compare_to_baseline(stores: Mapping[str, Sequence[RunStore]], baseline: str = "static", metric: str = "full",

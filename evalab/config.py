@@ -100,7 +100,13 @@ class EvaConfig:
     backend_kwargs: dict = _f({}, "extra backend arguments, e.g. vLLM {'tensor_parallel_size': 8, 'dtype': 'bfloat16'}")
 
     # --- reward (step 1) ----------------------------------------------------------------------------
-    reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>' or 'judge:<litellm model>'")
+    reward: str = _f("constraints", "reward: 'constraints' (verifiable), 'rm:<hf id>', 'judge:<litellm model>' "
+                     "(1-10 score) or 'pairwise:<litellm model>' (win share in the group; OAIF's oracle)")
+    max_missing_reward: float = _f(0.05, "a scoring stage (or online step) whose share of unscored responses (NaN: "
+                                   "failed judge calls, prompts the reward cannot score) exceeds this stops with "
+                                   "one line naming the reward and its first error (1.0 = never stop)")
+    on_missing_reward: str = _f("stop", "'stop' (over max_missing_reward stops the stage or online step) or 'skip' "
+                                "(goes on; online steps are counted in the train log's missing_reward_skipped)")
     informativeness_reward: str = _f("", "reward component that defines informativeness when the reward is "
                                      f"composite ('' = the reward itself; constraints: one of {CONSTRAINT_COMPONENTS})")
     pass_threshold: float = _f(1.0, "a response passes when its reward >= this (1.0 = every constraint satisfied); "
@@ -160,6 +166,11 @@ class EvaConfig:
     run_eval: bool = _f(True, "score every solver on the held-out set (constraint satisfaction, greedy)")
     eval_max_new_tokens: int = _f(256, "greedy generation budget for held-out evaluation")
     judge: str = _f("", "optional litellm model for a pairwise win rate vs the iteration-0 solver ('' = off)")
+    eval_reference: str = _f("", "judge-only evaluation on open prompts: the fixed reference answers to win against, "
+                             "'initial' (θ₀'s greedy answers, stored with the run) or a jsonl of {prompt_id, "
+                             "response} ('' = constraint score only, and a judge win rate vs θ₀ if judge is set)")
+    max_invalid_verdicts: float = _f(0.2, "a judge evaluation whose share of invalid verdicts (failed calls, "
+                                     "unparsable answers) exceeds this is stored as invalid, never as a win rate")
 
     # ------------------------------------------------------------------------------------------------
     def __post_init__(self) -> None:
@@ -234,6 +245,14 @@ class EvaConfig:
                 bad("informativeness_reward", f"reward {self.reward!r} has no components; leave it ''")
         if not 0 < self.top_p <= 1:
             bad("top_p", "must be in (0, 1]")
+        for name in ("max_missing_reward", "max_invalid_verdicts"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                bad(name, "must be a share in [0, 1]")
+        if self.on_missing_reward not in ("stop", "skip"):
+            bad("on_missing_reward", "choose 'stop' or 'skip'")
+        if self.eval_reference and not self.judge:
+            bad("eval_reference", "a reference-answer evaluation needs a judge (set EvaConfig.judge)")
         if self.max_prompt_length >= self.max_length:
             bad("max_prompt_length", f"must be < max_length={self.max_length}")
 

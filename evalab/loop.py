@@ -91,7 +91,9 @@ def stage_seed(seed: int, t: int, stage: str) -> int:
 
 def generate_and_score(backend: Any, reward: Any, prompts: Sequence[Prompt], cfg: EvaConfig, seed: int,
                        progress: bool = True) -> pd.DataFrame:
-    """Steps 1 / 6: N sampled responses per prompt and their rewards, one row per (prompt, sample)."""
+    """Steps 1 / 6: N sampled responses per prompt and their rewards, one row per (prompt, sample).
+    More than ``cfg.max_missing_reward`` unscored responses raise ``rewards.MissingRewardError`` (one line naming
+    the reward and its first error) unless ``cfg.on_missing_reward="skip"``."""
     if not prompts:
         raise ValueError("empty prompt set: nothing to generate for")
     responses = backend.generate([p.text for p in prompts], n=cfg.n_responses, max_new_tokens=cfg.max_new_tokens,
@@ -104,6 +106,10 @@ def generate_and_score(backend: Any, reward: Any, prompts: Sequence[Prompt], cfg
     if np.isnan(rewards).all():
         raise ValueError(f"reward {getattr(reward, 'name', reward)!r} scored none of the {rewards.size} responses "
                          "(all NaN): check the reward function and the prompts' constraints")
+    if cfg.on_missing_reward == "stop":  # over max_missing_reward: one line, nothing written (the stage reruns)
+        from .rewards import check_missing_rewards
+
+        check_missing_rewards(reward, rewards, cfg.max_missing_reward)
     n_missing = int(np.isnan(rewards).sum())
     if n_missing:
         log.warning("reward %r left %d of %d responses unscored (NaN = missing)", getattr(reward, "name", reward),
@@ -488,7 +494,14 @@ class EvaRun:
                                   "full": per_prompt.full.astype(float).tolist()})
         if self.cfg.judge and t > 0 and self.store.has(0, "eval"):
             base = self.store.read_json(0, "eval")["responses"]
-            report["judge"] = judge_winrate(self.cfg.judge, prompts, report["responses"], base)
+            report["judge"] = judge_winrate(self.cfg.judge, prompts, report["responses"], base,
+                                            max_invalid=self.cfg.max_invalid_verdicts)
+        if self.cfg.eval_reference:  # judge-only, vs the run's fixed reference answers (open prompts too)
+            from .evaluation import evaluate_against_reference
+
+            ref = evaluate_against_reference(self.store, self.cfg, t, prompts, report["responses"])
+            if ref is not None:
+                report["reference"] = ref
         self.store.write_json(t, "eval", report)
 
     def _stage_responses(self, t: int) -> None:
@@ -715,8 +728,9 @@ def summarize(store: RunStore) -> pd.DataFrame:
         if store.has(t, "eval"):
             e = store.read_json(t, "eval")
             row.update(heldout_constraint_rate=e["constraint_rate"], heldout_full_rate=e["full_rate"])
-            if "judge" in e:
-                row["judge_winrate"] = e["judge"]["winrate"]
+            from .evaluation import judge_summary
+
+            row.update(judge_summary(e))  # an invalid judge evaluation shows as invalid, never as a win rate
         if store.has(t, "weights"):
             w = store.read_table(t, "weights")
             row.update(weight_mean=float(w.weight.mean()), frac_informative=float((w.a_min > 0).mean()),

@@ -1,4 +1,4 @@
-"""Online eva: steps 1-5 of eva run inside a TRL RL loop (GRPO or RLOO) on mini-batches.
+"""Online eva: steps 1-5 of eva run inside a TRL RL loop (GRPO, RLOO or online DPO = OAIF) on mini-batches.
 
     from evalab.config import profile_config
     from evalab.online import run_online_eva
@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import math
 import time
 from collections import Counter
@@ -59,9 +60,17 @@ from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
 from .store import RunStore, atomic_write_parquet, atomic_write_text, json_default
 
-ONLINE_TRAINERS = ("grpo", "rloo")
+ONLINE_TRAINERS = ("grpo", "rloo", "oaif")
+GROUP_LAYOUTS = ("blocks", "halves")
+# kl_beta defaults (the solver is regularised towards π_base, the initial policy, as in eva's objective):
+#   grpo 0.04  DeepSeekMath (Shao et al. 2024, arXiv 2402.03300, §4.1: "the KL coefficient is 0.04"), the paper
+#              that introduced GRPO (TRL's GRPOConfig defaults to 0.0, i.e. no regularisation at all)
+#   rloo 0.05  TRL's documented RLOOConfig default
+#   oaif 0.1   TRL's documented OnlineDPOConfig default, the β of OAIF (Guo et al. 2024, arXiv 2402.04792)
+DEFAULT_KL_BETA = {"grpo": 0.04, "rloo": 0.05, "oaif": 0.1}
 EVA_STATE_FILE = "eva_state.json"   # inside each trainer checkpoint folder: pool, groups, events at that step
 RUN_FILE = "online_run.json"        # the run's settings; a re-run must match them to resume
+log = logging.getLogger("evalab.online")
 SPREAD_TOL = 1e-6  # a group whose max - min reward is <= this counts as zero-spread (user-asks #5: never test ==)
 
 
@@ -349,15 +358,28 @@ class TrlRewardAdapter:
     logs ``eva/*`` metrics (zero-spread fraction, share of evolved prompts, pool size) into TRL's log history.
     """
 
-    def __init__(self, reward: Any, pool: EvaPromptPool, num_generations: int) -> None:
+    def __init__(self, reward: Any, pool: EvaPromptPool, num_generations: int, *, layout: str = "blocks",
+                 max_missing_reward: float = 1.0, on_missing_reward: str = "stop",
+                 pass_threshold: float | None = None) -> None:
         if num_generations < 2:
             raise ValueError(f"num_generations={num_generations!r}: a group needs at least 2 completions")
+        if layout not in GROUP_LAYOUTS:
+            raise ValueError(f"layout={layout!r}: choose one of {GROUP_LAYOUTS}")
+        if not 0.0 <= max_missing_reward <= 1.0:
+            raise ValueError(f"max_missing_reward={max_missing_reward!r} must be a share in [0, 1]")
+        if on_missing_reward not in ("stop", "skip"):
+            raise ValueError(f"on_missing_reward={on_missing_reward!r}: choose 'stop' or 'skip'")
         self.reward = reward
         self.pool = pool
         self.num_generations = int(num_generations)
+        self.layout = layout
+        self.max_missing_reward = float(max_missing_reward)
+        self.on_missing_reward = on_missing_reward
+        self.pass_threshold = pass_threshold if pass_threshold is not None else getattr(reward, "pass_threshold", None)
         self.__name__ = f"eva_{getattr(reward, 'name', type(reward).__name__)}"  # TRL's column name for it
         self.groups: list[GroupRecord] = []
         self.n_calls = 0
+        self.n_skipped = 0  # reward calls over max_missing_reward that went on (on_missing_reward="skip")
 
     def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], prompt_id: Sequence[str] | None = None,
                  trainer_state: Any = None, log_metric: Any = None, **_: Any) -> list[float]:
@@ -368,21 +390,26 @@ class TrlRewardAdapter:
         if len(completions) % g or len(prompt_id) != len(completions):
             raise ValueError(f"reward adapter: got {len(completions)} completions and {len(prompt_id)} prompt ids; "
                              f"expected equal counts, a multiple of num_generations={g}")
-        ids = [prompt_id[i] for i in range(0, len(completions), g)]
-        for b, pid in enumerate(ids):
-            block = set(prompt_id[b * g:(b + 1) * g])
+        n_groups = len(completions) // g
+        slots = group_slots(self.layout, n_groups, g)  # slots[b][j]: flat position of completion j of group b
+        ids = [prompt_id[row[0]] for row in slots]
+        for b, (pid, row) in enumerate(zip(ids, slots)):
+            block = {prompt_id[k] for k in row}
             if block != {pid}:
+                how = ("repeat each prompt num_generations={g} times in a row" if self.layout == "blocks" else
+                       "give generation j of prompt b at position j * n_prompts + b")
                 raise ValueError(f"reward adapter: group {b} mixes prompt ids {sorted(block)}; the sampler must "
-                                 f"repeat each prompt num_generations={g} times in a row")
+                                 + how.format(g=g))
         texts = [completion_text(c) for c in completions]
-        responses = [texts[b * g:(b + 1) * g] for b in range(len(ids))]
+        responses = [[texts[k] for k in row] for row in slots]
         group_prompts = [self.pool.get(pid) for pid in ids]
         r = np.asarray(self.reward(group_prompts, responses), dtype=float)
         if r.shape != (len(ids), g):
             raise ValueError(f"reward {self.__name__!r} returned shape {r.shape}; expected ({len(ids)}, {g})")
         as_reward_matrix(r, ids)  # inf -> ValueError naming the prompt
-        spreads = informativeness(r, "a_min")
         step = int(getattr(trainer_state, "global_step", 0) or 0) + 1  # the first optimizer step trained on it
+        self._check_missing(r, step)
+        spreads = informativeness(r, "a_min")
         for pid, row, s in zip(ids, r, spreads):
             self.groups.append(GroupRecord(call=self.n_calls, step=step, prompt_id=pid,
                                            rewards=[float(x) for x in row], spread=float(s)))
@@ -393,13 +420,34 @@ class TrlRewardAdapter:
                                                                  for p in ids])))
             log_metric("eva/pool_size", float(len(self.pool)))
             log_metric("eva/frac_missing_reward", float(np.isnan(r).mean()))
-        return [float(x) for x in r.reshape(-1)]
+            for key, value in group_outcomes(r, self.pass_threshold).items():
+                log_metric(key, value)
+            log_metric("missing_reward_skipped", float(self.n_skipped))
+        flat = np.full(len(completions), np.nan)
+        for row, vals in zip(slots, r):
+            flat[row] = vals
+        return [float(x) for x in flat]
+
+    def _check_missing(self, r: np.ndarray, step: int) -> None:
+        """The fail-loudly rule per step: over ``max_missing_reward`` stops (``on_missing_reward="stop"``, one
+        line naming the reward and its first error) or is counted in ``n_skipped`` ("skip")."""
+        from .rewards import MissingRewardError, check_missing_rewards
+
+        try:
+            check_missing_rewards(self.reward, r, self.max_missing_reward, where=f" at step {step}")
+        except MissingRewardError:
+            if self.on_missing_reward == "stop":
+                raise
+            self.n_skipped += 1
+            log.warning("step %d: reward %s over max_missing_reward=%g; on_missing_reward='skip' goes on "
+                        "(%d skipped so far)", step, self.__name__, self.max_missing_reward, self.n_skipped)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"n_calls": self.n_calls, "groups": [asdict(gr) for gr in self.groups]}
+        return {"n_calls": self.n_calls, "groups": [asdict(gr) for gr in self.groups], "n_skipped": self.n_skipped}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.n_calls = int(state["n_calls"])
+        self.n_skipped = int(state.get("n_skipped", 0))
         self.groups = [GroupRecord(**{**g, "rewards": [float("nan") if x is None else float(x) for x in g["rewards"]]})
                        for g in state["groups"]]
 
@@ -415,9 +463,38 @@ class TrlRewardAdapter:
         return df
 
 
-def make_trl_reward(reward: Any, pool: EvaPromptPool, num_generations: int) -> TrlRewardAdapter:
-    """Wrap an evalab reward function for TRL (see :class:`TrlRewardAdapter`)."""
-    return TrlRewardAdapter(reward, pool, num_generations)
+def make_trl_reward(reward: Any, pool: EvaPromptPool, num_generations: int, **kw: Any) -> TrlRewardAdapter:
+    """Wrap an evalab reward function for TRL (see :class:`TrlRewardAdapter`; ``kw``: layout,
+    max_missing_reward, on_missing_reward, pass_threshold)."""
+    return TrlRewardAdapter(reward, pool, num_generations, **kw)
+
+
+def group_slots(layout: str, n_groups: int, g: int) -> list[list[int]]:
+    """Flat positions of each group's ``g`` completions: "blocks" (GRPO/RLOO: group b is positions
+    b*g .. b*g+g-1) or "halves" (TRL online DPO: generation j of prompt b is at j*n_groups + b)."""
+    if layout == "blocks":
+        return [[b * g + j for j in range(g)] for b in range(n_groups)]
+    if layout == "halves":
+        return [[j * n_groups + b for j in range(g)] for b in range(n_groups)]
+    raise ValueError(f"layout={layout!r}: choose one of {GROUP_LAYOUTS}")
+
+
+def group_outcomes(rewards: np.ndarray, pass_threshold: float | None) -> dict[str, float]:
+    """Shares of the scored groups (rows with at least one reward) whose rewards all fail, all pass, or mix:
+    ``frac_all_fail``, ``frac_all_pass``, ``frac_mixed`` (pass = reward >= ``pass_threshold`` - 1e-9; NaN
+    rewards are left out; all NaN when the reward has no pass threshold or no group was scored). All-fail and
+    all-pass groups are the ones GRPO/RLOO learn nothing from (verl PR #5228's breakdown)."""
+    r = np.asarray(rewards, dtype=float)
+    keys = ("frac_all_fail", "frac_all_pass", "frac_mixed")
+    scored = np.isfinite(r).any(axis=1) if r.ndim == 2 else np.zeros(0, dtype=bool)
+    if pass_threshold is None or not scored.any():
+        return dict.fromkeys(keys, float("nan"))
+    valid = np.isfinite(r[scored])
+    passed = (r[scored] >= pass_threshold - 1e-9) & valid
+    n_pass, n_valid = passed.sum(axis=1), valid.sum(axis=1)
+    fail, allpass = n_pass == 0, n_pass == n_valid
+    return {"frac_all_fail": float(fail.mean()), "frac_all_pass": float(allpass.mean()),
+            "frac_mixed": float((~fail & ~allpass).mean())}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -604,9 +681,12 @@ class _PoolSamplerMixin:
 
     def _get_train_sampler(self, dataset: Any = None) -> Sampler:  # the hook of TRL issue #2801
         args = self.args  # type: ignore[attr-defined]
-        g = self.num_generations  # type: ignore[attr-defined]
-        repeat = self.num_iterations * args.steps_per_generation  # type: ignore[attr-defined]
-        per_batch = args.generation_batch_size // g
+        if hasattr(args, "generation_batch_size"):  # GRPO / RLOO: the trainer repeats each prompt itself
+            g = self.num_generations  # type: ignore[attr-defined]
+            repeat = self.num_iterations * args.steps_per_generation  # type: ignore[attr-defined]
+            per_batch = args.generation_batch_size // g
+        else:  # online DPO: one row per prompt; the trainer samples its 2 completions itself
+            g, repeat, per_batch = 1, 1, args.per_device_train_batch_size
         self.eva_sampler = EvaPoolSampler(
             self.eva_pool, mini_repeat_count=g, batch_size=per_batch, repeat_count=repeat,
             chunks_per_epoch=max(1, math.ceil(len(self.eva_pool) / per_batch)), seed=args.seed,
@@ -622,6 +702,8 @@ def _trainer_class(kind: str) -> type:
         from trl import GRPOTrainer as base
     elif kind == "rloo":
         from trl import RLOOTrainer as base
+    elif kind == "oaif":
+        from trl.experimental.online_dpo import OnlineDPOTrainer as base
     else:
         raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
 
@@ -632,17 +714,37 @@ def _trainer_class(kind: str) -> type:
             self.eva_start_epoch = int(eva_start_epoch)
             super().__init__(*a, **kw)
 
+        if kind == "oaif":  # online DPO passes reward functions no log_metric: give them one into its stats
+            def _calculate_rewards_from_functions(self, prompts: Any, completions: Any, completion_ids_list: Any,
+                                                  **reward_kwargs: Any) -> Any:
+                reward_kwargs.setdefault("log_metric", self._eva_log_metric)
+                return super()._calculate_rewards_from_functions(prompts, completions, completion_ids_list,
+                                                                 **reward_kwargs)
+
+            def _eva_log_metric(self, key: str, value: float) -> None:
+                self.stats.setdefault(key, []).append(float(value))  # averaged and reset at each log step
+
     EvaTrainer.__name__ = EvaTrainer.__qualname__ = f"Eva{base.__name__}"
     return EvaTrainer
 
 
 def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_generations: int, prompts_per_step: int,
                       max_completion_length: int, learning_rate: float, temperature: float, top_p: float,
-                      seed: int, kl_beta: float = 0.0, progress: bool = True, **extra: Any) -> Any:
-    """GRPOConfig / RLOOConfig for a small CPU run: no vLLM, no bf16, no gradient checkpointing, no reporting,
-    no checkpoints, a log line every step. ``extra`` overrides any of these (any field of the TRL config)."""
+                      seed: int, kl_beta: float | None = None, progress: bool = True, **extra: Any) -> Any:
+    """GRPOConfig / RLOOConfig / OnlineDPOConfig for a small CPU run: no vLLM, no bf16, no gradient
+    checkpointing, no reporting, no checkpoints, a log line every step; ``kl_beta`` None takes
+    ``DEFAULT_KL_BETA[kind]``. ``extra`` overrides any of these (any field of the TRL config). For "oaif"
+    ``num_generations`` must be 2 (online DPO compares two samples per prompt)."""
     if kind not in ONLINE_TRAINERS:
         raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
+    kl_beta = DEFAULT_KL_BETA[kind] if kl_beta is None else kl_beta
+    if not (isinstance(kl_beta, (int, float)) and math.isfinite(kl_beta) and kl_beta >= 0):
+        raise ValueError(f"kl_beta={kl_beta!r} must be a finite number >= 0 (0 = no reference model)")
+    if kind == "oaif" and num_generations != 2:
+        raise ValueError(f"num_generations={num_generations!r}: online DPO (oaif) samples exactly 2 completions "
+                         "per prompt")
+    if kind == "oaif" and not kl_beta > 0:
+        raise ValueError(f"kl_beta={kl_beta!r}: online DPO's β must be > 0 (it scales the DPO loss)")
     for name, v in (("steps", steps), ("num_generations", num_generations), ("prompts_per_step", prompts_per_step),
                     ("max_completion_length", max_completion_length)):
         if int(v) < 1:
@@ -650,19 +752,27 @@ def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_gene
     if num_generations < 2:
         raise ValueError(f"num_generations={num_generations!r}: group-relative advantages need at least 2")
     import torch
-    from trl import GRPOConfig, RLOOConfig
 
-    cls = GRPOConfig if kind == "grpo" else RLOOConfig
     kw: dict[str, Any] = dict(
         output_dir=str(output_dir), max_steps=int(steps),
-        per_device_train_batch_size=prompts_per_step * num_generations,  # TRL counts completions, not prompts
-        num_generations=int(num_generations), max_completion_length=int(max_completion_length),
         learning_rate=float(learning_rate), temperature=float(temperature), top_p=float(top_p), beta=float(kl_beta),
         seed=int(seed), logging_steps=1, save_strategy="no", report_to="none", bf16=False, fp16=False,
-        use_vllm=False, dataloader_num_workers=0, disable_tqdm=not progress, log_completions=False,
+        use_vllm=False, dataloader_num_workers=0, disable_tqdm=not progress,
         gradient_checkpointing=False,  # TRL's default True only re-computes forwards: small models don't need it
         dataloader_pin_memory=torch.cuda.is_available(),
     )
+    if kind == "oaif":
+        from trl.experimental.online_dpo import OnlineDPOConfig as cls
+
+        kw.update(per_device_train_batch_size=int(prompts_per_step),  # online DPO counts prompts
+                  max_new_tokens=int(max_completion_length))
+    else:
+        from trl import GRPOConfig, RLOOConfig
+
+        cls = GRPOConfig if kind == "grpo" else RLOOConfig
+        kw.update(per_device_train_batch_size=prompts_per_step * num_generations,  # TRL counts completions
+                  num_generations=int(num_generations), max_completion_length=int(max_completion_length),
+                  log_completions=False)
     kw.update(extra)
     return cls(**kw)
 
@@ -673,12 +783,12 @@ def make_trainer_args(kind: str, output_dir: str | Path, *, steps: int, num_gene
 
 def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evolve_every: int = 2,
                    prompts_per_step: int = 2, num_generations: int | None = None,
-                   max_completion_length: int | None = None, kl_beta: float = 0.0,
+                   max_completion_length: int | None = None, kl_beta: float | None = None,
                    seeds: Sequence[Prompt] | None = None, model: Any = None, tokenizer: Any = None,
                    reward: Any = None, creator: Any = None, save_model: bool = False, progress: bool = True,
                    torch_threads: int = 0, checkpoint_every: int | None = None,
                    trainer_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Online eva: ``steps`` RL steps of ``trainer`` ("grpo" | "rloo") with an evolution event every
+    """Online eva: ``steps`` RL steps of ``trainer`` ("grpo" | "rloo" | "oaif") with an evolution event every
     ``evolve_every`` steps. Writes the run directory ``cfg.run_dir`` and returns::
 
         {"run_dir", "events", "pool", "groups", "variants", "log_history" (DataFrames), "train_runtime",
@@ -686,7 +796,23 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
 
     Defaults from ``cfg``: seeds = ``cfg.prompt_set`` (first ``cfg.n_prompts``), solver ``cfg.solver``,
     N = ``cfg.n_responses``, completion budget ``cfg.max_new_tokens``, reward ``cfg.reward``, creator
-    ``make_creator(cfg)``, lr ``cfg.learning_rate``; ``kl_beta`` = 0 skips the reference model (CPU-friendly).
+    ``make_creator(cfg)``, lr ``cfg.learning_rate``; ``kl_beta`` None = ``DEFAULT_KL_BETA[trainer]`` (> 0: the
+    solver is regularised towards π_base, the initial solver, as eva's objective is; a reference model then costs
+    one more forward per step), 0 skips the reference model (GRPO/RLOO only).
+
+    "oaif" is online DPO (Guo et al. 2024, "Direct Language Model Alignment from Online AI Feedback"; TRL's
+    ``trl.experimental.online_dpo``): per prompt the solver samples 2 completions, the preference oracle — the
+    evalab reward ``cfg.reward``, e.g. ``judge:<litellm model>`` for AI feedback, or the constraint reward —
+    scores both, and the higher one is chosen (TRL keeps ties, the first sample then counts as chosen). Each pair
+    is one eva group of N = 2 (its informativeness = the reward gap), so the same events evolve the prompt stream.
+
+    Fail loudly: a reward call whose share of missing rewards exceeds ``cfg.max_missing_reward`` stops the run
+    (``rewards.MissingRewardError``, one line naming the reward and its first error; the last checkpoint stays
+    resumable) unless ``cfg.on_missing_reward="skip"``, which counts it in the train log's
+    ``missing_reward_skipped`` (GRPO/RLOO then give the missing rollouts no reward in the advantage; online DPO
+    compares a pair whose reward is missing as if it were 0, so "skip" is for judges that rarely fail). Per step the train log also holds ``frac_all_fail`` / ``frac_all_pass`` /
+    ``frac_mixed``: the shares of scored groups whose rewards all miss, all reach, or straddle the reward's
+    ``pass_threshold`` (1.0 for the constraint reward: every constraint met; NaN for rewards without one).
     ``torch_threads`` > 0 sets torch's intra-op threads for the duration of the run (restored afterwards): on a
     CPU shared with other busy processes, 1 thread avoids OpenMP spin-waiting that made generation >10x slower
     in our measurements (see benchmarks/bench_online.py). ``trainer_kwargs`` go to the TRL config.
@@ -729,7 +855,13 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     if steps < 1 or evolve_every < 1 or prompts_per_step < 1:
         raise ValueError(f"steps={steps}, evolve_every={evolve_every}, prompts_per_step={prompts_per_step}: "
                          "each must be >= 1")
+    if trainer == "oaif":
+        if num_generations not in (None, 2):
+            raise ValueError(f"num_generations={num_generations!r}: online DPO (oaif) samples exactly 2 "
+                             "completions per prompt")
+        num_generations = 2
     g = int(num_generations or cfg.n_responses)
+    kl_beta = DEFAULT_KL_BETA[trainer] if kl_beta is None else float(kl_beta)
     run_dir = Path(cfg.run_dir)
     store = RunStore(run_dir, cfg)
     seeds = list(seeds) if seeds is not None else load_prompts(cfg.prompt_set, limit=cfg.n_prompts)
@@ -764,7 +896,8 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     else:
         state = json.loads((resume / EVA_STATE_FILE).read_text())
         pool = EvaPromptPool.from_state_dict(state["pool"])
-    adapter = make_trl_reward(reward, pool, g)
+    adapter = make_trl_reward(reward, pool, g, layout="halves" if trainer == "oaif" else "blocks",
+                              max_missing_reward=cfg.max_missing_reward, on_missing_reward=cfg.on_missing_reward)
     callback = EvaCallback(pool, adapter, creator, cfg, evolve_every=evolve_every, run_dir=run_dir,
                            progress=False)
     if resume is not None:
@@ -817,7 +950,8 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     summary = {"trainer": trainer, "steps": steps, "evolve_every": evolve_every, "num_generations": g,
                "prompts_per_step": prompts_per_step, "train_runtime": result["train_runtime"],
                "n_events": len(callback.events), "pool_size": len(pool), "pool_evolved": pool.n_evolved,
-               "groups_scored": len(adapter.groups), "resumed_from": str(resume) if resume is not None else None,
+               "groups_scored": len(adapter.groups), "missing_reward_skipped": adapter.n_skipped,
+               "kl_beta": kl_beta, "resumed_from": str(resume) if resume is not None else None,
                "evolved_groups_scored": int(result["groups"]["evolved"].sum()) if len(adapter.groups) else 0}
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)

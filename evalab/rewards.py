@@ -21,7 +21,18 @@ skips NaN entries.
 - ``LLMJudgeReward``: one ``litellm.completion`` per (prompt, response), concurrent; the judge answers
   "Score: <1-10>", mapped to (s - 1) / 9; a failed call or an unparsable answer is NaN (counted in
   ``n_failed``).
+- ``PairwiseJudgeReward`` (``"pairwise:<litellm model>"``): a pairwise judge inside each group, a response's
+  reward = its win share against the others (both orders; OAIF's preference oracle when N = 2).
 - ``CallableReward``: any ``fn(prompt_text, response) -> float | None``.
+
+Fail loudly: a reward may keep ``first_error`` (the judge keeps its first failed call, one line) and a
+``pass_threshold`` (reward >= it counts as a pass; 1.0 for the constraint reward, none for RMs and judges).
+:func:`check_missing_rewards` stops a scoring stage whose NaN share exceeds ``EvaConfig.max_missing_reward``
+with one :class:`MissingRewardError` line naming the reward and that first error. Why 5% by default: with
+retries, a healthy hosted judge loses well under 1% of calls and the constraint reward none on constraint
+prompts, so a larger share points at something systematic (a revoked key, a quota, a prompt set the reward cannot
+score) whose numbers would be built on the responses that happened to be scored; below it, a NaN is left out of
+the informativeness of its prompt only.
 """
 
 from __future__ import annotations
@@ -105,6 +116,8 @@ class ConstraintReward(_GridReward):
     credit) — so informativeness can be defined on one of them (``EvaConfig.informativeness_reward``)."""
 
     name = "constraints"
+    pass_threshold = 1.0  # a response "passes" when it satisfies every constraint (online all-fail/all-pass shares)
+
     COMPONENTS = ("full", "frac", "partial")
 
     def components(self, prompts: Sequence[PromptLike], responses: Sequence[Sequence[str | None]]
@@ -274,6 +287,7 @@ class LLMJudgeReward(_GridReward):
         self.max_workers, self.temperature, self.max_tokens = max(1, max_workers), temperature, max_tokens
         self.template, self.completion_kwargs = template, dict(completion_kwargs or {})
         self.n_failed = 0  # calls that raised or answered without a parsable score, over this object's life
+        self.first_error: str | None = None  # the first failure, one line ("RateLimitError: ..."), for fail-loudly
         self._lock = threading.Lock()
 
     def judge(self, prompt: str, response: str) -> float:
@@ -285,13 +299,17 @@ class LLMJudgeReward(_GridReward):
                 model=self.model, temperature=self.temperature, max_tokens=self.max_tokens,
                 messages=[{"role": "user", "content": self.template.format(prompt=prompt, response=response)}],
                 **self.completion_kwargs)
-            score = parse_judge_score(out.choices[0].message.content)
+            text = out.choices[0].message.content
+            score = parse_judge_score(text)
+            error = None if not math.isnan(score) else f"unparsable judge answer {str(text)[:80]!r}"
         except Exception as e:  # noqa: BLE001 — a judge failure is a missing reward, not a crash
             log.warning("judge %s failed: %s: %s", self.model, type(e).__name__, str(e)[:200])
-            score = math.nan
+            score, error = math.nan, f"{type(e).__name__}: {e}"
         if math.isnan(score):
             with self._lock:
                 self.n_failed += 1
+                if self.first_error is None:
+                    self.first_error = one_line(error or "no score")
         return score
 
     def score_pairs(self, prompts, responses):
@@ -300,6 +318,85 @@ class LLMJudgeReward(_GridReward):
             return [self.judge(p, r) for p, r in zip(texts, responses)]
         with ThreadPoolExecutor(self.max_workers) as pool:
             return list(pool.map(self.judge, texts, responses))
+
+
+class PairwiseJudgeReward:
+    """A pairwise LLM judge as a reward (the preference oracle of OAIF, online DPO from AI feedback): within each
+    prompt's group every two responses are compared by the judge in both orders (``evaluation.judge_verdicts``,
+    Arena-Hard's template and verdict parser), and a response's reward is its win share over those comparisons
+    (win 1, tie 0.5, loss 0; NaN when none of its verdicts came back). With N = 2 — online DPO — the preferred
+    response gets 1 and the other 0 (a tie 0.5 each). Costs N(N-1) calls per prompt, one at a time. A failed or
+    unparsable verdict is missing (NaN), never a loss; the first one is kept in ``first_error``.
+
+        make_reward("pairwise:gemini/gemini-1.5-pro")           # or any litellm model, "evalab/smollm2-135m"
+    """
+
+    def __init__(self, model: str, *, max_tokens: int = 16, completion_kwargs: dict[str, Any] | None = None):
+        if not model:
+            raise ValueError("PairwiseJudgeReward: empty model string (expected e.g. 'gemini/gemini-1.5-pro')")
+        self.model, self.name = model, f"pairwise:{model}"
+        self.max_tokens, self.completion_kwargs = max_tokens, dict(completion_kwargs or {})
+        self.n_failed = 0
+        self.first_error: str | None = None
+
+    def __call__(self, prompts: Sequence[PromptLike], responses: Sequence[Sequence[str | None]]) -> np.ndarray:
+        from .evaluation import judge_verdicts
+        from .prompts import Prompt
+
+        n = _check_shapes(prompts, responses)
+        out = np.full((len(prompts), n), np.nan)
+        for i, (p, row) in enumerate(zip(prompts, responses)):
+            prompt = Prompt(id=str(i), text=prompt_text(p))
+            wins: list[list[float]] = [[] for _ in range(n)]
+            for a in range(len(row)):
+                for b in range(a + 1, len(row)):
+                    if row[a] is None or row[b] is None:
+                        continue
+                    v = judge_verdicts(self.model, [prompt], [row[a]], [row[b]], max_tokens=self.max_tokens,
+                                       **self.completion_kwargs)
+                    for score, err in zip(v.score, v.error):
+                        if err is not None:
+                            self.n_failed += 1
+                            self.first_error = self.first_error or one_line(err)
+                            continue
+                        wins[a].append(float(score))
+                        wins[b].append(1.0 - float(score))
+            for j, w in enumerate(wins):
+                if w:
+                    out[i, j] = float(np.mean(w))
+        return out
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (newlines collapsed), cut at ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+def first_reward_error(reward: Any) -> str | None:
+    """The first underlying error a reward recorded (``reward.first_error``, e.g. the judge's first failed
+    call), or None when the reward keeps none."""
+    err = getattr(reward, "first_error", None)
+    return one_line(err) if err else None
+
+
+class MissingRewardError(RuntimeError):
+    """A scoring stage (or an online step) left more responses unscored than ``EvaConfig.max_missing_reward``
+    allows. The message is one line: the reward, the missing share, the threshold and the first error."""
+
+
+def check_missing_rewards(reward: Any, rewards: np.ndarray, max_missing: float, *, where: str = "") -> float:
+    """The share of NaN (missing) entries of ``rewards``; raises :class:`MissingRewardError` when it exceeds
+    ``max_missing`` (one line naming the reward and its first underlying error)."""
+    r = np.asarray(rewards, dtype=float)
+    share = float(np.isnan(r).mean()) if r.size else 0.0
+    if share > max_missing:
+        name = getattr(reward, "name", type(reward).__name__)
+        err = first_reward_error(reward) or "the reward returned NaN without recording an error"
+        raise MissingRewardError(
+            f"reward {name!r} left {int(np.isnan(r).sum())} of {r.size} responses unscored{where} "
+            f"({share:.0%} > EvaConfig.max_missing_reward={max_missing:g}); first error: {err}")
+    return share
 
 
 def make_reward(spec: str | Callable[..., Any] | RewardFunction, **kwargs: Any) -> RewardFunction:
@@ -313,8 +410,11 @@ def make_reward(spec: str | Callable[..., Any] | RewardFunction, **kwargs: Any) 
             return HFRewardModel(arg, **kwargs)
         if kind == "judge" and arg:
             return LLMJudgeReward(arg, **kwargs)
-        raise ValueError(f"unknown reward spec {spec!r}; use 'constraints', 'rm:<hf id or path>' or "
-                         "'judge:<litellm model>' (e.g. 'judge:gemini/gemini-1.5-pro'), or pass a callable")
+        if kind == "pairwise" and arg:
+            return PairwiseJudgeReward(arg, **kwargs)
+        raise ValueError(f"unknown reward spec {spec!r}; use 'constraints', 'rm:<hf id or path>', "
+                         "'judge:<litellm model>' (e.g. 'judge:gemini/gemini-1.5-pro'), 'pairwise:<litellm model>' "
+                         "or pass a callable")
     if isinstance(spec, RewardFunction):  # an object with a name and a batch __call__: use as is
         return spec
     if callable(spec):

@@ -21,6 +21,7 @@ from evalab import constraints as C
 from evalab.config import profile_config
 from evalab.creator import StructuredEvolver
 from evalab.online import (
+    DEFAULT_KL_BETA,
     EvaCallback,
     EvaPoolSampler,
     EvaPromptPool,
@@ -58,6 +59,7 @@ class LengthReward:
     """Deterministic stand-in reward: a function of the completion's length (different samples differ)."""
 
     name = "length"
+    pass_threshold = 0.5  # for the all-fail / all-pass / mixed shares
 
     def __init__(self) -> None:
         self.seen: list[str] = []
@@ -211,6 +213,34 @@ def test_adapter_scores_groups_and_records_them():
     assert metrics["eva/pool_size"] == 2.0
 
 
+def test_adapter_reads_online_dpo_layout_and_logs_group_outcomes():
+    # TRL's online DPO scores 2 * prompts: generation 0 of every prompt, then generation 1 of every prompt
+    pool = EvaPromptPool(seed_prompts(3))
+    reward = TableReward({"s0": [0.0, 1.0], "s1": [1.0, 1.0], "s2": [0.2, 0.4]})
+    reward.pass_threshold = 1.0
+    adapter = make_trl_reward(reward, pool, num_generations=2, layout="halves")
+    metrics: dict[str, float] = {}
+    out = adapter(prompts=["p"] * 6, completions=["c"] * 6, prompt_id=["s0", "s1", "s2"] * 2,
+                  trainer_state=SimpleNamespace(global_step=0), log_metric=metrics.__setitem__)
+    assert out == pytest.approx([0.0, 1.0, 0.2, 1.0, 1.0, 0.4])  # back in TRL's order
+    assert adapter.groups_frame().spread.tolist() == pytest.approx([1.0, 0.0, 0.2])
+    assert metrics["frac_all_pass"] == pytest.approx(1 / 3) and metrics["frac_all_fail"] == pytest.approx(1 / 3)
+    assert metrics["frac_mixed"] == pytest.approx(1 / 3) and metrics["missing_reward_skipped"] == 0.0
+    with pytest.raises(ValueError, match="mixes prompt ids"):
+        adapter(prompts=["p"] * 4, completions=["c"] * 4, prompt_id=["s0", "s0", "s1", "s1"])
+
+
+def test_group_outcomes():
+    from evalab.online import group_outcomes
+
+    r = np.array([[1.0, 1.0, np.nan], [0.0, 0.9, 0.5], [1.0, 0.2, 1.0], [np.nan] * 3])
+    assert group_outcomes(r, 1.0) == pytest.approx({"frac_all_fail": 1 / 3, "frac_all_pass": 1 / 3,
+                                                    "frac_mixed": 1 / 3})  # the unscored group is left out
+    assert group_outcomes(r, 0.5) == pytest.approx({"frac_all_fail": 0.0, "frac_all_pass": 1 / 3,
+                                                    "frac_mixed": 2 / 3})
+    assert all(np.isnan(v) for v in group_outcomes(r, None).values())
+
+
 def test_adapter_rejects_bad_inputs():
     pool = EvaPromptPool(seed_prompts(2))
     adapter = make_trl_reward(TableReward({"s0": [0, 1], "s1": [0, 1]}), pool, num_generations=2)
@@ -340,14 +370,26 @@ def test_run_online_eva_rejects_bad_arguments_before_loading_anything(tmp_path):
     with pytest.raises(ValueError, match="checkpoint_every"):
         run_online_eva(cfg, checkpoint_every=-1)
     assert not (tmp_path / "r").exists()
-    from evalab.online import make_trainer_args
+    from evalab.online import DEFAULT_KL_BETA, make_trainer_args
 
     with pytest.raises(ValueError, match="num_generations"):
         make_trainer_args("grpo", tmp_path, steps=1, num_generations=1, prompts_per_step=1, max_completion_length=8,
                           learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
     args = make_trainer_args("rloo", tmp_path, steps=3, num_generations=4, prompts_per_step=2,
                              max_completion_length=8, learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
-    assert args.per_device_train_batch_size == 8 and args.generation_batch_size == 8 and args.beta == 0.0
+    assert args.per_device_train_batch_size == 8 and args.generation_batch_size == 8
+    assert args.beta == DEFAULT_KL_BETA["rloo"] > 0  # regularised towards π_base by default (eva's objective)
+    oaif = make_trainer_args("oaif", tmp_path, steps=3, num_generations=2, prompts_per_step=2,
+                             max_completion_length=8, learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
+    assert oaif.per_device_train_batch_size == 2 and oaif.max_new_tokens == 8 and oaif.beta == 0.1
+    with pytest.raises(ValueError, match="exactly 2"):
+        make_trainer_args("oaif", tmp_path, steps=1, num_generations=4, prompts_per_step=1, max_completion_length=8,
+                          learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0)
+    with pytest.raises(ValueError, match="kl_beta=nan"):
+        make_trainer_args("grpo", tmp_path, steps=1, num_generations=2, prompts_per_step=1, max_completion_length=8,
+                          learning_rate=1e-5, temperature=1.0, top_p=1.0, seed=0, kl_beta=float("nan"))
+    with pytest.raises(ValueError, match="exactly 2"):
+        run_online_eva(cfg, trainer="oaif", num_generations=3)
     assert not args.use_vllm and not args.gradient_checkpointing and args.max_steps == 3
 
 
@@ -368,7 +410,7 @@ def _run(tmp_path: Path, trainer: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("trainer", ["grpo", "rloo"])
+@pytest.mark.parametrize("trainer", ["grpo", "rloo", "oaif"])
 def test_trainer_draws_evolved_prompts(tmp_path, trainer):
     cfg, reward, out = _run(tmp_path, trainer)
     events, groups, pool = out["events"], out["groups"], out["pool"]
@@ -387,6 +429,11 @@ def test_trainer_draws_evolved_prompts(tmp_path, trainer):
     log = out["log_history"]
     steps = log.dropna(subset=["loss"]) if "loss" in log else log
     assert len(steps) == 3 and "eva/frac_zero_spread" in log and "eva/pool_size" in log
+    shares = steps[["frac_all_fail", "frac_all_pass", "frac_mixed"]]
+    assert np.allclose(shares.sum(axis=1), 1.0) and (steps["missing_reward_skipped"] == 0).all()
+    assert trainer_obj.args.beta == DEFAULT_KL_BETA[trainer] > 0  # a reference model regularises towards π_base
+    if trainer == "oaif":
+        assert "rewards/margins" in log and "objective/kl" in log  # online DPO's own metrics: it trained on pairs
     for name in ("online_events", "pool", "groups", "variants", "train_log"):
         assert (Path(cfg.run_dir) / f"{name}.parquet").exists()
     summary = json.loads((Path(cfg.run_dir) / "online_summary.json").read_text())
@@ -403,3 +450,22 @@ def test_notebook_05_ci(tmp_path):
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()
+
+
+def test_oaif_preference_oracle_is_a_pairwise_judge_through_the_adapter():
+    # online DPO's layout (generation j of prompt b at j * n_prompts + b) scored by a pairwise judge on the
+    # project's fake OpenAI-compatible server that prefers the longer answer: chosen 1, rejected 0, tie 0.5
+    from evalab.rewards import make_reward
+    from evalab.testing_server import FakeChatServer
+    from tests.test_evaluation import longer_wins
+
+    pool = EvaPromptPool(seed_prompts(2))
+    with FakeChatServer(responses=longer_wins) as srv:
+        oracle = make_reward("pairwise:openai/fake-judge",
+                             completion_kwargs={"api_base": srv.api_base, "api_key": "sk-fake"})
+        adapter = make_trl_reward(oracle, pool, num_generations=2, layout="halves", max_missing_reward=0.0)
+        out = adapter(prompts=["p"] * 4, completions=["short", "same", "a much longer answer", "same"],
+                      prompt_id=["s0", "s1", "s0", "s1"], trainer_state=SimpleNamespace(global_step=0))
+        assert srv.stats()["ok"] == 4  # 2 prompts x 1 pair x both orders
+    assert out == [0.0, 0.5, 1.0, 0.5]
+    assert adapter.groups_frame().spread.tolist() == [1.0, 0.0]  # the tie teaches nothing: zero spread

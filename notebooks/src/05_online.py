@@ -7,7 +7,7 @@
 #
 # | | offline eva | online eva (this notebook) |
 # |---|---|---|
-# | solver update | DPO-style, on best-vs-worst pairs, once per iteration | GRPO / RLOO, every step |
+# | solver update | DPO-style, on best-vs-worst pairs, once per iteration | GRPO / RLOO / online DPO (OAIF), every step |
 # | step 1: N samples + rewards | a separate generation pass over X_t | the RL step's own group of `num_generations` rollouts |
 # | step 2: informativeness | per prompt of X_t | per group of the recent mini-batches (never per rollout) |
 # | steps 3–4: select + evolve | once per iteration | every `evolve_every` steps |
@@ -23,6 +23,13 @@
 # adapter turns evalab's reward (verifiable constraints by default) into a TRL reward function and records every
 # group; an `EvaCallback` runs weigh → select → evolve → add every few steps and writes the run directory.
 #
+# The paper's second online setting is OAIF (online DPO, Guo et al. 2024): `trainer="oaif"` runs TRL's online DPO,
+# which samples 2 completions per prompt and lets the preference oracle — the run's reward, e.g.
+# `reward="judge:<litellm model>"` for AI feedback — pick the chosen one; each pair is an eva group of N = 2.
+# Every trainer regularises the solver towards π_base (the initial solver) with a KL term, as eva's objective
+# does: `kl_beta` defaults to `evalab.online.DEFAULT_KL_BETA` (GRPO 0.04 as in DeepSeekMath, RLOO 0.05 and
+# online DPO 0.1 as TRL's defaults).
+#
 # Headless: `papermill notebooks/05_online.ipynb out.ipynb -p profile ci -p run_dir runs/nb05`
 # (or `python -m evalab online --profile demo --run-dir runs/online`). The run checkpoints the trainer and the
 # eva state after every evolution event: re-executing with the same `run_dir` after a crash continues from there.
@@ -30,7 +37,7 @@
 # %% tags=["parameters"]
 profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
 run_dir = "../runs/05_online"
-trainer = "grpo"          # "grpo" | "rloo"
+trainer = "grpo"          # "grpo" | "rloo" | "oaif" (online DPO: 2 samples per prompt, the reward/judge picks the preferred one)
 steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 24, paper 500)
 evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 4, paper 10)
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
@@ -56,7 +63,7 @@ ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).ite
 if checkpoint_every >= 0:
     ONLINE["checkpoint_every"] = checkpoint_every
 cfg = profile_config(profile, run_dir=run_dir, **overrides)
-print(f"trainer={trainer}, {ONLINE}, N={cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
+print(f"trainer={trainer}, {ONLINE}, N={2 if trainer == 'oaif' else cfg.n_responses} rollouts per prompt, lr={cfg.learning_rate}, "
       f"reward={cfg.reward}, creator={cfg.evolver} ({cfg.creator}), evolved share of the stream={cfg.evolved_ratio}")
 
 # %% [markdown]
@@ -69,7 +76,8 @@ print(f"trainer={trainer}, {ONLINE}, N={cfg.n_responses} rollouts per prompt, lr
 out = run_online_eva(cfg, trainer=trainer, torch_threads=torch_threads, **ONLINE)
 events, pool, groups, log = out["events"], out["pool"], out["groups"], out["log_history"]
 assert len(events) == ONLINE["steps"] // ONLINE["evolve_every"], "one evolution event per period"
-assert groups.rewards.map(len).eq(cfg.n_responses).all(), "every group holds N rollouts"
+N = 2 if trainer == "oaif" else cfg.n_responses  # online DPO compares 2 samples per prompt
+assert groups.rewards.map(len).eq(N).all(), "every group holds N rollouts"
 print(f"{out['train_runtime']:.0f} s of training; pool {len(pool)} prompts "
       f"({int(pool.evolved.sum())} evolved); {len(groups)} groups scored")
 
@@ -79,8 +87,9 @@ print(f"{out['train_runtime']:.0f} s of training; pool {len(pool)} prompts "
 # below 1e-6). Those groups contribute no policy gradient in GRPO/RLOO — and no signal to eva either.
 
 # %%
-steps_df = log.dropna(subset=["reward"])[["step", "reward", "eva/frac_zero_spread", "frac_reward_zero_std"]]
-if cfg.reward == "constraints":  # rewards are never missing: our zero-spread share is TRL's frac_reward_zero_std
+reward_col = "objective/scores" if trainer == "oaif" else "reward"  # online DPO logs its mean reward there
+steps_df = log.dropna(subset=[reward_col]).rename(columns={reward_col: "reward"})
+if cfg.reward == "constraints" and trainer != "oaif":  # no missing rewards: our share is TRL's frac_reward_zero_std
     assert (steps_df["eva/frac_zero_spread"] - steps_df["frac_reward_zero_std"]).abs().max() < 1e-6
 fig = go.Figure()
 fig.add_scatter(x=steps_df.step, y=steps_df.reward, name="mean reward", mode="lines+markers")
@@ -91,6 +100,21 @@ for s in events.step:
 fig.update_layout(title="Reward and zero-spread share per step (dotted: evolution events)",
                   xaxis_title="optimizer step", yaxis_title="mean reward",
                   yaxis2=dict(title="zero-spread share", overlaying="y", side="right", range=[0, 1]))
+
+# %% [markdown]
+# ## All-fail, all-pass and mixed groups per step
+# A group teaches GRPO/RLOO nothing when all its rollouts fail or all pass (pass = reward ≥ the reward's pass
+# threshold: every constraint met for the constraint reward; rewards without a threshold, such as a reward
+# model, leave these shares empty). `missing_reward_skipped` counts the steps whose share of unscored rollouts
+# exceeded `max_missing_reward` and went on anyway (`on_missing_reward="skip"`; the default "stop" ends the run
+# with one line naming the reward and its first error).
+
+# %%
+outcome = steps_df[["step", "frac_all_fail", "frac_all_pass", "frac_mixed"]].melt("step", var_name="groups",
+                                                                                   value_name="share")
+print(f"steps skipped for missing rewards: {int(steps_df.missing_reward_skipped.max())}")
+px.area(outcome, x="step", y="share", color="groups", range_y=[0, 1],
+        title="Share of each step's groups that all fail, all pass, or mix", labels={"step": "optimizer step"})
 
 # %% [markdown]
 # ## The evolution events
