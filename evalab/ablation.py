@@ -70,14 +70,17 @@ def arm_config(base: EvaConfig, overrides: Mapping[str, Any], seed: int, run_dir
 
 def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
                  root: str | Path,
-                 *, progress: bool = True, share_initial_eval: bool = True,
+                 *, progress: bool = True, share_initial_eval: bool = True, share_warm_start: bool = True,
                  run_fn: Callable[[EvaConfig], Any] | None = None) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``arms``: {name: EvaConfig
     overrides}, or names of ``PROTOCOL_ARMS``. ``run_fn(cfg)`` replaces the default runner
     (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
 
     ``share_initial_eval``: every arm starts from the same θ₀, so its greedy held-out report is computed
-    once and copied into the other runs (marked ``shared_from``) when the evaluation settings match."""
+    once and copied into the other runs (marked ``shared_from``) when the evaluation settings match.
+    ``share_warm_start``: with ``warmup_round``, arms that differ only in what happens after the warm-start round
+    (mode, selection, creator, mix: ``AFTER_WARM_START_FIELDS``) and share the seed compute the same θ0 -> θ1
+    round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible)."""
     from .loop import EvaRun
 
     if not arms:
@@ -99,6 +102,8 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 run = EvaRun(cfg, progress=progress)
                 if share_initial_eval:
                     _share_initial_eval(run.store, cfg, donors)
+                if share_warm_start:
+                    _share_warm_start(run.store, cfg, donors)
                 run.run()
                 donors.append((cfg, run.store))
             out[arm].append(RunStore(cfg.run_dir))
@@ -124,6 +129,47 @@ def _share_initial_eval(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[
             store.write_json(0, "eval", report)
             store.log_event("eval_shared", iteration=0, source=str(dcfg.run_dir))
             return
+
+
+# Fields that only act after the warm-start round (iteration 0 of a warmup_round run is a static round on X_0):
+# two configs equal in every other field compute the same warm-start round. A field not listed counts as one
+# that may change it, so a new field never makes two different rounds look shared.
+AFTER_WARM_START_FIELDS = ("run_dir", "iterations", "mode", "pool_set", "metric", "subset_fraction", "sampling",
+                           "creator", "evolver", "n_variants", "creator_concurrency", "creator_max_tokens",
+                           "max_prompt_chars", "evolved_ratio", "next_set_size", "judge", "eval_set", "n_eval",
+                           "eval_max_new_tokens", "run_eval", "profile")
+# the warm-start round's stages that do not depend on the fields above (weights depend on the metric and
+# next_prompts writes the run's own X_1: both are cheap and recomputed)
+_WARM_START_SHARED = ("responses", "train_responses", "pairs", "train_log")
+
+
+def _share_warm_start(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[EvaConfig, RunStore]]) -> None:
+    """Give this run the warm-start round of an earlier (arm, seed) that computed the same one."""
+    import os
+    import shutil
+
+    if not cfg.warmup_round or store.has(0, "checkpoint"):
+        return
+    key = {k: v for k, v in cfg.to_dict().items() if k not in AFTER_WARM_START_FIELDS}
+    for dcfg, dstore in donors:
+        same = {k: v for k, v in dcfg.to_dict().items() if k not in AFTER_WARM_START_FIELDS} == key
+        if not (same and dstore.has(0, "checkpoint") and all(dstore.has(0, s) for s in _WARM_START_SHARED)):
+            continue
+        for stage in _WARM_START_SHARED:
+            if not store.has(0, stage):
+                store.write_table(0, stage, dstore.read_table(0, stage))
+
+        def link_or_copy(src: str, dst: str) -> None:
+            try:
+                os.link(src, dst)  # checkpoints are never modified in place: a hard link is a safe copy
+            except OSError:
+                shutil.copy2(src, dst)
+
+        with store.checkpoint_writer(0) as out:
+            shutil.copytree(dstore.path(0, "checkpoint"), out, dirs_exist_ok=True, copy_function=link_or_copy,
+                            ignore=shutil.ignore_patterns("DONE"))
+        store.log_event("warm_start_shared", iteration=0, source=str(dcfg.run_dir))
+        return
 
 
 def load_ablation(root: str | Path) -> dict[str, list[RunStore]]:

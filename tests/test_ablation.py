@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from evalab.ablation import (_share_initial_eval, bootstrap_ci, compare_arms, compare_to_baseline, eval_cells)
@@ -170,3 +171,41 @@ def test_an_arm_choosing_a_trainer_gets_its_recipe():
     assert (simpo.beta, simpo.simpo_gamma, simpo.n_prompts) == (10.0, 5.0, base.n_prompts)  # not DPO's β 0.1
     assert arm_config(base, {"trainer": "simpo", "beta": 4.0}, seed=1, run_dir="r").beta == 4.0
     assert arm_config(base, {"mode": "fresh"}, seed=2, run_dir="r").beta == base.beta
+
+
+def test_arms_share_one_warm_start_round_when_it_is_the_same_computation(tmp_path, monkeypatch):
+    import evalab.loop
+    import evalab.training
+    from evalab.ablation import run_ablation
+    from evalab.creator import StructuredEvolver
+    from test_loop import TableBackend
+
+    trained = []
+
+    def fake_train(cfg, solver, pairs, out, **kw):
+        trained.append(solver)
+        (out / "weights.bin").write_text(f"{solver}|{cfg.trainer}")
+        return {"log_history": [{"step": 1, "loss": 0.5}]}
+
+    class FakeRun(evalab.loop.EvaRun):
+        def __init__(self, cfg, **kw):
+            super().__init__(cfg, backend_factory=TableBackend, creator=StructuredEvolver(llm_rewrite=False),
+                             progress=False)
+
+    monkeypatch.setattr(evalab.training, "train_preference", fake_train)
+    monkeypatch.setattr(evalab.loop, "EvaRun", FakeRun)
+    base = profile_config("ci", n_prompts=10, n_responses=4, warmup_round=True)
+    arms = {"eva": {}, "fresh": {"mode": "fresh"}, "no_evolve": {"mode": "no_evolve", "metric": "a_avg"},
+            "simpo": {"trainer": "simpo"}}
+    stores = run_ablation(base, arms, seeds=[1], root=tmp_path / "abl", progress=False)
+    # warm-start rounds trained: eva's (shared with fresh and no_evolve) and simpo's (another trainer)
+    assert len(trained) == 2 + len(arms)
+    eva, fresh, simpo = stores["eva"][0], stores["fresh"][0], stores["simpo"][0]
+    for st in (fresh, stores["no_evolve"][0]):
+        assert "warm_start_shared" in set(st.events().event)
+        pd.testing.assert_frame_equal(st.read_table(0, "pairs"), eva.read_table(0, "pairs"))
+        shared = st.path(0, "checkpoint") / "weights.bin"
+        assert shared.read_text() == (eva.path(0, "checkpoint") / "weights.bin").read_text()
+        assert st.has(1, "checkpoint") and st.has(2, "eval")
+    assert "warm_start_shared" not in set(simpo.events().event)
+    assert (simpo.path(0, "checkpoint") / "weights.bin").read_text().endswith("simpo")

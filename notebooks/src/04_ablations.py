@@ -15,11 +15,13 @@
 #
 # The paper runs every arm after one warm-start DPO round on X_0 (θ0 → θ1): `warmup_round=True`, on in the
 # paper profile and off in ci/demo; it is each run's iteration 0 (the `round` column of `summarize` says
-# `warmup`), so eva's iterations are 1..k there. Each arm × seed is an ordinary run directory, run through the
+# `warmup`), so eva's iterations are 1..k there; arms that share a seed share that round (it trains once per
+# seed, event `warm_start_shared`). Each arm × seed is an ordinary run directory, run through the
 # same loop, so the comparison is one-to-one and an interrupted ablation resumes where it stopped.
 #
 # Scores are the held-out fully-satisfied rate with 95% bootstrap confidence intervals over seeds and
-# held-out prompts, plus the paired gain over each run's own iteration-0 solver.
+# held-out prompts, plus the paired gain over each run's own iteration-0 solver (θ0; with a warm-start round
+# the gain includes that round, the same in every arm).
 #
 # Headless: `papermill notebooks/04_ablations.ipynb out.ipynb -p profile ci -p run_dir runs/nb04`
 
