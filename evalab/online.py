@@ -55,7 +55,7 @@ from torch.utils.data import Sampler
 from transformers import TrainerCallback
 
 from .config import METRICS, EvaConfig
-from .informativeness import as_reward_matrix, informativeness
+from .informativeness import as_reward_matrix, informativeness, weights_from_values
 from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
 from .store import RunStore, atomic_write_parquet, atomic_write_text, json_default
@@ -517,12 +517,26 @@ def group_weights(groups: Sequence[GroupRecord], metric: str = "a_min") -> np.nd
     return informativeness([gr.rewards for gr in groups], metric, [gr.prompt_id for gr in groups])
 
 
-def select_informative(weights: np.ndarray, fraction: float, strategy: str, seed: int) -> np.ndarray:
-    """Step 3 online: the informative subset of the recent groups; zero-weight groups are never selected
-    (evolving a prompt that taught nothing is not eva's intent). Empty if no group is informative."""
+def group_sampling_weights(groups: Sequence[GroupRecord], metric: str = "a_min") -> np.ndarray:
+    """Step 3's weights (>= 0) of the groups under ``metric``, for rewards of any sign (the mapping of
+    ``evalab.informativeness.weights_from_values``: e.g. ``avg`` of RM logits is rescaled to [0, 1])."""
+    if not groups:
+        return np.zeros(0)
+    n = max(len(gr.rewards) for gr in groups)
+    r = np.full((len(groups), n), np.nan)
+    for i, gr in enumerate(groups):
+        r[i, :len(gr.rewards)] = gr.rewards
+    return weights_from_values(group_weights(groups, metric), metric, r)
+
+
+def select_informative(weights: np.ndarray, fraction: float, strategy: str, seed: int, *,
+                       reward_mean: np.ndarray | None = None, band: tuple[float, float] = (0.2, 0.8)) -> np.ndarray:
+    """Step 3 online: the informative subset of the recent groups (``weights``: sampling weights >= 0,
+    ``group_sampling_weights``); zero-weight groups are never selected (evolving a prompt that taught nothing
+    is not eva's intent). Empty if no group is informative. ``reward_mean``/``band``: for ``strategy="band"``."""
     if weights.size == 0 or not (weights > 0).any():
         return np.zeros(0, dtype=int)
-    idx = sample_subset(weights, fraction=fraction, strategy=strategy, seed=seed)
+    idx = sample_subset(weights, fraction=fraction, strategy=strategy, seed=seed, reward_mean=reward_mean, band=band)
     return idx[weights[idx] > 0]
 
 
@@ -603,9 +617,12 @@ class EvaCallback(TrainerCallback):
         spreads = np.array([gr.spread for gr in groups])
         latest = latest_group_per_prompt(groups)
         w = group_weights(latest, self.cfg.metric)
-        for gr, wi in zip(latest, w):
-            self.pool.observe(gr.prompt_id, float(max(wi, 0.0)))
-        sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling, seed=self.cfg.seed + k)
+        sw = group_sampling_weights(latest, self.cfg.metric)
+        for gr, wi in zip(latest, sw):
+            self.pool.observe(gr.prompt_id, float(wi))
+        means = np.array([np.nanmean(gr.rewards) if np.isfinite(gr.rewards).any() else np.nan for gr in latest])
+        sel = select_informative(sw, self.cfg.subset_fraction, self.cfg.sampling, seed=self.cfg.seed + k,
+                                 reward_mean=means, band=(self.cfg.band_low, self.cfg.band_high))
         selected = [self.pool.get(latest[i].prompt_id) for i in sel]
         variants = []
         if selected:

@@ -273,6 +273,20 @@ def test_informativeness_is_per_group_not_per_rollout():
     assert sorted(sel.tolist()) == [1, 3]  # zero-weight groups are never evolved
 
 
+def test_online_selection_takes_signed_rewards_and_the_band():
+    from evalab.online import group_sampling_weights
+
+    # RM logits: 'avg' of negative rewards used to raise in sample_subset; band needs the groups' means
+    groups = [GroupRecord(0, 1, "a", [-8.0, -6.0], 2.0), GroupRecord(0, 1, "b", [3.0, 9.0], 6.0),
+              GroupRecord(0, 1, "c", [-1.0, 1.0], 2.0)]
+    sw = group_sampling_weights(groups, "avg")
+    assert (sw >= 0).all() and sw.argmax() == 1 and sw.argmin() == 0
+    assert select_informative(sw, 0.34, "greedy", 0).tolist() == [1]  # the highest mean, on any sign
+    means = np.array([0.1, 0.5, 0.95])
+    band = select_informative(np.array([0.3, 0.3, 0.3]), 0.34, "band", 0, reward_mean=means, band=(0.2, 0.8))
+    assert band.tolist() == [1]
+
+
 # --------------------------------------------------------------------------------------------------
 # callback (no trainer: groups fed through the adapter by hand)
 # --------------------------------------------------------------------------------------------------
