@@ -29,7 +29,8 @@ import evalab
 from evalab.config import profile_config
 from evalab.loop import EvaRun
 
-cfg = profile_config(profile, run_dir=run_dir, **overrides)
+# One creator step on X_0: no warm-start round here (the paper profile has one before eva's first iteration).
+cfg = profile_config(profile, run_dir=run_dir, **{"warmup_round": False, **overrides})
 run = EvaRun(cfg)
 X0 = run.prompts(0)
 print(f"profile={profile}: {len(X0)} prompts, N={cfg.n_responses} responses each, metric={cfg.metric}")
