@@ -94,6 +94,7 @@ def test_ddp_two_cpu_processes_reproduce_one_process(single):
     _check_matches(single, "ddp", res)
 
 
+@pytest.mark.capability("deepspeed")
 @pytest.mark.skipif(not (DS_VENV / "bin" / "python").exists(),
                     reason=f"no DeepSpeed venv at {DS_VENV}: build it with scripts/install_deepspeed_cpu.sh")
 def test_zero3_two_cpu_processes_reproduce_one_process(single):
