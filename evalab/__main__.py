@@ -111,7 +111,7 @@ def _compare(a: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .ablation import compare_arms, compare_to_baseline, load_ablation, per_seed_scores
+    from .ablation import compare_arms, compare_to_baseline, load_ablation, per_seed_scores, run_manifests
 
     stores = load_ablation(a.root)
     arms = compare_arms(stores, metric=a.metric)
@@ -123,7 +123,8 @@ def _compare(a: argparse.Namespace) -> int:
     if a.out:
         out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
                "vs_baseline": vs.to_dict(orient="records"),
-               "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records")}
+               "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records"),
+               "manifests": run_manifests(stores)}  # provenance of every run behind these numbers
         Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0
 

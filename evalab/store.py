@@ -9,6 +9,8 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
 
     run_dir/
       config.json               the EvaConfig the run was created with
+      manifest.json             provenance: package versions, git commit + dirty flag, Python, CPU/GPU,
+                                hash of the effective config (evalab/provenance.py)
       events.jsonl              append-only log: stage start/end, timings, retries, warnings
       iter_000/
         prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
@@ -127,6 +129,26 @@ class RunStore:
         else:
             raise FileNotFoundError(f"run directory {self.root} has no config.json")
         self.remove_stale_temporaries()
+        self.record_manifest()
+
+    def record_manifest(self) -> dict[str, Any]:
+        """Write ``manifest.json`` (provenance) if the run has none; a run reopened for writing under another
+        environment (packages, commit, machine) keeps its first manifest and appends the new one to
+        ``resumed_under``."""
+        from .provenance import MANIFEST, build_manifest, environment
+
+        path = self.root / MANIFEST
+        new = build_manifest(json.loads((self.root / "config.json").read_text()))
+        if not path.exists():
+            atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True))
+            return new
+        old = json.loads(path.read_text())
+        latest = (old.get("resumed_under") or [old])[-1]
+        if environment(latest) != environment(new):
+            old["resumed_under"] = list(old.get("resumed_under", [])) + [new]
+            atomic_write_text(path, json.dumps(old, indent=2, sort_keys=True))
+            self.log_event("environment_changed", manifest=new)
+        return old
 
     def remove_stale_temporaries(self) -> int:
         """Delete half-written temporaries (``.<name>.*.tmp``) that a killed writer left behind. Called
