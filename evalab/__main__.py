@@ -100,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg = profile_config(a.profile, run_dir=a.run_dir, **overrides)
     from .loop import EvaRun
 
-    summary = EvaRun(cfg, progress=not a.quiet).run()
+    from .store import StoreWriteError
+
+    try:
+        summary = EvaRun(cfg, progress=not a.quiet).run()
+    except StoreWriteError as e:  # disk full etc.: one line, the store stays resumable
+        print(f"evalab: {e}", file=sys.stderr)
+        return 1
     print(summary.to_string(index=False))
     return 0
 
