@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -24,7 +25,8 @@ import pandas as pd
 from evalab import constraints as C
 from evalab.config import METRICS, profile_config
 from evalab.informativeness import all_metrics, reward_stats
-from evalab.loop import stage_seed
+from evalab.loop import reward_matrix, stage_seed
+from evalab.pairs import build_pairs
 from evalab.sampling import mix_next_set, sample_subset
 from evalab.store import RunStore
 
@@ -108,6 +110,15 @@ def _evolve(parents: pd.DataFrame, n_variants: int, t: int, rng: np.random.Gener
     return pd.DataFrame(rows)
 
 
+def _pairs(resp: pd.DataFrame) -> pd.DataFrame:
+    """Best-vs-worst pairs of the responses, by the real ``evalab.pairs.build_pairs`` (no equal-reward pair)."""
+    ids = list(dict.fromkeys(resp["prompt_id"]))
+    r = reward_matrix(resp, ids)
+    texts = resp.pivot(index="prompt_id", columns="sample", values="response").loc[ids].values.tolist()
+    prompts = [SimpleNamespace(id=i, text=f"prompt {i}") for i in ids]
+    return build_pairs(prompts, texts, r)[0]
+
+
 def _train_log(t: int, steps: int, rng: np.random.Generator) -> pd.DataFrame:
     s = np.arange(1, steps + 1)
     loss = 0.69 * np.exp(-s / (steps * 0.8)) + 0.02 * rng.standard_normal(steps) + 0.05 * t
@@ -173,10 +184,7 @@ def build_fake_run(run_dir: str | Path, n_iterations: int = 3, n_prompts: int = 
         buf = pool.iloc[mix.buffer].assign(operator="buffer", source="buffer")
         X = pd.concat([nxt_e, buf], ignore_index=True)
         store.write_table(t, "next_prompts", X)
-        best = resp.loc[resp.groupby("prompt_id")["reward"].idxmax().dropna()]
-        pairs = pd.DataFrame({"prompt_id": best["prompt_id"], "prompt": "p", "chosen": best["response"],
-                              "rejected": "r", "chosen_reward": best["reward"], "rejected_reward": 0.0})
-        store.write_table(t, "pairs", pairs)
+        store.write_table(t, "pairs", _pairs(resp))
         store.write_table(t, "train_log", _train_log(t, 12, rng))
         store.log_event("stage_end", iteration=t, stage="train", seconds=float(rng.random() * 10))
     if not partial:
