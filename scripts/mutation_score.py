@@ -1,4 +1,5 @@
-"""Summarize ``mutmut results --all true`` (stdin): killed / survived / other per module, and the survivors.
+"""Summarize ``mutmut results --all true`` (stdin): killed / survived / no tests per module, and the survivors.
+score = killed / (killed + survived + no tests); "not run" (not checked, skipped) is left out.
 
     mutmut results --all true | python scripts/mutation_score.py
 """
@@ -22,11 +23,11 @@ def main() -> None:
         name, status = m.group("name"), m.group("status")
         module = ".".join(name.split(".")[:2])
         by_module[module][status] += 1
-        if status == "survived":
+        if status in ("survived", "no tests"):
             survivors.append(f"{name}__mutmut_{m.group('n')}")
     total: Counter[str] = Counter()
-    print("| module | mutants | killed | survived | other | score |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| module | mutants | killed | survived | no tests | not run | score |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for module in sorted(by_module):
         c = by_module[module]
         total.update(c)
@@ -40,9 +41,10 @@ def main() -> None:
 def _row(name: str, c: Counter[str]) -> None:
     n = sum(c.values())
     killed = c["killed"] + c["timeout"]  # a mutant that hangs the tests is detected too
-    other = n - killed - c["survived"]
-    score = killed / max(1, killed + c["survived"])
-    print(f"| {name} | {n} | {killed} | {c['survived']} | {other} | {score:.1%} |")
+    alive = c["survived"] + c["no tests"]  # a mutant no selected test runs is not killed either
+    other = n - killed - alive
+    score = killed / max(1, killed + alive)
+    print(f"| {name} | {n} | {killed} | {c['survived']} | {c['no tests']} | {other} | {score:.1%} |")
 
 
 if __name__ == "__main__":
