@@ -254,7 +254,13 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
     run = EvaRun(cfg, progress=not a.quiet)
 
     def _run() -> int:
-        summary = run_with_progress(run, show=not a.quiet)
+        from .store import StoreWriteError
+
+        try:
+            summary = run_with_progress(run, show=not a.quiet)
+        except StoreWriteError as e:  # disk full etc.: one line, the store stays resumable
+            print(f"evalab: {e}", file=sys.stderr)
+            return 1
         print(summary.to_string(index=False))
         return 0
     return _run
@@ -315,7 +321,7 @@ def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
 
     import pandas as pd
 
-    from .ablation import compare_arms, compare_to_baseline, per_seed_scores
+    from .ablation import compare_arms, compare_to_baseline, per_seed_scores, run_manifests
     from .breakdown import gain_per_cost
 
     arms = compare_arms(stores, metric=a.metric)
@@ -333,7 +339,8 @@ def _compare(a: argparse.Namespace, stores: dict[str, Any]) -> int:
     if a.out:
         out = {"root": str(a.root), "metric": a.metric, "arms": arms.to_dict(orient="records"),
                "vs_baseline": vs.to_dict(orient="records"), "per_cost": cost.to_dict(orient="records"),
-               "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records")}
+               "per_seed": per_seed_scores(stores, a.metric).to_dict(orient="records"),
+               "manifests": run_manifests(stores)}  # provenance of every run behind these numbers
         Path(a.out).write_text(json.dumps(out, indent=2, default=float))
     return 0
 

@@ -248,10 +248,31 @@ def _paired_diff(a: pd.Series, b: pd.Series) -> np.ndarray:
     return (a.loc[common] - b.loc[common]).to_numpy()
 
 
+def run_manifests(stores: Mapping[str, Sequence[RunStore]]) -> dict[str, dict[str, Any]]:
+    """``{arm: {run_dir: manifest or None}}``: the provenance of every compared run (evalab/provenance.py)."""
+    from .provenance import read_manifest
+
+    return {arm: {str(st.root): read_manifest(st.root) for st in runs} for arm, runs in stores.items()}
+
+
+def warn_if_environments_differ(stores: Mapping[str, Sequence[RunStore]]) -> list[str]:
+    """Warn (once, every difference listed) when the compared runs were made under different package versions,
+    commits, Python or machines; returns the differences."""
+    from .provenance import manifest_differences
+
+    flat = {run_dir: m for by_run in run_manifests(stores).values() for run_dir, m in by_run.items()}
+    diffs = manifest_differences(flat)
+    if diffs:
+        warnings.warn("the compared runs differ in their environment (manifest.json): " + "; ".join(diffs),
+                      stacklevel=3)
+    return diffs
+
+
 def compare_arms(stores: Mapping[str, Sequence[RunStore]], metric: str = "full", iteration: int | None = None,
                  n_boot: int = 2000) -> pd.DataFrame:
     """One row per arm: held-out score at ``iteration`` (default: the last evaluated one) with a 95% CI,
     the iteration-0 score, and the gain (paired per seed and prompt) with its own CI."""
+    warn_if_environments_differ(stores)
     rows = []
     for arm, runs in stores.items():
         final, base, gain = [], [], []

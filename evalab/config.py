@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,7 @@ class EvaConfig:
         def bad(name: str, why: str) -> None:
             raise ValueError(f"EvaConfig.{name}={getattr(self, name)!r}: {why}")
 
+        self._check_types()
         if self.metric not in METRICS and not self.metric.startswith("callable:"):
             bad("metric", f"unknown metric; choose one of {METRICS}")
         if self.sampling not in STRATEGIES:
@@ -256,6 +258,30 @@ class EvaConfig:
         if self.max_prompt_length >= self.max_length:
             bad("max_prompt_length", f"must be < max_length={self.max_length}")
 
+    def _check_types(self) -> None:
+        """Every field has its declared type (int: an integer, not a float or bool; float: a finite number; str,
+        bool, dict as declared), else one ValueError naming it. numpy scalars become Python numbers."""
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            if kind == "int":
+                ok = isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                if ok:
+                    setattr(self, f.name, int(v))
+                why = "must be an integer"
+            elif kind == "float":
+                ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+                if ok:
+                    setattr(self, f.name, float(v) if not isinstance(v, int) else v)
+                why = "must be a finite number"
+            elif kind in ("str", "bool", "dict"):
+                ok = isinstance(v, {"str": str, "bool": bool, "dict": dict}[kind])
+                why = f"must be a {kind}"
+            else:
+                continue
+            if not ok:
+                raise ValueError(f"EvaConfig.{f.name}={v!r}: {why} (got {type(v).__name__})")
+
     # --- (de)serialization ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -324,12 +350,19 @@ PROFILES_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+def check_profile(profile: Any) -> str:
+    """``profile`` if it names a profile, else one ValueError naming it (notebooks call this before any
+    per-profile lookup, so an unknown profile never ends in a KeyError)."""
+    if not isinstance(profile, str) or profile not in PROFILES_OVERRIDES:
+        raise ValueError(f"profile={profile!r}: unknown profile; choose one of {PROFILES}")
+    return profile
+
+
 def profile_config(profile: str = "demo", **overrides: Any) -> EvaConfig:
     """The config of a named profile ("ci", "demo", "paper") for ``overrides.get("trainer", "dpo")``: the
     profile's sizes, that trainer's recipe as the profile adapts it (``trainer_recipe``), then ``overrides``
     (explicit fields always win)."""
-    if profile not in PROFILES_OVERRIDES:
-        raise ValueError(f"profile={profile!r}: unknown profile; choose one of {PROFILES}")
+    check_profile(profile)
     trainer = overrides.get("trainer", EvaConfig.__dataclass_fields__["trainer"].default)
     sizes = {k: v for k, v in PROFILES_OVERRIDES[profile].items() if k not in RECIPE_FIELDS}
     base = {**EvaConfig().to_dict(), **sizes, **trainer_recipe(trainer, profile), "profile": profile}

@@ -657,14 +657,24 @@ class EvaRun:
                 history: list[dict[str, Any]] = []
             elif self.cfg.train_launcher:
                 history = launch_training(self.cfg, solver, ref, pairs, out, self.store.scratch_dir(t, "trainer"))
+                self._record_training(t, _read_json_file(out / "train_result.json"))
             else:
                 res = train_preference(self.cfg, solver, pairs, out, ref_model_path=ref,
                                        work_dir=self.store.scratch_dir(t, "trainer"), progress=self.progress,
                                        save_steps=self.cfg.trainer_save_steps or None)
                 history = res.get("log_history", [])
+                self._record_training(t, res)
             self.store.write_table(t, "train_log", pd.DataFrame(history) if history else
                                    pd.DataFrame({"step": pd.Series(dtype=int), "loss": pd.Series(dtype=float)}))
         shutil.rmtree(self.store.iter_dir(t) / "_trainer", ignore_errors=True)
+
+    def _record_training(self, t: int, res: dict[str, Any]) -> None:
+        """Where training resumed from (trainer checkpoint and its step, None for a fresh start), how many steps
+        this process ran and the final global step: a resume continues (steps_run = global_step - step)."""
+        ckpt = res.get("resumed_from")
+        self.store.log_event("training", iteration=t, resumed_from=Path(ckpt).name if ckpt else None,
+                             resumed_from_step=res.get("resumed_from_step"), steps_run=res.get("steps_run"),
+                             global_step=res.get("global_step"))
 
     # --- results --------------------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -701,6 +711,12 @@ def launch_training(cfg: EvaConfig, solver: str, ref: str, pairs: pd.DataFrame, 
                            f"{' '.join(cmd)}")
     result = json.loads((out / "train_result.json").read_text())
     return list(result.get("log_history", []))
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _copy_solver(solver: str, out: Path) -> None:

@@ -9,6 +9,8 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
 
     run_dir/
       config.json               the EvaConfig the run was created with
+      manifest.json             provenance: package versions, git commit + dirty flag, Python, CPU/GPU,
+                                hash of the effective config (evalab/provenance.py)
       events.jsonl              append-only log: stage start/end, timings, retries, warnings
       iter_000/
         prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
@@ -54,11 +56,29 @@ _DIR_STAGES = {"checkpoint"}
 FILE_MODE = 0o644  # mkstemp creates 0600 files; run artifacts are meant to be shared and read
 
 
+class StoreWriteError(OSError):
+    """A stage file could not be written (disk full, quota, permissions). The store is unchanged: the file's old
+    state (usually: absent, the stage unfinished) is kept and a re-run resumes from there. ``str()`` is one line."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _write_failed(path: Path, err: OSError) -> StoreWriteError:
+    why = f"[Errno {err.errno}] {os.strerror(err.errno)}" if err.errno else str(err).splitlines()[0]
+    return StoreWriteError(err.errno, f"could not write {path}: {why}; the run store is unchanged and readable "
+                                      "(that stage is not finished): fix the cause and re-run to resume")
+
+
 def _atomic_replace(path: Path, write: Callable[[str], None]) -> None:
     """Write through ``write(tmp_path)`` into a temporary file beside ``path``, fsync, then rename it
-    over ``path``: readers see the old file or the new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    over ``path``: readers see the old file or the new one, never a partial one. An OSError (ENOSPC, EDQUOT,
+    EACCES, ...) becomes a :class:`StoreWriteError` after the partial temporary is removed."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise _write_failed(path, e) from e
     os.fchmod(fd, FILE_MODE)
     os.close(fd)
     try:
@@ -66,9 +86,11 @@ def _atomic_replace(path: Path, write: Callable[[str], None]) -> None:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, StoreWriteError):
+            raise _write_failed(path, e) from e
         raise
 
 
@@ -131,6 +153,26 @@ class RunStore:
         else:
             raise FileNotFoundError(f"run directory {self.root} has no config.json")
         self.remove_stale_temporaries()
+        self.record_manifest()
+
+    def record_manifest(self) -> dict[str, Any]:
+        """Write ``manifest.json`` (provenance) if the run has none; a run reopened for writing under another
+        environment (packages, commit, machine) keeps its first manifest and appends the new one to
+        ``resumed_under``."""
+        from .provenance import MANIFEST, build_manifest, environment
+
+        path = self.root / MANIFEST
+        new = build_manifest(json.loads((self.root / "config.json").read_text()))
+        if not path.exists():
+            atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True))
+            return new
+        old = json.loads(path.read_text())
+        latest = (old.get("resumed_under") or [old])[-1]
+        if environment(latest) != environment(new):
+            old["resumed_under"] = list(old.get("resumed_under", [])) + [new]
+            atomic_write_text(path, json.dumps(old, indent=2, sort_keys=True))
+            self.log_event("environment_changed", manifest=new)
+        return old
 
     def remove_stale_temporaries(self) -> int:
         """Delete half-written temporaries (``.<name>.*.tmp``) that a killed writer left behind. Called
@@ -210,10 +252,13 @@ class RunStore:
     # --- events --------------------------------------------------------------------------------------
     def log_event(self, event: str, **data: Any) -> None:
         rec = {"time": time.time(), "event": event, **data}
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "events.jsonl", "a") as fh:
-            fh.write(json.dumps(rec, default=json_default) + "\n")
-            fh.flush()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with open(self.root / "events.jsonl", "a") as fh:
+                fh.write(json.dumps(rec, default=json_default) + "\n")
+                fh.flush()
+        except OSError as e:  # a cut last line is skipped by events()
+            raise _write_failed(self.root / "events.jsonl", e) from e
 
     def events(self) -> pd.DataFrame:
         p = self.root / "events.jsonl"

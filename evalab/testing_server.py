@@ -78,6 +78,7 @@ class FakeChatServer:
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._in_flight = 0
         self._stopping = threading.Event()
         self._server: _ChatServer | None = None
         self._thread: threading.Thread | None = None
@@ -131,6 +132,13 @@ class FakeChatServer:
         with self._lock:
             self._counts[key] += 1
 
+    def _track_in_flight(self, delta: int) -> None:
+        """Requests inside their latency wait; ``stats()["max_in_flight"]`` is the most at once (the client's
+        concurrency as the server saw it, without timing anything)."""
+        with self._lock:
+            self._in_flight += delta
+            self._counts["max_in_flight"] = max(self._counts["max_in_flight"], self._in_flight)
+
     def _draw_failure(self) -> str | None:
         with self._lock:
             if self.failure_rate <= 0 or self._rng.random() >= self.failure_rate:
@@ -183,7 +191,11 @@ class FakeChatServer:
                     self._error(400, "streaming is not supported by FakeChatServer", "invalid_request_error")
                     return
                 if server.latency:
-                    server._stopping.wait(server.latency)
+                    server._track_in_flight(+1)
+                    try:
+                        server._stopping.wait(server.latency)
+                    finally:
+                        server._track_in_flight(-1)
                 failure = server._draw_failure()
                 if failure is not None:
                     server._count(failure)

@@ -269,6 +269,25 @@ def _check_resume(work_dir: Path, fp: str) -> Path | None:
     return ckpt
 
 
+def checkpoint_step(ckpt: Path | None) -> int | None:
+    """The global step of a ``checkpoint-<step>`` folder (None for None)."""
+    return int(ckpt.name.split("-")[-1]) if ckpt is not None else None
+
+
+def _step_counter() -> Any:
+    """A TrainerCallback counting the optimizer steps this process ran (``.n``): after a resume from step s of
+    S, a continued run counts S - s, a restart from scratch would count S."""
+    from transformers import TrainerCallback
+
+    class StepCounter(TrainerCallback):
+        n = 0
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.n += 1
+
+    return StepCounter()
+
+
 def _save_final(trainer: Any, tokenizer: Any, output_dir: Path, *, merge_lora: bool) -> None:
     """Save model + tokenizer to ``output_dir`` atomically (a temp folder renamed into place).
 
@@ -351,7 +370,8 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
     resumed. ``keep_checkpoints=False`` deletes them once the final model is saved. ``callbacks``
     are ``transformers.TrainerCallback``s; ``overrides`` any TRL config fields (e.g. ``max_steps``).
 
-    Returns ``{"log_history", "train_runtime", "global_step", "resumed_from", "n_pairs",
+    Returns ``{"log_history", "train_runtime", "global_step", "resumed_from", "resumed_from_step", "steps_run",
+    "n_pairs",
     "n_prompts_truncated", "seconds_per_step", "trainer", "output_dir", "world_size",
     "per_device_train_batch_size"}`` (``world_size`` = processes under ``accelerate launch``).
     """
@@ -365,8 +385,10 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
     path = resolve_model_path(model_path)
     ref_path = resolve_model_path(ref_model_path) if ref_model_path is not None else None
     resume = _check_resume(work_dir, fingerprint(cfg, path, pairs, ref_path))
+    counter = _step_counter()
     trainer, tok, info = build_trainer(cfg, path, pairs, work_dir, ref_model_path=ref_path, progress=progress,
-                                       save_steps=save_steps, callbacks=callbacks, overrides=overrides)
+                                       save_steps=save_steps, callbacks=[*(callbacks or []), counter],
+                                       overrides=overrides)
 
     t0 = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
@@ -383,6 +405,8 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
         "train_runtime": float(out.metrics.get("train_runtime", wall)),
         "global_step": int(state.global_step),
         "resumed_from": str(resume) if resume is not None else None,
+        "resumed_from_step": checkpoint_step(resume),
+        "steps_run": int(counter.n),
         "n_pairs": int(len(pairs)),
         "n_prompts_truncated": info["n_prompts_truncated"],
         "seconds_per_step": wall / steps_run if steps_run > 0 else float("nan"),

@@ -17,21 +17,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from evalab import constraints as C
 from evalab.config import METRICS, profile_config
 from evalab.informativeness import all_metrics, reward_stats
-from evalab.loop import stage_seed
+from evalab.loop import reward_matrix, stage_seed
+from evalab.pairs import build_pairs
 from evalab.sampling import mix_next_set, sample_subset
 from evalab.store import RunStore
 
-# (kind, params sampler) pairs mimicking evalab.constraints kinds; kept local so the fake run does not
-# depend on the constraints module's exact parameter names.
-KINDS = ("word_count_max", "word_count_min", "include_keywords", "exclude_keywords", "lowercase",
-         "uppercase", "bullet_count", "start_phrase", "end_phrase", "no_commas", "json_output", "title")
-DIFFICULTY = dict(zip(KINDS, (0.3, 0.2, 0.25, 0.15, 0.7, 0.6, 0.45, 0.4, 0.65, 0.35, 0.55, 0.5)))
+# The real constraint kinds (evalab.constraints), with their real parameters, conflicts and rendering; each kind
+# gets a fixed difficulty (share of responses failing it) spread over [0.15, 0.7] in the module's order.
+KINDS = C.KIND_NAMES
+DIFFICULTY = {k: 0.15 + 0.55 * i / max(1, len(KINDS) - 1) for i, k in enumerate(KINDS)}
 OPERATORS = ("add_constraints", "deepen", "concretize", "reasoning", "breadth", "harden")
 TOPICS = ("the ocean", "a city at night", "machine learning", "a recipe for bread", "the history of Rome",
           "climate change", "a job interview", "gardening", "space travel", "a football match")
@@ -40,24 +42,22 @@ VERBS = ("Write a short story about", "Explain", "Describe", "Give advice on", "
 
 
 def _constraint(kind: str, rng: np.random.Generator) -> dict:
-    if kind in ("word_count_max", "word_count_min"):
-        return {"kind": kind, "n": int(rng.integers(20, 120))}
-    if kind in ("include_keywords", "exclude_keywords"):
-        return {"kind": kind, "keywords": [str(w) for w in rng.choice(["blue", "river", "data", "bread"], 2, replace=False)]}
-    if kind == "bullet_count":
-        return {"kind": kind, "n": int(rng.integers(2, 6))}
-    if kind in ("start_phrase", "end_phrase"):
-        return {"kind": kind, "phrase": "Is there anything else?"}
-    return {"kind": kind}
+    return C.sample_constraint(kind, rng, vocab=["blue", "river", "data", "bread"])
 
 
 def _compatible(kinds: list[str], new: str) -> bool:
-    bad = {("lowercase", "uppercase"), ("uppercase", "lowercase")}
-    return new not in kinds and not any((k, new) in bad for k in kinds)
+    """``new`` is not present and the real conflict table allows it next to every kind present."""
+    return new not in kinds and not any(frozenset((k, new)) in C.KIND_CONFLICTS for k in kinds)
+
+
+def _add(cons: list[dict], kind: str, rng: np.random.Generator) -> list[dict]:
+    """``cons`` plus a new ``kind`` constraint, unless the real checker finds a problem with the list."""
+    new = cons + [_constraint(kind, rng)]
+    return cons if C.constraint_problems(new) else new
 
 
 def _render(task: str, constraints: list[dict]) -> str:
-    return task + " " + " ".join(f"[{c['kind']}]" for c in constraints)
+    return C.render_prompt(task, constraints)
 
 
 def _seed_prompts(n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def _seed_prompts(n: int, rng: np.random.Generator) -> pd.DataFrame:
         cons: list[dict] = []
         for k in rng.choice(KINDS, int(rng.integers(1, 3)), replace=False):
             if _compatible([c["kind"] for c in cons], str(k)):
-                cons.append(_constraint(str(k), rng))
+                cons = _add(cons, str(k), rng)
         rows.append(dict(id=f"seed-{i:05d}", text=_render(task, cons), task=task,
                          constraints=json.dumps(cons, sort_keys=True), domain="constraints", parent_id=None,
                          iteration=0, operator="seed", source="seed"))
@@ -94,7 +94,7 @@ def _evolve(parents: pd.DataFrame, n_variants: int, t: int, rng: np.random.Gener
             cons = json.loads(par["constraints"])
             cand = [x for x in KINDS if _compatible([c["kind"] for c in cons], x)]
             if op in ("add_constraints", "harden", "deepen") and cand:
-                cons = cons + [_constraint(str(rng.choice(cand)), rng)]
+                cons = _add(cons, str(rng.choice(cand)), rng)
             task = par["task"] if op != "breadth" else f"{VERBS[int(rng.integers(len(VERBS)))]} {TOPICS[int(rng.integers(len(TOPICS)))]}."
             if op == "concretize":
                 task = task.rstrip(".") + ", with one concrete example."
@@ -108,6 +108,15 @@ def _evolve(parents: pd.DataFrame, n_variants: int, t: int, rng: np.random.Gener
                              attempts=int(rng.integers(1, 3)), error=None,
                              constraints=json.dumps(cons, sort_keys=True), raw=text, task=task))
     return pd.DataFrame(rows)
+
+
+def _pairs(resp: pd.DataFrame) -> pd.DataFrame:
+    """Best-vs-worst pairs of the responses, by the real ``evalab.pairs.build_pairs`` (no equal-reward pair)."""
+    ids = list(dict.fromkeys(resp["prompt_id"]))
+    r = reward_matrix(resp, ids)
+    texts = resp.pivot(index="prompt_id", columns="sample", values="response").loc[ids].values.tolist()
+    prompts = [SimpleNamespace(id=i, text=f"prompt {i}") for i in ids]
+    return build_pairs(prompts, texts, r)[0]
 
 
 def _train_log(t: int, steps: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -175,10 +184,7 @@ def build_fake_run(run_dir: str | Path, n_iterations: int = 3, n_prompts: int = 
         buf = pool.iloc[mix.buffer].assign(operator="buffer", source="buffer")
         X = pd.concat([nxt_e, buf], ignore_index=True)
         store.write_table(t, "next_prompts", X)
-        best = resp.loc[resp.groupby("prompt_id")["reward"].idxmax().dropna()]
-        pairs = pd.DataFrame({"prompt_id": best["prompt_id"], "prompt": "p", "chosen": best["response"],
-                              "rejected": "r", "chosen_reward": best["reward"], "rejected_reward": 0.0})
-        store.write_table(t, "pairs", pairs)
+        store.write_table(t, "pairs", _pairs(resp))
         store.write_table(t, "train_log", _train_log(t, 12, rng))
         store.log_event("stage_end", iteration=t, stage="train", seconds=float(rng.random() * 10))
     if not partial:

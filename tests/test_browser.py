@@ -33,6 +33,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.capability("browser"),
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason=f"{CHROMIUM} not found: run `bash scripts/install_browser.sh` (apt-get install chromium)"),
 ]

@@ -6,7 +6,6 @@ appears in variants, frames or logs; concurrency really overlaps calls."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
@@ -47,9 +46,7 @@ def test_flaky_provider_30_percent_failures(caplog, capsys):
     caplog.set_level(logging.DEBUG)  # every logger, litellm's included
     with FakeChatServer(failure_rate=0.3, hang_s=3.0, responses=_unique_answer, seed=1) as srv:
         creator = _creator(srv)
-        t0 = time.perf_counter()
         variants = creator.evolve(PROMPTS, 2, iteration=1, seed=0, progress=False)
-        elapsed = time.perf_counter() - t0
         stats = srv.stats()
     assert len(variants) == 24
     assert [(v.parent_id, v.k) for v in variants] == [(p.id, k) for p in PROMPTS for k in range(2)]
@@ -62,7 +59,6 @@ def test_flaky_provider_30_percent_failures(caplog, capsys):
     assert sum(v.accepted for v in variants) == 24
     retry_logs = [r for r in caplog.records if r.name == "evalab.creator" and "retrying" in r.getMessage()]
     assert len(retry_logs) == creator.last_stats["retries"]
-    assert elapsed < 120  # generous: the first litellm call of a process does seconds of lazy imports
     # the key was sent to the provider ...
     assert any(FAKE_KEY in h for h in srv.auth_headers)
     # ... and appears nowhere else
@@ -118,11 +114,12 @@ def test_concurrency_overlaps_calls():
     with FakeChatServer(latency=0.3, responses=_unique_answer) as srv:
         creator = _creator(srv, concurrency=12)
         creator.evolve(PROMPTS[:2], 1, iteration=1, progress=False)  # warm-up (client set-up)
-        t0 = time.perf_counter()
         variants = creator.evolve(PROMPTS, 1, iteration=1, progress=False)
-        elapsed = time.perf_counter() - t0
+        most = srv.stats()["max_in_flight"]
     assert len(variants) == 12 and all(v.accepted for v in variants)
-    assert elapsed < 12 * 0.3 / 2, f"12 calls of 0.3 s at concurrency 12 took {elapsed:.2f}s"
+    # calls overlap: several were waiting at the server at once (the speed-up is measured in
+    # benchmarks/bench_creator.py, not asserted here: wall time flakes on a loaded machine)
+    assert 2 <= most <= 12, most
 
 
 def test_structured_evolver_through_flaky_server():

@@ -22,6 +22,9 @@ from evalab.config import profile_config
 ROOT = Path(__file__).resolve().parents[1]
 DS_VENV = Path(os.environ.get("DS_VENV", "/opt/ds-venv"))
 pytestmark = pytest.mark.slow
+# what "reproduces" means, as README's scale-out table quotes it (tests/test_readme_claims.py checks they agree)
+LOSS_TOL = 2e-4
+MIN_COSINE = 0.99
 
 
 def _train(cmd_prefix: list[str], tmp: Path, name: str, *, env: dict | None = None) -> dict:
@@ -83,8 +86,8 @@ def _check_matches(single, name: str, res: dict) -> None:
     print(f"{name}: losses 1 process {loss1}, 2 processes {loss2}; update cosine {cos:.5f}, "
           f"max |update| {float(upd1.abs().max()):.2e}, max |difference| {float((upd1 - upd2).abs().max()):.2e}")
     # step 1 sees the same 4 pairs; step 2's loss also depends on step 1's (averaged) update
-    assert loss2 == pytest.approx(loss1, abs=2e-4)
-    assert cos > 0.99
+    assert loss2 == pytest.approx(loss1, abs=LOSS_TOL)
+    assert cos > MIN_COSINE
 
 
 def test_ddp_two_cpu_processes_reproduce_one_process(single):
@@ -94,6 +97,7 @@ def test_ddp_two_cpu_processes_reproduce_one_process(single):
     _check_matches(single, "ddp", res)
 
 
+@pytest.mark.capability("deepspeed")
 @pytest.mark.skipif(not (DS_VENV / "bin" / "python").exists(),
                     reason=f"no DeepSpeed venv at {DS_VENV}: build it with scripts/install_deepspeed_cpu.sh")
 def test_zero3_two_cpu_processes_reproduce_one_process(single):

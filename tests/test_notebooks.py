@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbrun import CELL_TIMEOUT, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
@@ -31,11 +32,9 @@ def test_every_notebook_has_papermill_parameters(nb):
 
 
 def execute(name: str, tmp_path: Path, **params) -> tuple[nbformat.NotebookNode, Path]:
-    import papermill as pm
-
     run_dir = tmp_path / "run"
     out = tmp_path / f"{name}.out.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
+    execute_notebook(ROOT / "notebooks" / f"{name}.ipynb", out,
                         parameters={"profile": "ci", "run_dir": str(run_dir), **params},
                         cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
     nb = nbformat.read(out, as_version=4)

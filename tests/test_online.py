@@ -34,6 +34,7 @@ from evalab.online import (
     select_informative,
 )
 from evalab.prompts import Prompt
+from nbrun import CELL_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ["Describe a cat.", "Explain why it rains.", "Name three fruits.", "Write a greeting to a friend.",
@@ -460,7 +461,7 @@ def test_notebook_05_ci(tmp_path):
     run_dir = tmp_path / "r05"
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_online.ipynb"), str(out_nb),
                     "-p", "profile", "ci", "-p", "run_dir", str(run_dir), "-p", "torch_threads", "1",
-                    "--cwd", str(ROOT / "notebooks")],
+                    "--cwd", str(ROOT / "notebooks"), "--execution-timeout", str(CELL_TIMEOUT)],
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()

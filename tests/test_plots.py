@@ -224,6 +224,7 @@ def test_export_figures_html(tmp_path, runs):
 
 
 @pytest.mark.slow
+@pytest.mark.capability("png")
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="PNG export needs a Chrome: apt-get install chromium")
 def test_export_png_with_kaleido(tmp_path, runs):
     pytest.importorskip("kaleido")

@@ -113,4 +113,12 @@ def test_kill_9_at_six_points_then_resume_matches_uninterrupted(tmp_path):
     # the resumed training continued from its checkpoint instead of starting over
     resumed = [e for e in events(killed) if e["event"] == "stage_start" and e.get("stage") == "checkpoint"]
     assert len(resumed) >= 2
+    # the store records where: the trainer checkpoint and its step; the global step went on from there
+    (full,) = [e for e in events(ref) if e["event"] == "training"]
+    assert full["resumed_from"] is None and full["steps_run"] == full["global_step"] >= 2
+    (tr,) = [e for e in events(killed) if e["event"] == "training"]
+    step = tr["resumed_from_step"]
+    assert tr["resumed_from"] == f"checkpoint-{step}" and 1 <= step < full["global_step"], tr
+    assert tr["global_step"] == full["global_step"], tr
+    assert tr["steps_run"] == full["global_step"] - step, tr  # continued, not restarted
     assert not list(killed.rglob("*.tmp")), "no temporary files left behind"

