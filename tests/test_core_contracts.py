@@ -25,14 +25,17 @@ def test_reward_stats_exact():
     np.testing.assert_allclose(s["reward_min"], [0.0, np.nan, -2.0])
 
 
-def test_all_metrics_is_every_metric_and_drops_only_inv_avg_on_negative_means():
+def test_all_metrics_is_every_metric_on_rewards_of_any_sign():
     r = np.array([[0.0, 1.0, 0.5], [0.2, 0.2, 0.9]])
     out = all_metrics(r)
     assert list(out) == list(METRICS)
     for m in METRICS:
         np.testing.assert_array_equal(out[m], informativeness(r, m), err_msg=m)
-    neg = all_metrics(r - 5.0)
-    assert list(neg) == [m for m in METRICS if m != "inv_avg"]
+    neg = all_metrics(r - 5.0)  # RM logits: every metric still defined (inv_avg on rewards mapped to [0, 1])
+    assert list(neg) == list(METRICS)
+    for m in ("a_min", "a_avg", "a_dts", "var", "inv_avg"):  # shift-invariant on a set
+        np.testing.assert_allclose(neg[m], out[m], err_msg=m)
+    np.testing.assert_allclose(neg["avg"], out["avg"] - 5.0)
 
 
 def test_score_response_exact():

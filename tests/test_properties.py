@@ -105,7 +105,6 @@ def test_seeded_determinism(w, fraction, strategy, seed):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on the method branch")
 @FAST
 @given(weights, weights, fractions, seeds)
 def test_uniform_ignores_w(w1, w2, fraction, seed):
