@@ -1,10 +1,25 @@
-"""Batched generation vs per-prompt loops on the embedded model (tokens/s and the speed-up ratio).
+"""Generation speed on the embedded model: the loop decoder against the old ``generate`` path, side by side.
 
-    python benchmarks/bench_generation.py              # 16 prompts × N=6 × 48 new tokens, batch sizes 4, 8, 16
-    python benchmarks/bench_generation.py --quick      # 4 prompts × N=3 × 16 tokens (a smoke run, ~1 min)
+    python benchmarks/bench_generation.py                # demo shapes: 48 prompts × N=4 × 64 sampled, 40 greedy
+    python benchmarks/bench_generation.py --quick        # 8 prompts × N=2 × 16 (a smoke run, ~1 min)
+    python benchmarks/bench_generation.py --loops        # the older comparison: per-sequence/per-prompt loops
     /opt/vllm-venv/bin/python benchmarks/bench_generation.py --backend vllm   # same prompts through vLLM
 
-Three ways to get N samples for P prompts, all with the same sampling settings (temperature 0.8, top-p 0.95):
+Default (``--demo``): the demo profile's two generation shapes on its own prompts (the first 48 seed
+constraint prompts, sampled with temperature 0.8 / top-p 0.95, N=4, ≤64 new tokens; the first 40 held-out
+prompts greedy, ≤64 tokens), each run by
+
+* ``generate/16`` — ``TransformersBackend(decoder="generate", batch_size=16)``: transformers' ``generate`` on
+                   chunks of 16 prompts × N rows, left-padded, every prompt prefilled N times (the old path);
+* ``loop/192``   — ``TransformersBackend(decoder="loop", max_rows=192)``: every prompt prefilled once, all
+                   sequences decoded together in length buckets, finished sequences dropped from the batch.
+
+One process, one model, rows one after another, so both see the same load; the ratio column divides by
+the old path. The CPU's fp32 matmul rate at the model's shapes is measured in the same run and each row
+reports its share of it (forward cost ≈ 2 × 134.5M parameters per token plus attention, see
+``benchmarks/peak.py``).
+
+The older comparison (``--loops``, 16 prompts × N=6 × 48 tokens by default):
 
 * ``loop/seq``    — one ``generate`` call per sequence (P × N calls of one row): the naive loop.
                     Slow, so it runs on the first ``--seq-prompts`` prompts only; tokens/s is a rate, so the
@@ -21,8 +36,8 @@ in-process vLLM engine drops this process to one torch thread, so a same-process
 would be unfair.
 
 tokens/s counts generated completion tokens (up to each sequence's end-of-turn token) per wall-clock
-second. The ratio column divides by ``loop/prompt``; ``vs seq`` by ``loop/seq``. The machine's load average is
-printed: on a shared machine other processes slow every row, so compare rows of one run, not across runs.
+second. The machine's load average is printed: on a shared machine other processes slow every row, so
+compare rows of one run, not across runs.
 """
 
 from __future__ import annotations
@@ -36,6 +51,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evalab.generation import TransformersBackend, plan_batches  # noqa: E402
+
+try:
+    from peak import forward_flops_per_token, measure_peak  # noqa: E402  (run as a script)
+except ImportError:  # imported as benchmarks.bench_generation
+    from benchmarks.peak import forward_flops_per_token, measure_peak  # noqa: E402
 
 PROMPTS = [
     "Name a prime number.",
@@ -88,7 +108,9 @@ def padding_tokens(lengths: list[int], batches: list[list[int]]) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="4 prompts × N=3 × 16 tokens, batch sizes 4")
+    ap.add_argument("--quick", action="store_true", help="a smoke run (demo: 8 prompts × N=2 × 16 tokens)")
+    ap.add_argument("--loops", action="store_true", help="the older loops-vs-batched comparison")
+    ap.add_argument("--demo-prompts", type=int, default=0, help="demo mode: only the first K prompts of each set")
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--n", type=int, default=6)
     ap.add_argument("--max-new-tokens", type=int, default=48)
@@ -98,6 +120,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--backend", choices=["transformers", "vllm"], default="transformers")
     args = ap.parse_args()
+    if args.backend == "transformers" and not args.loops:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        run_demo(args.quick, args.seed, args.demo_prompts)
+        return
     if args.quick:
         args.prompts, args.n, args.max_new_tokens, args.batch_sizes, args.seq_prompts = 4, 3, 16, "4", 1
     prompts = PROMPTS[: args.prompts]
@@ -145,6 +174,57 @@ def main() -> None:
         in_order = [list(range(k, min(k + b, len(prompts)))) for k in range(0, len(prompts), b)]
         print(f"padding tokens per sequence batch, B={b}: sorted {padding_tokens(lengths, plan_batches(lengths, b))}"
               f" vs input order {padding_tokens(lengths, in_order)}")
+
+
+def demo_prompts(quick: bool, subset: int = 0) -> tuple[list[str], list[str]]:
+    """(sampled prompts, greedy prompts): the demo profile's seed and held-out constraint prompts
+    (the first ``subset`` of each when given)."""
+    from evalab.config import profile_config
+    from evalab.prompts import load_prompts
+
+    cfg = profile_config("demo")
+    n_train, n_eval = (8, 8) if quick else (cfg.n_prompts, cfg.n_eval)
+    if subset:
+        n_train, n_eval = min(n_train, subset), min(n_eval, subset)
+    return ([p.text for p in load_prompts(cfg.prompt_set, n_train)],
+            [p.text for p in load_prompts(cfg.eval_set, n_eval)])
+
+
+def run_demo(quick: bool, seed: int, subset: int = 0) -> None:
+    """The demo's generation shapes through the old and the new decoder, one after another."""
+    import torch
+
+    sampled, greedy = demo_prompts(quick, subset)
+    n, new_tokens = (2, 16) if quick else (4, 64)
+    backend = TransformersBackend("smollm2-135m", batch_size=16)
+    backend.generate(sampled[:2], n=2, max_new_tokens=4, seed=0, progress=False)  # warm-up (first-call costs)
+    peak = measure_peak(seconds=3.0 if quick else 8.0)
+    fpt = forward_flops_per_token(backend.model.config)
+    print(f"# demo shapes: {len(sampled)} prompts × N={n} × ≤{new_tokens} sampled; {len(greedy)} prompts greedy "
+          f"≤{new_tokens}; torch threads {torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"# fp32 matmul peak at the model's shapes: {peak / 1e9:.1f} GFLOP/s; forward "
+          f"{fpt / 1e9:.3f} GFLOP/token")
+    arms = [("generate/16", dict(decoder="generate", batch_size=16)), ("loop/192", dict(decoder="loop", max_rows=192))]
+    rows = []
+    for shape, prompts, kw in (("sampled", sampled, dict(n=n, temperature=0.8, top_p=0.95)),
+                               ("greedy", greedy, dict(n=1, temperature=0.0))):
+        for name, setting in arms:
+            for k, v in setting.items():
+                setattr(backend, k, v)
+            backend.generate(prompts, max_new_tokens=new_tokens, seed=seed, progress=False, **kw)
+            s = backend.last_stats
+            # work actually computed: prompt tokens (prefill) and generated tokens (decode)
+            flops = fpt * (s.prompt_tokens * (n if name.startswith("generate") and shape == "sampled" else 1)
+                           + s.new_tokens)
+            rows.append((shape, name, s.new_tokens, s.seconds, s.tokens_per_s, flops / s.seconds / peak))
+    print(f"{'shape':<9}{'method':<14}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'× old':>7}{'% peak':>8}")
+    base = {r[0]: r[4] for r in rows if r[1] == arms[0][0]}
+    for shape, name, tok, sec, rate, frac in rows:
+        print(f"{shape:<9}{name:<14}{tok:>8}{sec:>9.1f}{rate:>8.1f}{rate / base[shape]:>7.2f}{frac:>8.1%}")
+    tot = {name: sum(r[2] for r in rows if r[1] == name) / sum(r[3] for r in rows if r[1] == name)
+           for name, _ in arms}
+    print(f"both shapes: {tot[arms[1][0]] / tot[arms[0][0]]:.2f}× the old path's tokens/s; "
+          f"load average now {os.getloadavg()[0]:.1f}")
 
 
 def run_vllm(prompts: list[str], n: int, max_new_tokens: int, seed: int) -> None:

@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 Conversation = list[dict[str, str]]  # chat messages: [{"role": "user", "content": "..."}, ...]
+DECODERS = ("loop", "generate")
+DEFAULT_MAX_ROWS = 192  # sequences decoded together by the loop decoder (the demo's 48 prompts × N=4)
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,120 @@ def sample_nucleus(logits: Any, temperature: float, top_p: float, candidates: in
     return tokens.squeeze(-1)
 
 
+def sample_seed(seed: int, prompt_index: int, sample_index: int) -> int:
+    """Seed of the random stream of sample ``sample_index`` of the ``prompt_index``-th prompt of a call
+    seeded ``seed`` (the loop decoder gives every sequence its own stream)."""
+    return (request_seed(seed, prompt_index) * 1_009 + sample_index) % (2**63 - 1)
+
+
+def sample_nucleus_uniform(logits: Any, temperature: float, top_p: float, uniforms: Any,
+                           candidates: int = 256) -> Any:
+    """Like :func:`sample_nucleus`, but each row's draw is the inverse CDF of its nucleus at ``uniforms[row]``.
+
+    The randomness comes from the caller (one uniform in [0, 1) per row, from that row's own generator), so a
+    sequence's tokens do not depend on which other sequences share its batch. Exact temperature + top-p:
+    the nucleus is looked for among the ``candidates`` most probable tokens, rows whose nucleus is larger
+    fall back to a full sort.
+    """
+    import torch
+
+    probs = torch.softmax(logits.float() / temperature, dim=-1)                     # (rows, vocab)
+    u = uniforms.to(probs.dtype).unsqueeze(-1)                                      # (rows, 1)
+    if top_p >= 1:
+        cum = probs.cumsum(dim=-1)
+        return torch.searchsorted(cum, u * cum[:, -1:]).squeeze(-1).clamp_(max=probs.shape[-1] - 1)
+    k = min(candidates, probs.shape[-1])
+    vals, idx = torch.topk(probs, k, dim=-1)                                        # (rows, k), descending
+    tokens = _inverse_cdf(vals, idx, u, top_p)
+    inside = vals.cumsum(dim=-1)[:, -1] >= top_p
+    if not bool(inside.all()):                   # nucleus larger than the candidates: full sort (exact, slower)
+        rest = (~inside).nonzero(as_tuple=True)[0]
+        vals_r, idx_r = torch.sort(probs[rest], dim=-1, descending=True)
+        tokens[rest] = _inverse_cdf(vals_r, idx_r, u[rest], top_p)
+    return tokens
+
+
+def _inverse_cdf(vals: Any, idx: Any, u: Any, top_p: float) -> Any:
+    """Token ids at quantile ``u`` of the top-p nucleus of each row (``vals`` sorted descending)."""
+    import torch
+
+    keep = (vals.cumsum(dim=-1) - vals) < top_p  # mass strictly before a token < top_p: the token is in
+    cum = (vals * keep).cumsum(dim=-1)
+    pick = torch.searchsorted(cum, u * cum[:, -1:]).clamp_(max=vals.shape[-1] - 1)
+    return idx.gather(-1, pick).squeeze(-1)
+
+
+# ── step 5: the loop decoder (prefill each prompt once, decode all its samples, drop finished rows) ─────
+
+def plan_row_batches(lengths: Sequence[int], rows_per_prompt: int, max_rows: int) -> list[list[int]]:
+    """Prompt indices in batches of at most ``max_rows`` sequences (``rows_per_prompt`` each), sorted by
+    length (longest first) so a batch holds prompts of similar length."""
+    return plan_batches(lengths, max(1, max_rows // rows_per_prompt))
+
+
+def decode_batch(model: Any, prompt_ids: Sequence[Sequence[int]], rows: int, *, max_new_tokens: int,
+                 temperature: float, top_p: float, seeds: Sequence[int], eos_ids: set[int], pad_id: int,
+                 shrink_fraction: float = 0.125) -> list[list[int]]:
+    """New token ids of ``rows`` sequences per prompt (prompt-major), each ending at its first eos token.
+
+    Each prompt is prefilled once (left padding, explicit positions) and its key/value cache repeated for
+    its ``rows`` samples. Decoding then feeds one token per live sequence; a sequence that emitted an eos
+    token stops, and the batch (cache included) is compacted once at least ``shrink_fraction`` of its rows
+    are finished, so the cost follows the live sequences instead of the longest one. ``seeds`` gives one
+    seed per sequence (``temperature > 0``): each draws from its own ``torch.Generator``, so a sequence's
+    tokens depend on its prompt and seed, not on the batch it shares (up to floating-point reduction order).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    ids, mask = left_pad(prompt_ids, pad_id)
+    input_ids = torch.tensor(ids, device=device)
+    attention = torch.tensor(mask, device=device)
+    positions = (attention.cumsum(-1) - 1).clamp_(min=0)
+    cache = DynamicCache(config=model.config)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, past_key_values=cache,
+                use_cache=True, logits_to_keep=1)
+    logits = out.logits[:, -1, :]
+    next_pos = positions[:, -1] + 1
+    if rows > 1:
+        cache.batch_repeat_interleave(rows)
+        logits, attention, next_pos = (t.repeat_interleave(rows, dim=0) for t in (logits, attention, next_pos))
+    n_rows = len(prompt_ids) * rows
+    sampled = temperature > 0
+    if sampled and len(seeds) != n_rows:
+        raise ValueError(f"seeds has {len(seeds)} entries, expected one per sequence ({n_rows})")
+    generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds] if sampled else []
+    eos = torch.tensor(sorted(eos_ids), device=device)
+    live = torch.arange(n_rows, device=device)           # original row of each batch row
+    done = torch.zeros(n_rows, dtype=torch.bool, device=device)
+    out_ids: list[list[int]] = [[] for _ in range(n_rows)]
+    for step in range(max_new_tokens):
+        if sampled:
+            u = torch.stack([torch.rand((), generator=generators[r]) for r in live.tolist()]).to(device)
+            tokens = sample_nucleus_uniform(logits, temperature, top_p, u)
+        else:
+            tokens = torch.argmax(logits, dim=-1)
+        ended = torch.isin(tokens, eos)
+        for r, t, was_done in zip(live.tolist(), tokens.tolist(), done.tolist()):
+            if not was_done:  # a finished row not compacted away yet keeps running; its tokens are dropped
+                out_ids[r].append(t)
+        done |= ended
+        if step == max_new_tokens - 1 or bool(done.all()):
+            break
+        if int(done.sum()) >= max(1, int(shrink_fraction * len(live))):
+            keep = (~done).nonzero(as_tuple=True)[0]
+            cache.batch_select_indices(keep)
+            live, tokens, attention, next_pos = live[keep], tokens[keep], attention[keep], next_pos[keep]
+            done = done[keep]
+        attention = torch.cat([attention, attention.new_ones((attention.shape[0], 1))], dim=-1)
+        out = model(input_ids=tokens.unsqueeze(-1), attention_mask=attention, position_ids=next_pos.unsqueeze(-1),
+                    past_key_values=cache, use_cache=True)
+        logits = out.logits[:, -1, :]
+        next_pos = next_pos + 1
+    return out_ids
+
+
 class NucleusLogitsProcessor:
     """A ``generate`` logits processor that samples with :func:`sample_nucleus` and returns scores whose only
     finite entry is the drawn token, so ``generate(do_sample=False)`` emits it."""
@@ -261,24 +377,32 @@ class TransformersBackend(_ChatBackend):
     """
 
     def __init__(self, model: str = "smollm2-135m", batch_size: int = 16, dtype: str = "float32",
-                 device: str | None = None, sampler: str = "fast") -> None:
+                 device: str | None = None, sampler: str = "fast", decoder: str = "loop",
+                 max_rows: int = DEFAULT_MAX_ROWS) -> None:
         from .models import load_model
 
         model_obj, tokenizer = load_model(model, dtype=dtype, device=device, padding_side="left")
-        self._setup(model_obj, tokenizer, batch_size, name=model, sampler=sampler)
+        self._setup(model_obj, tokenizer, batch_size, name=model, sampler=sampler, decoder=decoder,
+                    max_rows=max_rows)
 
     @classmethod
-    def from_loaded(cls, model: Any, tokenizer: Any, batch_size: int = 16, sampler: str = "fast"
-                    ) -> TransformersBackend:
+    def from_loaded(cls, model: Any, tokenizer: Any, batch_size: int = 16, sampler: str = "fast",
+                    decoder: str = "loop", max_rows: int = DEFAULT_MAX_ROWS) -> TransformersBackend:
         """Wrap an already loaded (model, tokenizer) pair, e.g. the policy right after training."""
         self = cls.__new__(cls)
-        self._setup(model, tokenizer, batch_size, name=getattr(model, "name_or_path", "model"), sampler=sampler)
+        self._setup(model, tokenizer, batch_size, name=getattr(model, "name_or_path", "model"), sampler=sampler,
+                    decoder=decoder, max_rows=max_rows)
         return self
 
-    def _setup(self, model: Any, tokenizer: Any, batch_size: int, name: str, sampler: str) -> None:
+    def _setup(self, model: Any, tokenizer: Any, batch_size: int, name: str, sampler: str, decoder: str = "loop",
+               max_rows: int = DEFAULT_MAX_ROWS) -> None:
         if sampler not in ("fast", "hf"):
             raise ValueError(f"sampler {sampler!r} is unknown: choose 'fast' or 'hf'")
-        self.sampler = sampler
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder {decoder!r} is unknown: choose one of {', '.join(DECODERS)}")
+        if not isinstance(max_rows, int) or max_rows < 1:
+            raise ValueError(f"max_rows must be an int >= 1, got {max_rows!r}")
+        self.sampler, self.decoder, self.max_rows = sampler, decoder, max_rows
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if tokenizer.pad_token_id is None:
@@ -293,6 +417,7 @@ class TransformersBackend(_ChatBackend):
         self.last_stats = GenerationStats()
         self.last_token_counts: list[list[int]] = []   # per prompt, per sample: completion tokens of the last call
         self.last_finished: list[list[bool]] = []      # per prompt, per sample: ended with an end-of-turn token
+        self.last_prompt_tokens: list[int] = []         # per prompt: chat-templated prompt tokens (loop decoder)
 
     def generate_chat(self, conversations: Sequence[Conversation], n: int = 1, *, max_new_tokens: int = 256,
                       temperature: float = 0.8, top_p: float = 0.95, seed: int = 0,
@@ -304,7 +429,57 @@ class TransformersBackend(_ChatBackend):
         self.last_token_counts, self.last_finished = [], []
         if not conversations:
             return []
+        if self.decoder == "loop":
+            return self._run_loop(conversations, n, max_new_tokens, temperature, top_p, seed, progress)
         return self._run(conversations, n, max_new_tokens, temperature, top_p, seed, progress)
+
+    def _run_loop(self, conversations: list[Conversation], n: int, max_new_tokens: int, temperature: float,
+                  top_p: float, seed: int, progress: bool, seeds: Sequence[int] | None = None) -> list[list[str]]:
+        """The loop decoder (:func:`decode_batch`): batches of up to ``max_rows`` sequences, bucketed by length.
+
+        ``seeds`` (one per conversation) replaces the call's ``seed``: conversation ``i`` then samples as it
+        would alone in a call seeded ``seeds[i]`` (what the micro-batching litellm provider needs).
+        """
+        import torch
+        from tqdm.auto import tqdm
+
+        t0 = time.perf_counter()
+        encoded = encode_conversations(self.tokenizer, conversations)
+        rows = 1 if temperature == 0 else n  # greedy: decode once, copy n times
+        batches = plan_row_batches([len(e) for e in encoded], rows, self.max_rows)
+        stats = GenerationStats(n_prompts=len(encoded), n_sequences=len(encoded) * n, n_batches=len(batches),
+                                prompt_tokens=sum(len(e) for e in encoded))
+        results: list[list[str]] = [[] for _ in encoded]
+        counts: list[list[int]] = [[] for _ in encoded]
+        finished: list[list[bool]] = [[] for _ in encoded]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for idx in tqdm(batches, desc="generate", unit="batch", disable=not progress):
+                    prompt_ids = [encoded[i] for i in idx]
+                    width = max(len(p) for p in prompt_ids)
+                    stats.padded_tokens += sum(width - len(p) for p in prompt_ids)
+                    row_seeds = ([sample_seed(seed if seeds is None else seeds[i], i if seeds is None else 0, j)
+                                  for i in idx for j in range(rows)] if temperature > 0 else [])
+                    new = decode_batch(self.model, prompt_ids, rows, max_new_tokens=max_new_tokens,
+                                       temperature=temperature, top_p=top_p, seeds=row_seeds, eos_ids=self.eos_ids,
+                                       pad_id=self.tokenizer.pad_token_id)
+                    texts = [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+                    for k, i in enumerate(idx):
+                        mine = new[k * rows:(k + 1) * rows]
+                        stats.new_tokens += sum(len(r) for r in mine)
+                        results[i] = texts[k * rows:(k + 1) * rows] * (n // rows)
+                        counts[i] = [len(r) for r in mine] * (n // rows)
+                        finished[i] = [bool(r) and r[-1] in self.eos_ids for r in mine] * (n // rows)
+        finally:
+            if was_training:
+                self.model.train()
+        stats.seconds = time.perf_counter() - t0
+        self.last_stats = stats
+        self.last_token_counts, self.last_finished = counts, finished
+        self.last_prompt_tokens = [len(e) for e in encoded]
+        return results
 
     def _run(self, conversations: list[Conversation], n: int, max_new_tokens: int, temperature: float, top_p: float,
              seed: int, progress: bool) -> list[list[str]]:

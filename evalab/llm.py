@@ -13,19 +13,30 @@ a download attempt would spend minutes in retries before failing.
 Honoured request parameters: ``max_tokens`` (or ``max_completion_tokens``; default 256), ``temperature``
 (default 1.0; 0 = greedy), ``top_p`` (default 1.0), ``seed`` (same request + seed -> same text; without a
 seed each request draws a fresh one, as hosted APIs do), ``n`` (choices), ``stop`` (strings; the text is cut
-before the first one). Models load once per process and are cached; one CPU model cannot run two
-generations at once, so requests to the same model are serialized by a lock and ``acompletion`` runs the
-synchronous path in a worker thread.
+before the first one). Models load once per process and are cached.
+
+Micro-batching. Requests to one model are not generated one at a time: each goes to that model's
+:class:`MicroBatcher`, whose worker thread waits ``BATCH_WINDOW_S`` (20 ms) after the first request for
+others to arrive, then generates every waiting request with the same sampling parameters in one batched
+call (the loop decoder: prompts bucketed by length, finished sequences dropped); requests that arrive
+meanwhile form the next batch. ``acompletion`` runs the synchronous path in a thread, so concurrent
+``acompletion`` calls (a creator with ``concurrency`` > 1) are served together. Each request keeps its
+own seed: its sequences draw from their own random streams, seeded from the request's seed as if it had
+been generated alone, so the text does not depend on which requests shared the batch (up to the
+floating-point reduction order of a batched matmul, which can flip a near-tie token).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import random
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +52,11 @@ from .models import EMBEDDED_ALIASES, resolve_model_path  # noqa: E402
 
 LOCAL_PROVIDER = "evalab"
 DEFAULT_MAX_TOKENS = 256
+BATCH_WINDOW_S = 0.02   # how long the first request of a batch waits for others
+MAX_BATCH = 64          # requests generated together at most
 
 _BACKENDS: dict[str, TransformersBackend] = {}
+_BATCHERS: dict[str, MicroBatcher] = {}
 _LOCKS: dict[str, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 
@@ -81,7 +95,7 @@ def _in_hf_cache(repo_id: str) -> bool:
 
 
 def get_backend(name: str) -> TransformersBackend:
-    """The cached backend serving ``evalab/<name>`` (loaded on first use, batch size 16, fp32)."""
+    """The cached backend serving ``evalab/<name>`` (loaded on first use, loop decoder, fp32)."""
     with _REGISTRY_LOCK:
         if name not in _BACKENDS:
             path = check_local_model(name)
@@ -90,9 +104,21 @@ def get_backend(name: str) -> TransformersBackend:
         return _BACKENDS[name]
 
 
+def get_batcher(name: str) -> MicroBatcher:
+    """The cached :class:`MicroBatcher` of ``evalab/<name>`` (its model loads on first use)."""
+    backend = get_backend(name)
+    with _REGISTRY_LOCK:
+        if name not in _BATCHERS:
+            _BATCHERS[name] = MicroBatcher(backend, _LOCKS[name])
+        return _BATCHERS[name]
+
+
 def clear_cache() -> None:
     """Forget every loaded local model (frees memory; the next request reloads)."""
     with _REGISTRY_LOCK:
+        for b in _BATCHERS.values():
+            b.close()
+        _BATCHERS.clear()
         _BACKENDS.clear()
         _LOCKS.clear()
 
@@ -130,7 +156,104 @@ def apply_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-# ── step 3: generate and fill the OpenAI-shaped response ──────────────────────────────────────────────
+# ── step 3: micro-batch concurrent requests into one generation ──────────────────────────────────────
+
+@dataclass
+class LocalResult:
+    """What one request got back: texts (one per choice), whether each ended with an end-of-turn token,
+    and its token usage."""
+
+    texts: list[str]
+    finished: list[bool]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass
+class _Pending:
+    conversation: list[dict[str, str]]
+    params: dict[str, Any]
+    future: Future = field(default_factory=Future)
+
+
+def batch_key(params: dict[str, Any]) -> tuple[Any, ...]:
+    """Requests generate together when these agree (the seed and the stop strings may differ)."""
+    return (params["n"], params["max_tokens"], params["temperature"], params["top_p"])
+
+
+def generate_group(backend: TransformersBackend, group: Sequence[_Pending]) -> list[LocalResult]:
+    """One batched generation for requests sharing :func:`batch_key`; each request with its own seed."""
+    p = group[0].params
+    texts = backend._run_loop([g.conversation for g in group], p["n"], p["max_tokens"], p["temperature"],
+                              p["top_p"], 0, progress=False, seeds=[g.params["seed"] for g in group])
+    return [LocalResult(t, f, pt, sum(c)) for t, f, pt, c in
+            zip(texts, backend.last_finished, backend.last_prompt_tokens, backend.last_token_counts)]
+
+
+class MicroBatcher:
+    """Collects the requests to one local model and generates them in batches (see the module docstring).
+
+        batcher = MicroBatcher(backend)
+        result = batcher.submit(conversation, request_params({"seed": 1}))   # blocks; thread-safe
+
+    ``window_s``: how long the first request of a batch waits for more; ``max_batch``: requests per batch.
+    ``batch_sizes`` records how many requests each generation served (for benchmarks and tests).
+    """
+
+    def __init__(self, backend: TransformersBackend, lock: threading.Lock | None = None, *,
+                 window_s: float = BATCH_WINDOW_S, max_batch: int = MAX_BATCH) -> None:
+        self.backend, self.lock = backend, lock or threading.Lock()
+        self.window_s, self.max_batch = float(window_s), int(max_batch)
+        self.batch_sizes: list[int] = []
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._serve, name="evalab-llm-batcher", daemon=True)
+        self._worker.start()
+
+    def submit(self, conversation: list[dict[str, str]], params: dict[str, Any]) -> LocalResult:
+        """Generate ``conversation`` with ``params`` (from :func:`request_params`) in the next batch."""
+        item = _Pending(conversation, params)
+        self._queue.put(item)
+        return item.future.result()
+
+    def close(self) -> None:
+        """Stop the worker after the requests already queued."""
+        self._queue.put(None)
+
+    def _collect(self) -> list[_Pending] | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch, deadline = [first], time.monotonic() + self.window_s
+        while len(batch) < self.max_batch:
+            try:  # requests queued during the last generation are taken at once; new ones within the window
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch
+
+    def _serve(self) -> None:
+        while (batch := self._collect()) is not None:
+            groups: dict[tuple[Any, ...], list[_Pending]] = {}
+            for item in batch:
+                groups.setdefault(batch_key(item.params), []).append(item)
+            for group in groups.values():
+                try:
+                    with self.lock:
+                        results = generate_group(self.backend, group)
+                    self.batch_sizes.append(len(group))
+                except BaseException as e:  # noqa: BLE001 - handed to every waiting request
+                    for item in group:
+                        item.future.set_exception(e)
+                    continue
+                for item, res in zip(group, results):
+                    item.future.set_result(res)
+
+
+# ── step 4: generate and fill the OpenAI-shaped response ──────────────────────────────────────────────
 
 def run_local_completion(name: str, messages: list[dict[str, Any]], optional_params: dict[str, Any],
                          model_response: ModelResponse) -> ModelResponse:
@@ -138,21 +261,17 @@ def run_local_completion(name: str, messages: list[dict[str, Any]], optional_par
     conv = validate_conversations([[{"role": str(m.get("role")), "content": _text(m.get("content"))}
                                     for m in messages]])
     p = request_params(optional_params)
-    backend = get_backend(name)
-    with _LOCKS[name]:
-        texts = backend.generate_chat(conv, p["n"], max_new_tokens=p["max_tokens"], temperature=p["temperature"],
-                                      top_p=p["top_p"], seed=p["seed"], progress=False)[0]
-        stats, finished = backend.last_stats, backend.last_finished[0]
+    res = get_batcher(name).submit(conv[0], p)
     choices = []
-    for i, (t, ended) in enumerate(zip(texts, finished)):
+    for i, (t, ended) in enumerate(zip(res.texts, res.finished)):
         text, stopped = apply_stop(t, p["stop"])
         finish = "stop" if stopped or ended else "length"
         choices.append(Choices(index=i, finish_reason=finish, message=Message(role="assistant", content=text)))
     model_response.choices = choices
     model_response.model = f"{LOCAL_PROVIDER}/{name}"
     model_response.created = int(time.time())
-    usage = Usage(prompt_tokens=stats.prompt_tokens, completion_tokens=stats.new_tokens,
-                  total_tokens=stats.prompt_tokens + stats.new_tokens)
+    usage = Usage(prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
+                  total_tokens=res.prompt_tokens + res.completion_tokens)
     model_response.usage = usage  # type: ignore[attr-defined]
     return model_response
 

@@ -27,7 +27,11 @@ Speed on CPU (see ``benchmarks/bench_dpo_step.py`` and the README): TRL's defaul
 CPU without native bf16, ``bf16=True`` (TRL's default) runs every matmul through emulated bf16
 autocast, and ``gradient_checkpointing=True`` (TRL's default) recomputes every layer's forward in
 the backward pass. ``trl_args`` turns both off where there is no CUDA device. Batches are padded to
-the longest pair in the batch (never to ``max_length``).
+the longest pair in the batch (never to ``max_length``), and batches are built from pairs of similar
+length (:class:`BucketedSampler`: a seeded shuffle per epoch, then length buckets of
+``train_batch_size`` pairs, then the buckets in a seeded random order), so padding costs little. DPO
+and SPPO compute the reference log-probs once per training call (TRL's ``precompute_ref_log_probs``)
+instead of one reference forward per pair per epoch; the loss is the same (``tests/test_training.py``).
 
 Resume. Trainer checkpoints go to ``work_dir`` (default ``<output_dir>.ckpt``), every ``save_steps``
 optimizer steps, keeping the last ``save_total_limit``. A call whose ``work_dir`` holds a checkpoint
@@ -192,8 +196,11 @@ def trl_args(cfg: EvaConfig, work_dir: Path, *, n_pairs: int, save_steps: int | 
     if cfg.trainer in ("dpo", "sppo"):
         from trl import DPOConfig as Config
 
+        # reference log-probs once per call (not once per epoch); the pass over the pairs runs without grads,
+        # so it takes larger batches
         specific: dict[str, Any] = dict(beta=cfg.beta, pad_to_multiple_of=None, padding_free=False,
-                                        precompute_ref_log_probs=False)
+                                        precompute_ref_log_probs=True,
+                                        precompute_ref_batch_size=max(per_device, REF_BATCH_SIZE))
     elif cfg.trainer == "simpo":
         from trl.experimental.cpo import CPOConfig as Config
 
@@ -208,20 +215,80 @@ def trl_args(cfg: EvaConfig, work_dir: Path, *, n_pairs: int, save_steps: int | 
         return Config(**kwargs)
 
 
-def _trainer_class(trainer: str) -> Any:
+def _trainer_class(trainer: str, bucketed: bool = True) -> Any:
+    """The TRL trainer class of ``trainer``; with ``bucketed`` a subclass whose batches are length buckets."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TRLExperimentalWarning on trl.experimental imports
         if RECIPES[trainer]["trl"] == "DPOTrainer":
-            from trl import DPOTrainer
+            from trl import DPOTrainer as cls
+        elif trainer == "simpo":
+            from trl.experimental.cpo import CPOTrainer as cls
+        else:
+            from trl.experimental.orpo import ORPOTrainer as cls
+    return _with_length_buckets(cls) if bucketed else cls
 
-            return DPOTrainer
-        if trainer == "simpo":
-            from trl.experimental.cpo import CPOTrainer
 
-            return CPOTrainer
-        from trl.experimental.orpo import ORPOTrainer
+# --- length buckets ------------------------------------------------------------------------------
+REF_BATCH_SIZE = 16  # pairs per reference forward when the reference log-probs are precomputed
+_LENGTH_KEYS = (("prompt_ids", "chosen_ids", "rejected_ids"),                    # DPOTrainer
+                ("prompt_input_ids", "chosen_input_ids", "rejected_input_ids"))  # CPO / ORPO (experimental)
 
-        return ORPOTrainer
+
+def pair_lengths(dataset: Any) -> list[int] | None:
+    """Tokens of each tokenized pair's longer sequence (prompt + the longer response), or None when the
+    dataset has none of the known tokenized columns."""
+    cols = set(getattr(dataset, "column_names", None) or ())
+    for prompt, chosen, rejected in _LENGTH_KEYS:
+        if {prompt, chosen, rejected} <= cols:
+            return [len(p) + max(len(c), len(r)) for p, c, r in
+                    zip(dataset[prompt], dataset[chosen], dataset[rejected])]
+    return None
+
+
+def bucket_order(lengths: Sequence[int], batch_size: int, seed: int) -> list[int]:
+    """Indices in batches of ``batch_size`` pairs of similar length: a seeded shuffle (random tie-breaks),
+    a stable sort by length, consecutive buckets, then the buckets in a seeded random order."""
+    import torch
+
+    g = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(len(lengths), generator=g).tolist()
+    perm.sort(key=lambda i: lengths[i])
+    buckets = [perm[k:k + batch_size] for k in range(0, len(perm), batch_size)]
+    return [i for b in torch.randperm(len(buckets), generator=g).tolist() for i in buckets[b]]
+
+
+class BucketedSampler:
+    """A ``torch`` sampler yielding :func:`bucket_order` for the current epoch (``set_epoch`` reseeds it,
+    as the Trainer does each epoch), so a resumed run sees the same batches as an uninterrupted one."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+        self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), int(batch_size), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Any:
+        return iter(bucket_order(self.lengths, self.batch_size, self.seed + self.epoch))
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def _with_length_buckets(cls: Any) -> Any:
+    """``cls`` with a training sampler that batches pairs of similar length (:class:`BucketedSampler`)."""
+
+    def _get_train_sampler(self: Any, train_dataset: Any = None) -> Any:
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        lengths = pair_lengths(dataset)
+        if lengths is None:
+            return super(sub, self)._get_train_sampler(train_dataset)
+        # buckets of one optimizer step's pairs: accelerate deals consecutive per-device batches to the
+        # ranks, so under DDP the ranks of one step share one bucket, as the one-process run does
+        return BucketedSampler(lengths, self.args.per_device_train_batch_size * self.args.world_size, self.args.seed)
+
+    sub = type(f"Bucketed{cls.__name__}", (cls,), {"_get_train_sampler": _get_train_sampler,
+                                                   "__module__": __name__})
+    return sub
 
 
 def lora_config(cfg: EvaConfig) -> Any:

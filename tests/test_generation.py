@@ -16,6 +16,7 @@ from evalab.generation import (
     completion_lengths,
     left_pad,
     make_backend,
+    sample_nucleus_uniform,
     plan_batches,
     sample_nucleus,
     validate_conversations,
@@ -131,6 +132,27 @@ def test_sample_nucleus_is_seeded_and_top_p_one_keeps_everything():
     assert sample_nucleus(flat, 1.0, 1.0, candidates=16).unique().numel() > 90
 
 
+@pytest.mark.parametrize("top_p", [0.9, 1.0])
+def test_sample_nucleus_uniform_matches_the_reference_distribution(top_p):
+    torch.manual_seed(0)
+    logits = torch.randn(4, 64) * 2.0
+    want = _reference_nucleus(logits, 0.8, top_p)
+    draws = 4000
+    u = torch.rand(4 * draws)
+    tokens = sample_nucleus_uniform(logits.repeat_interleave(draws, 0), 0.8, top_p, u, candidates=3).view(4, draws)
+    freq = torch.nn.functional.one_hot(tokens, 64).sum(1).float() / draws
+    assert (freq[want == 0] == 0).all()                       # never a token outside the nucleus
+    assert (freq - want).abs().max() < 0.035
+    assert torch.equal(sample_nucleus_uniform(logits, 0.8, top_p, u[:4]), sample_nucleus_uniform(logits, 0.8, top_p, u[:4]))
+
+
+def test_loop_decoder_settings_are_checked():
+    with pytest.raises(ValueError, match="decoder 'beam' is unknown"):
+        TransformersBackend._setup(object.__new__(TransformersBackend), None, None, 1, "m", "fast", decoder="beam")
+    with pytest.raises(ValueError, match="max_rows must be"):
+        TransformersBackend._setup(object.__new__(TransformersBackend), None, None, 1, "m", "fast", max_rows=0)
+
+
 def test_make_backend_rejects_unknown_kind():
     with pytest.raises(ValueError, match="backend 'tgi' is unknown"):
         make_backend("tgi", "smollm2-135m")
@@ -151,7 +173,7 @@ def test_contract_shape_and_protocol(backend):
     assert all(isinstance(t, str) and t for r in out for t in r)
     assert not any("<|im_end|>" in t or "<|im_start|>" in t for r in out for t in r)
     s = backend.last_stats
-    assert s.n_prompts == 3 and s.n_sequences == 6 and s.n_batches == 2        # batch_size=2 -> 2 batches
+    assert s.n_prompts == 3 and s.n_sequences == 6 and s.n_batches == 1        # loop decoder: <= 192 rows a batch
     assert 0 < s.new_tokens <= 6 * 8 and s.seconds > 0
     counts = backend.last_token_counts
     assert [len(c) for c in counts] == [2, 2, 2] and sum(map(sum, counts)) == s.new_tokens
@@ -212,3 +234,26 @@ def test_from_loaded_keeps_training_mode(backend):
     out = b2.generate(PROMPTS[:1], n=1, max_new_tokens=4, temperature=0, progress=False)
     assert len(out) == 1 and model.training
     model.eval()
+
+
+@pytest.mark.slow
+def test_loop_decoder_greedy_matches_transformers_generate(backend):
+    backend.decoder = "generate"
+    try:
+        old = backend.generate(PROMPTS[:3], n=1, max_new_tokens=8, temperature=0, progress=False)
+    finally:
+        backend.decoder = "loop"
+    assert backend.generate(PROMPTS[:3], n=1, max_new_tokens=8, temperature=0, progress=False) == old
+
+
+@pytest.mark.slow
+def test_loop_decoder_samples_do_not_depend_on_the_batch(backend):
+    kw = dict(n=2, max_new_tokens=8, seed=3, progress=False)
+    together = backend.generate(PROMPTS[:3], **kw)                  # one batch (max_rows 192)
+    backend.max_rows = 2                                            # one prompt (2 rows) per batch
+    try:
+        apart = backend.generate(PROMPTS[:3], **kw)
+    finally:
+        backend.max_rows = 192
+    assert apart == together                                        # each sequence has its own random stream
+    assert len({t for texts in together for t in texts}) > 1

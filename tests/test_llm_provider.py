@@ -111,3 +111,19 @@ def test_concurrent_acompletion_is_serialized_not_broken():
     register_local_provider()
     r1, _, r3 = asyncio.run(both())
     assert r1.choices[0].message.content == r3.choices[0].message.content   # same seed, concurrent: same text
+
+
+@pytest.mark.slow
+def test_concurrent_requests_are_micro_batched_with_their_own_seeds():
+    """Concurrent acompletion calls are generated together, each as it would be alone (its own seed)."""
+    register_local_provider()
+    kw = dict(max_tokens=6, temperature=1.0, top_p=1.0)
+    msgs = [[{"role": "user", "content": c}] for c in ("Name a colour.", "Name a fruit.", "Say hi.")]
+    alone = [chat(MODEL, m, seed=20 + i, **kw) for i, m in enumerate(msgs)]
+    batcher = llm.get_batcher("smollm2-135m")
+    before = len(batcher.batch_sizes)
+
+    async def together():
+        return await asyncio.gather(*(achat(MODEL, m, seed=20 + i, **kw) for i, m in enumerate(msgs)))
+    assert asyncio.run(together()) == alone
+    assert max(batcher.batch_sizes[before:]) > 1               # served in fewer generations than requests

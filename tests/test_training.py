@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from evalab.config import EvaConfig, profile_config
-from evalab.training import (RECIPES, FINGERPRINT_FILE, recipe_config, train_preference, trl_args,
+from evalab.training import (bucket_order, build_trainer, RECIPES, FINGERPRINT_FILE, recipe_config, train_preference, trl_args,
                              validate_training_config)
 
 PROBE = "model.layers.0.self_attn.q_proj.weight"
@@ -203,3 +203,37 @@ def test_cli_trains_from_files(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, str(script), "--config", str(tmp_path / "nope.json"), "--model", "x",
                           "--pairs", str(pairs_path), "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--config" in bad.stderr
+
+
+def test_bucket_order_groups_similar_lengths_and_reshuffles_per_seed() -> None:
+    lengths = [(i * 37) % 101 for i in range(40)]
+    order = bucket_order(lengths, 8, seed=0)
+    assert sorted(order) == list(range(40))
+    batches = [order[k:k + 8] for k in range(0, 40, 8)]
+    waste = sum(max(lengths[i] for i in b) - lengths[i] for b in batches for i in b)
+    in_order = sum(max(lengths[i] for i in range(k, k + 8)) - lengths[i] for k in range(0, 40, 8) for i in range(k, k + 8))
+    assert waste < in_order / 3                                 # buckets pad far less than arbitrary batches
+    assert bucket_order(lengths, 8, seed=0) == order and bucket_order(lengths, 8, seed=1) != order
+
+
+@pytest.mark.slow
+def test_precomputed_reference_gives_the_old_first_step_loss(tmp_path: Path) -> None:
+    """Reference log-probs computed once (new) vs per step (old): the same loss on a fixed batch."""
+    cfg = _tiny("dpo")
+    pairs = _pairs(4)
+    new, _, _ = build_trainer(cfg, "smollm2-135m", pairs, tmp_path / "new", progress=False)
+    old, _, _ = build_trainer(cfg, "smollm2-135m", pairs, tmp_path / "old", progress=False,
+                              overrides={"precompute_ref_log_probs": False})
+    assert "ref_chosen_logps" in new.train_dataset.column_names
+    assert "ref_chosen_logps" not in old.train_dataset.column_names
+
+    def loss(trainer) -> float:
+        with torch.no_grad():  # the same move away from the reference in both policies: the loss is not log 2
+            g = torch.Generator().manual_seed(0)
+            w = dict(trainer.model.named_parameters())[PROBE]
+            w.add_(torch.randn(w.shape, generator=g) * 0.1)
+            batch = trainer.data_collator([trainer.train_dataset[i] for i in (2, 0, 3)])
+            return float(trainer.compute_loss(trainer.model, batch))
+    a, b = loss(new), loss(old)
+    assert abs(a - 0.6931) > 1e-3
+    assert abs(a - b) < 1e-4
