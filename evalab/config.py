@@ -129,7 +129,8 @@ class EvaConfig:
     evolution: str = _f("chained", "'chained' (paper / distilabel EvolInstruct: step i rewrites step i-1, random "
                         "operator, every step kept) or 'independent' (n_variants one-step variants of the parent)")
     n_variants: int = _f(4, "evolved variants per selected prompt (paper: 4)")
-    creator_concurrency: int = _f(8, "concurrent creator calls (remote creators)")
+    creator_concurrency: int = _f(8, "concurrent creator calls (a remote API, or the embedded model, which "
+                                  "micro-batches them)")
     creator_max_tokens: int = _f(256, "token budget of one creator call")
     max_prompt_chars: int = _f(2000, "variants longer than this are rejected as over-long")
 

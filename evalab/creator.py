@@ -380,9 +380,9 @@ class Creator:
                          desc: str) -> list[CallResult]:
         from tqdm.auto import tqdm
 
-        # the embedded model serializes its generations (one CPU model, one lock): more calls in flight would
-        # only queue behind the lock and eat into each call's timeout
-        sem = asyncio.Semaphore(1 if self.model.startswith("evalab/") else self.concurrency)
+        # the embedded model (evalab/...) micro-batches concurrent calls into one generation (evalab.llm.MicroBatcher,
+        # each request with its own seed, so the texts do not depend on what else was in flight)
+        sem = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(requests), desc=desc, unit="call", disable=not progress, leave=False)
 
         async def one(i: int, messages: list[dict[str, str]], seed: int) -> CallResult:
