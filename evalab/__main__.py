@@ -199,7 +199,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
-    return job()
+    from .rewards import MissingRewardError
+    from .store import StoreWriteError
+
+    try:
+        return job()
+    except (StoreWriteError, MissingRewardError) as e:  # an experiment that must stop: one line, store resumable
+        if debug:
+            raise
+        print(f"evalab: stopped: {_one_line(e)}", file=sys.stderr)
+        return 1
 
 
 def _prepare(a: argparse.Namespace) -> Callable[[], int]:
@@ -254,13 +263,7 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
     run = EvaRun(cfg, progress=not a.quiet)
 
     def _run() -> int:
-        from .store import StoreWriteError
-
-        try:
-            summary = run_with_progress(run, show=not a.quiet)
-        except StoreWriteError as e:  # disk full etc.: one line, the store stays resumable
-            print(f"evalab: {e}", file=sys.stderr)
-            return 1
+        summary = run_with_progress(run, show=not a.quiet)
         print(summary.to_string(index=False))
         return 0
     return _run

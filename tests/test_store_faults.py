@@ -87,8 +87,23 @@ def test_cli_stops_with_one_line(tmp_path, monkeypatch, capsys):
         raise StoreWriteError(errno.ENOSPC, f"could not write {tmp_path}/x.parquet: [Errno 28] No space left on "
                                             "device; the run store is unchanged")
 
-    monkeypatch.setattr(EvaRun, "run", disk_full)
+    monkeypatch.setattr(EvaRun, "run_stage", disk_full)  # the CLI runs stage by stage under its progress bar
     rc = cli.main(["run", "--profile", "ci", "--run-dir", str(tmp_path / "r"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert rc == 1
-    assert len(err.splitlines()) == 1 and err.startswith("evalab: could not write") and "No space left" in err
+    assert len(err.splitlines()) == 1 and err.startswith("evalab: stopped: could not write") and "No space left" in err
+
+
+def test_cli_stops_with_one_line_on_missing_rewards(tmp_path, monkeypatch, capsys):
+    from evalab.rewards import MissingRewardError
+
+    def judge_down(self, *a, **k):
+        raise MissingRewardError("reward 'judge:x' left 40% of 24 responses unscored (max_missing_reward=0.05); "
+                                 "first error: ConnectionError")
+
+    monkeypatch.setattr(EvaRun, "run_stage", judge_down)
+    rc = cli.main(["run", "--profile", "ci", "--run-dir", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and "judge:x" in err and "first error" in err
+    with pytest.raises(MissingRewardError):  # --debug keeps the traceback
+        cli.main(["run", "--profile", "ci", "--run-dir", str(tmp_path / "r"), "--quiet", "--debug"])
