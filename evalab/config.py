@@ -397,9 +397,9 @@ def trainer_recipe(trainer: str, profile: str = "paper") -> dict[str, Any]:
     """Every field of ``RECIPE_FIELDS`` for ``trainer`` under ``profile``: the paper's recipe, adapted by the
     profile (learning rate scaled, budgets capped, warmup the profile's; β/γ/λ/schedule/optimizer the
     trainer's own, except that a profile's β is DPO's)."""
-    if trainer not in TRAINER_RECIPES:
+    if not isinstance(trainer, str) or trainer not in TRAINER_RECIPES:
         raise ValueError(f"EvaConfig.trainer={trainer!r}: unknown trainer; choose one of {TRAINERS}")
-    if profile not in PROFILES_OVERRIDES:
+    if not isinstance(profile, str) or profile not in PROFILES_OVERRIDES:
         raise ValueError(f"profile={profile!r}: unknown profile; choose one of {PROFILES}")
     defaults = EvaConfig.__dataclass_fields__
     rec = {k: defaults[k].default for k in RECIPE_FIELDS}

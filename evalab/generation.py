@@ -475,9 +475,7 @@ class TransformersBackend(_ChatBackend):
         finally:
             if was_training:
                 self.model.train()
-        stats.seconds = time.perf_counter() - t0
-        self.last_stats = stats
-        self.last_token_counts, self.last_finished = counts, finished
+        self._record(stats, t0, counts, finished)
         self.last_prompt_tokens = [len(e) for e in encoded]
         return results
 
@@ -527,10 +525,15 @@ class TransformersBackend(_ChatBackend):
         finally:
             if was_training:
                 self.model.train()
+        self._record(stats, t0, counts, finished)
+        return results
+
+    def _record(self, stats: Any, t0: float, counts: list, finished: list) -> None:
+        """What the last call did (``last_stats``, per-sample token counts and finished flags), for the benchmarks
+        and the stores' token accounting."""
         stats.seconds = time.perf_counter() - t0
         self.last_stats = stats
         self.last_token_counts, self.last_finished = counts, finished
-        return results
 
     def _sampling_kwargs(self, temperature: float, top_p: float) -> dict[str, Any]:
         """``generate`` kwargs: greedy at temperature 0, else temperature + nucleus sampling (no top-k)."""

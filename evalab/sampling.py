@@ -39,11 +39,7 @@ def subset_size(n: int, fraction: float) -> int:
 
 
 def _check_weights(weights: np.ndarray) -> np.ndarray:
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 1:
-        raise ValueError(f"weights must be 1-D (one per prompt); got shape {w.shape}")
-    if w.size == 0:
-        raise ValueError("empty prompt set: no weights to sample from")
+    w = _check_shape(weights)
     if not np.isfinite(w).all():
         i = int(np.flatnonzero(~np.isfinite(w))[0])
         raise ValueError(f"weight of prompt #{i} is {w[i]}; weights must be finite")
