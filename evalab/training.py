@@ -197,9 +197,12 @@ def trl_args(cfg: EvaConfig, work_dir: Path, *, n_pairs: int, save_steps: int | 
         from trl import DPOConfig as Config
 
         # reference log-probs once per call (not once per epoch); the pass over the pairs runs without grads,
-        # so it takes larger batches
+        # so it takes larger batches. One process only: under `accelerate launch` TRL 1.16 writes that pass's
+        # cache into the in-memory dataset's per-process temp dir, which the other ranks cannot open
+        # (FileNotFoundError on rank 1); there the reference runs with each step, as before.
+        precompute = int(os.environ.get("WORLD_SIZE", "1")) <= 1
         specific: dict[str, Any] = dict(beta=cfg.beta, pad_to_multiple_of=None, padding_free=False,
-                                        precompute_ref_log_probs=True,
+                                        precompute_ref_log_probs=precompute,
                                         precompute_ref_batch_size=max(per_device, REF_BATCH_SIZE))
     elif cfg.trainer == "simpo":
         from trl.experimental.cpo import CPOConfig as Config
