@@ -57,13 +57,19 @@ px.bar(timing, x="stage", y="seconds", color="iteration", barmode="group",
 
 # %% [markdown]
 # ## Prompts before and after the creator
-# Evolved prompts keep a pointer to their parent; here are a few parent → child pairs of iteration 0.
+# Evolved prompts keep a pointer to their parent. With chained evolution (the default) the parent is the
+# previous step of the chain, which may itself be a variant; `root` is the X_0 prompt the chain started from.
 
 # %%
 X0 = {p.id: p for p in run.prompts(0)}
 X1 = run.store.read_table(0, "next_prompts")
+steps = run.store.read_table(0, "evolved")
+text_of = {**{i: p.text for i, p in X0.items()}, **dict(zip(steps["id"], steps["text"]))}
+root_of = dict(zip(steps["id"], steps["root_id"]))
 ev1 = X1[X1.source == "evolved"].head(5)
-pd.DataFrame({"operator": ev1.operator, "parent": [X0[i].text for i in ev1.parent_id], "child": ev1.text})
+pd.DataFrame({"operator": ev1.operator, "depth": [int(steps.set_index("id").depth.get(i, 1)) for i in ev1.id],
+              "root": [X0[root_of[i]].text for i in ev1.id], "parent": [text_of[i] for i in ev1.parent_id],
+              "child": ev1.text})
 
 # %% [markdown]
 # ## The preference pairs
