@@ -27,8 +27,9 @@ PAIRS = pd.DataFrame({
     "rejected": ["I will not answer.", "No.", "Seven.", "Tables are furniture."],
 })
 SWAPPED = PAIRS.rename(columns={"chosen": "rejected", "rejected": "chosen"})
-SETTINGS = {  # a learning rate that moves a random 2-layer model visibly in 3 steps
-    "dpo": dict(beta=0.1), "sppo": dict(beta=0.1), "simpo": dict(beta=2.0, simpo_gamma=0.5),
+SETTINGS = {  # a learning rate that moves a random 2-layer model visibly in 3 steps; one optimizer for all (the
+    # loss's direction is under test; SPPO's recipe optimizer, RMSprop, takes ~10x-lr first steps at this lr)
+    "dpo": dict(beta=0.1), "sppo": dict(beta=0.1, optim="adamw_torch_fused"), "simpo": dict(beta=2.0, simpo_gamma=0.5),
     "orpo": dict(orpo_lambda=0.5),
 }
 
