@@ -23,10 +23,10 @@ by ``with_trainer(cfg, trainer)`` on an existing config. Fields the caller sets 
 How a CPU profile combines with a trainer's recipe (``trainer_recipe``): the recipe values a profile states
 (``learning_rate``, ``beta``, ``epochs``, ...) are stated for DPO, the default trainer, and carry over to
 trainer T as follows —
-- ``learning_rate``: T's paper lr scaled by the profile's factor (profile lr / DPO's paper lr = 20 for ci and
-  demo), so SimPO keeps its 1.6x DPO's step;
+- ``learning_rate``: T's paper lr scaled by the profile's factor (profile lr / DPO's paper lr = 20 for ci, 40
+  for demo), so SimPO keeps its 1.6x DPO's step;
 - ``epochs``, ``train_batch_size``, ``max_length``, ``max_prompt_length``: the profile's value is a cap (CPU
-  budget): min(T's value, the profile's) — SPPO's 6 epochs run 1 (ci) or 2 (demo);
+  budget): min(T's value, the profile's) — SPPO's 6 epochs run 1 (ci and demo);
 - ``warmup_ratio``: the profile's (0 in ci and demo: a CPU iteration has a handful of optimizer steps, and
   the measured learning demo ran without warmup);
 - ``beta``, ``simpo_gamma``, ``orpo_lambda``, ``lr_scheduler``, ``optim``: T's own paper values; a profile's β
@@ -343,10 +343,12 @@ PROFILES_OVERRIDES: dict[str, dict[str, Any]] = {
                gen_batch_size=8, subset_fraction=0.5, n_variants=2, creator_max_tokens=48,
                learning_rate=1e-5, beta=0.1, epochs=1.0, train_batch_size=4, max_length=256,
                max_prompt_length=128, warmup_ratio=0.0, warmup_round=False),
+    # demo: one epoch at twice the lr of the 2-epoch recipe it replaced (half the DPO compute; README "Does
+    # the solver learn?" measures it), all creator calls of a chain step in one micro-batch (concurrency 48)
     "demo": dict(n_prompts=48, n_eval=40, n_responses=4, max_new_tokens=64, eval_max_new_tokens=64,
-                 gen_batch_size=16, learning_rate=1e-5, beta=0.1, epochs=2.0, train_batch_size=8,
-                 max_length=384, max_prompt_length=192, creator_max_tokens=96, warmup_ratio=0.0,
-                 warmup_round=False),
+                 gen_batch_size=16, learning_rate=2e-5, beta=0.1, epochs=1.0, train_batch_size=8,
+                 max_length=384, max_prompt_length=192, creator_max_tokens=96, creator_concurrency=48,
+                 warmup_ratio=0.0, warmup_round=False),
     "paper": dict(),
 }
 

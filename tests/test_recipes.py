@@ -42,12 +42,12 @@ def test_cpu_profile_scales_the_trainers_recipe_instead_of_handing_it_dpos_beta(
     assert simpo.learning_rate == pytest.approx(1.6e-5)  # the profile's ×20 on SimPO's 8e-7
     assert (simpo.epochs, simpo.train_batch_size, simpo.max_length) == (1.0, 4, 256)  # capped by the profile
     sppo = profile_config("demo", trainer="sppo")
-    assert (sppo.beta, sppo.lr_scheduler, sppo.optim, sppo.epochs) == (0.001, "linear", "rmsprop", 2.0)
+    assert (sppo.beta, sppo.lr_scheduler, sppo.optim, sppo.epochs) == (0.001, "linear", "rmsprop", 1.0)
     assert (sppo.max_length, sppo.max_prompt_length) == (384, 192)
     # DPO under the CPU profiles is what the stored results were measured with
-    for prof, epochs in (("ci", 1.0), ("demo", 2.0)):
+    for prof, lr in (("ci", 1e-5), ("demo", 2e-5)):
         d = profile_config(prof)
-        assert (d.trainer, d.learning_rate, d.beta, d.epochs, d.warmup_ratio) == ("dpo", 1e-5, 0.1, epochs, 0.0)
+        assert (d.trainer, d.learning_rate, d.beta, d.epochs, d.warmup_ratio) == ("dpo", lr, 0.1, 1.0, 0.0)
         assert d.optim == "adamw_torch_fused" and d.warmup_round is False
 
 
