@@ -7,13 +7,14 @@ Both arms run the demo profile's creator (``make_creator(profile_config("demo"))
 its LLM rewrites through ``litellm.acompletion`` on the embedded model, the same cleaning and validation)
 on the same selected prompts and seed:
 
-* ``sequential`` — the creator as the loop runs it today: calls to ``evalab/...`` one at a time;
-* ``batched``    — the same creator sending ``creator_concurrency`` calls at once; evalab's local provider
-                   (``evalab.llm.MicroBatcher``) collects them and generates each group in one batched call.
+* ``sequential`` — ``creator_concurrency=1``: one call to the embedded model at a time;
+* ``batched``    — the demo's ``creator_concurrency`` (48): every call of a chain step is in flight at once, and
+                   evalab's local provider (``evalab.llm.MicroBatcher``) generates them in one batched call.
 
-The creator limits calls to ``evalab/`` models to one in flight (creator.py, ``_acall_all``), so the batched
-arm reaches the same provider under a second provider name, ``evalab-batched/``, registered here with the
-same handler. Prints seconds, calls/s, accepted variants and the requests served per generation.
+With the paper's chained evolution a chain step can only batch the calls of that step (one per selected
+prompt that needs an LLM rewrite; the structured evolver's code operators need none), so the batches are at
+most the number of selected prompts; ``--evolution independent`` sends all ``n_variants`` calls per prompt at
+once. Prints seconds, calls/s, accepted variants and the requests served per generation.
 """
 
 from __future__ import annotations
@@ -27,25 +28,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import evalab  # noqa: E402,F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is imported)
-import litellm  # noqa: E402
 from evalab import llm  # noqa: E402
 from evalab.config import profile_config  # noqa: E402
 from evalab.creator import make_creator  # noqa: E402
 from evalab.prompts import load_prompts  # noqa: E402
 
-ALIAS = "evalab-batched"
-
-
-def register_alias() -> None:
-    llm.register_local_provider()
-    if not any(e.get("provider") == ALIAS for e in litellm.custom_provider_map):
-        litellm.custom_provider_map.append({"provider": ALIAS, "custom_handler": llm._HANDLER})
-    litellm.utils.custom_llm_setup()
-
-
-def run_arm(name: str, model: str, prompts, seed: int) -> dict:
-    cfg = profile_config("demo")
-    creator = make_creator(cfg.replace(creator=model))
+def run_arm(name: str, concurrency: int, prompts, seed: int, evolution: str) -> dict:
+    cfg = profile_config("demo", evolution=evolution)
+    creator = make_creator(cfg.replace(creator_concurrency=concurrency))
     batcher = llm.get_batcher("smollm2-135m")
     n0 = len(batcher.batch_sizes)
     t0 = time.perf_counter()
@@ -63,17 +53,22 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=12)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--evolution", default="chained", choices=["chained", "independent"])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     a = ap.parse_args()
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     n = 3 if a.quick else a.prompts
-    cfg = profile_config("demo")
+    cfg = profile_config("demo", evolution=a.evolution)
     prompts = load_prompts(cfg.prompt_set, n)
-    register_alias()
     llm.chat("evalab/smollm2-135m", [{"role": "user", "content": "hi"}], max_tokens=2, seed=0)  # warm-up
-    print(f"# demo creator ({cfg.evolver}, max_tokens {cfg.creator_max_tokens}, concurrency "
+    print(f"# demo creator ({cfg.evolver}, {cfg.evolution}, max_tokens {cfg.creator_max_tokens}, concurrency "
           f"{cfg.creator_concurrency}) on {n} prompts × {cfg.n_variants} variants; load average "
           f"{os.getloadavg()[0]:.1f}")
-    rows = [run_arm("sequential", "evalab/smollm2-135m", prompts, a.seed),
-            run_arm("batched", f"{ALIAS}/smollm2-135m", prompts, a.seed)]
+    rows = [run_arm("sequential", 1, prompts, a.seed, a.evolution),
+            run_arm("batched", cfg.creator_concurrency, prompts, a.seed, a.evolution)]
     print(f"{'arm':<12}{'calls':>6}{'seconds':>9}{'calls/s':>9}{'accepted':>10}{'generations':>13}{'req/gen':>9}")
     for r in rows:
         print(f"{r['arm']:<12}{r['calls']:>6}{r['seconds']:>9.1f}{r['calls_per_s']:>9.2f}"

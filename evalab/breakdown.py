@@ -140,3 +140,21 @@ def gain_per_cost(stores: Mapping[str, Sequence[Any]], metric: str = "full") -> 
                      "gain_per_pair": g / pr if pr > 0 else float("nan")})
     return pd.DataFrame(rows, columns=["arm", "n_seeds", "gain", "gen_tokens", "n_pairs", "gain_per_mtok",
                                        "gain_per_pair"])
+
+
+def heldout_headline(run_dir: Any) -> str:
+    """One line of a run's held-out result, first evaluated solver to last: "θ0 → θ2 held-out (40 prompts):
+    fully satisfied 0.117 → 0.189, constraints satisfied 0.258 → 0.335". Raises ValueError when the run has
+    no held-out evaluation yet (the line names the run directory)."""
+    from .loop import summarize
+    from .store import RunStore
+
+    summ = summarize(RunStore(run_dir))
+    done = summ.dropna(subset=["heldout_full_rate"]) if "heldout_full_rate" in summ else summ.iloc[0:0]
+    if done.empty:
+        raise ValueError(f"run_dir={str(run_dir)!r}: no held-out evaluation stored yet")
+    first, last = done.iloc[0], done.iloc[-1]
+    n_eval = RunStore(run_dir).config.n_eval
+    return (f"θ{int(first.iteration)} → θ{int(last.iteration)} held-out ({n_eval} prompts): fully satisfied "
+            f"{first.heldout_full_rate:.3f} → {last.heldout_full_rate:.3f}, constraints satisfied "
+            f"{first.heldout_constraint_rate:.3f} → {last.heldout_constraint_rate:.3f}")

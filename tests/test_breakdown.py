@@ -249,3 +249,28 @@ def test_gain_per_cost_on_stores_with_evals_only(tmp_path):
                                   "per_prompt": {"prompt_id": ["a", "b"], "frac": full, "full": full}})
     g = gain_per_cost({"eva": [st]})
     assert g.gain.tolist() == [0.5] and g.gain_per_mtok.isna().all() and g.gain_per_pair.isna().all()
+
+
+def test_heldout_headline_reads_first_and_last_evaluated_solver(tmp_path):
+    from evalab.breakdown import heldout_headline
+    from evalab.loop import summarize
+    from evalab.store import RunStore
+
+    d = build_fake_run(tmp_path / "run", n_iterations=2, n_prompts=6, seed=3)
+    summ = summarize(RunStore(d)).dropna(subset=["heldout_full_rate"])
+    line = heldout_headline(d)
+    first, last = summ.iloc[0], summ.iloc[-1]
+    assert line.startswith(f"θ{int(first.iteration)} → θ{int(last.iteration)} held-out")
+    assert f"fully satisfied {first.heldout_full_rate:.3f} → {last.heldout_full_rate:.3f}" in line
+    assert f"constraints satisfied {first.heldout_constraint_rate:.3f} → {last.heldout_constraint_rate:.3f}" in line
+
+
+def test_heldout_headline_names_a_run_without_evaluation(tmp_path):
+    from evalab.breakdown import heldout_headline
+    from evalab.config import profile_config
+    from evalab.store import RunStore
+
+    d = tmp_path / "empty"
+    RunStore(d, profile_config("ci", run_dir=str(d)))
+    with pytest.raises(ValueError, match="no held-out evaluation"):
+        heldout_headline(d)
