@@ -24,11 +24,12 @@ cores=$(python3 -c "import os; print(len(os.sched_getaffinity(0)))")
 lanes="${EVALAB_NB_LANES:-$([ "$cores" -ge 2 ] && echo 2 || echo 1)}"
 threads="${EVALAB_NB_THREADS:-$([ "$lanes" -ge 2 ] && echo $((cores / 2)) || echo "$cores")}"
 mkdir -p "$out/runs"
+out=$(cd "$out" && pwd)  # absolute: papermill runs the notebooks from notebooks/
 export LITELLM_LOCAL_MODEL_COST_MAP=True TOKENIZERS_PARALLELISM=false OMP_WAIT_POLICY=PASSIVE
 export OMP_NUM_THREADS="$threads"
 
 run_one() {  # run_one NAME: execute notebooks/NAME.ipynb into $out, its log in $out/NAME.log
-  local name="$1" run_dir="$PWD/$out/runs/$1" t0=$SECONDS
+  local name="$1" run_dir="$out/runs/$1" t0=$SECONDS
   # 02 visualizes a finished run: the demo run this repo ships (data/demo_run)
   if [ "$name" = "02_curriculum" ]; then run_dir="$PWD/data/demo_run"; fi
   echo "=== $name (profile=$profile) started"
