@@ -295,3 +295,23 @@ def test_online_eva_refuses_offline_only_predictions(tmp_path, over, field):
     cfg = profile_config("ci", run_dir=str(tmp_path), **over)
     with pytest.raises(ValueError, match=f"EvaConfig.{field}=.*offline only"):
         EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), cfg, evolve_every=1)
+
+
+def test_run_store_guards_the_new_fields_and_old_runs_resume(tmp_path):
+    import json
+
+    from evalab.store import ConfigMismatch, RunStore
+
+    d = tmp_path / "old"
+    cfg = profile_config("ci", run_dir=str(d))
+    RunStore(d, cfg)
+    old = json.loads((d / "config.json").read_text())
+    for k in ("sampling", "skip", "frontier_band", "novelty_max_rougeL", "thompson_discount", "greso_target"):
+        if k != "sampling":
+            old.pop(k)
+    (d / "config.json").write_text(json.dumps(old))
+    RunStore(d, cfg)  # a run directory older than the curricula fields: they were off
+    with pytest.raises(ConfigMismatch, match="frontier_band"):
+        RunStore(d, cfg.replace(frontier_band=[0.2, 0.8]))
+    with pytest.raises(ConfigMismatch, match="sampling"):
+        RunStore(d, cfg.replace(sampling="thompson"))
