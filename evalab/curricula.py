@@ -83,11 +83,9 @@ def zero_variance(rewards: np.ndarray) -> np.ndarray:
     """Per prompt: its scored rewards are all equal (GRESO's zero-variance prompt: no advantage, no pair). A
     prompt with fewer than two scored responses is not an observation of variance: False."""
     r = np.asarray(rewards, dtype=float)
-    n = (~np.isnan(r)).sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        spread = np.nanmax(np.where(n[:, None] > 0, r, 0.0), axis=1) - np.nanmin(np.where(n[:, None] > 0, r, 0.0),
-                                                                               axis=1)
-    return (n >= 2) & (spread <= PASS_TOL)
+    valid = ~np.isnan(r)
+    spread = np.where(valid, r, -np.inf).max(axis=1) - np.where(valid, r, np.inf).min(axis=1)
+    return (valid.sum(axis=1) >= 2) & (spread <= PASS_TOL)
 
 
 # =====================================================================================================
