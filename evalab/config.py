@@ -49,6 +49,8 @@ from typing import Any
 
 METRICS = ("a_min", "a_avg", "a_dts", "var", "avg", "inv_avg", "inv_a_min", "uniform")
 STRATEGIES = ("weighted", "greedy", "uniform", "band")
+PREDICTIVE = ("thompson",)  # sampling strategies that choose before step 1 generates (evalab.curricula)
+SKIPS = ("", "greso")
 EVOLUTIONS = ("chained", "independent")
 BUFFERS = ("uniform", "informative")
 FILLS = ("buffer", "quota")
@@ -122,6 +124,17 @@ class EvaConfig:
     band_high: float = _f(0.8, "sampling='band': highest mean reward (pass rate) kept, reward units (verl #2791: 0.8)")
     ema: float = _f(0.0, "EMA decay of each prompt's mean reward across iterations (0 = off; prior: the prompt's "
                     "own or its lineage parent's EMA); avg/inv_avg weigh the EMA (evalab.breakdown)")
+    # prediction before sampling (evalab.curricula; issue 15): choose / skip prompts of X_t before step 1 generates
+    target_pass_rate: float = _f(0.5, "sampling='thompson': the pass rate p* whose prompts are chosen (MoPPS: 0.5)")
+    thompson_prior_alpha: float = _f(1.0, "sampling='thompson': α₀ of each prompt's Beta prior on its pass rate")
+    thompson_prior_beta: float = _f(1.0, "sampling='thompson': β₀ of each prompt's Beta prior on its pass rate")
+    thompson_discount: float = _f(0.8, "sampling='thompson': λ in (0, 1] of MoPPS's update α ← λα + passes, "
+                                  "β ← λβ + fails (evalab's choice per iteration; 1 = no forgetting)")
+    skip: str = _f("", "'greso': skip prompts of X_t before step 1 with probability 1 − p_e^z (z: the prompt's run "
+                   "of zero-variance observations; GRESO, arXiv 2506.02177); '' = off")
+    greso_target: float = _f(0.25, "skip='greso': target zero-variance share of step 1's prompts; p_e steers toward it")
+    greso_step: float = _f(0.05, "skip='greso': step Δ of p_e per iteration (also its floor; evalab's choice)")
+    greso_explore_init: float = _f(0.5, "skip='greso': initial exploration probability p_e (evalab's choice)")
 
     # --- creator (step 4) ---------------------------------------------------------------------------
     creator: str = _f(LOCAL_CREATOR, "creator LLM as a litellm model string, e.g. 'gemini/gemini-1.5-pro'")
@@ -133,6 +146,8 @@ class EvaConfig:
                                   "micro-batches them)")
     creator_max_tokens: int = _f(256, "token budget of one creator call")
     max_prompt_chars: int = _f(2000, "variants longer than this are rejected as over-long")
+    novelty_max_rougeL: float = _f(1.0, "variants whose ROUGE-L F against X_t or an earlier accepted variant exceeds "
+                                   "this are rejected as not_novel (SeRL: 0.7; 1.0 = off)")
 
     # --- next prompt set (step 5) -------------------------------------------------------------------
     evolved_ratio: float = _f(0.8, "share of evolved prompts in X_{t+1} (paper: 80%)")
@@ -142,6 +157,8 @@ class EvaConfig:
     fill: str = _f("buffer", "too few accepted variants for the evolved quota: 'buffer' (back-fill with buffer "
                    "prompts) or 'quota' (re-ask the creator up to fill_max_rounds times, then back-fill)")
     fill_max_rounds: int = _f(3, "fill='quota': extra creator rounds at most (each evolves the selected prompts again)")
+    frontier_band: list = _f([], "[low, high]: evolved prompts of X_{t+1} whose step-6 pass rate is outside the band "
+                             "give no preference pair (R-Zero 0.3..0.8, SeRL 0.2..0.8); [] = off")
 
     # --- solver training (step 6) -------------------------------------------------------------------
     trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}; profile_config(trainer=...) and "
@@ -187,8 +204,9 @@ class EvaConfig:
         self._check_types()
         if self.metric not in METRICS and not self.metric.startswith("callable:"):
             bad("metric", f"unknown metric; choose one of {METRICS}")
-        if self.sampling not in STRATEGIES:
-            bad("sampling", f"unknown strategy; choose one of {STRATEGIES}")
+        if self.sampling not in STRATEGIES + PREDICTIVE:
+            bad("sampling", f"unknown strategy; choose one of {STRATEGIES + PREDICTIVE}")
+        self._validate_curricula(bad)
         if not self.band_low <= self.band_high:
             bad("band_low", f"must be <= band_high={self.band_high!r}")
         if self.evolution not in EVOLUTIONS:
@@ -259,6 +277,24 @@ class EvaConfig:
         if self.max_prompt_length >= self.max_length:
             bad("max_prompt_length", f"must be < max_length={self.max_length}")
 
+    def _validate_curricula(self, bad: Any) -> None:
+        """The prediction-before-sampling and frontier fields (evalab.curricula)."""
+        if self.skip not in SKIPS:
+            bad("skip", f"choose one of {SKIPS}")
+        for name in ("target_pass_rate", "greso_target", "novelty_max_rougeL"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                bad(name, "must be in [0, 1]")
+        for name in ("thompson_prior_alpha", "thompson_prior_beta"):
+            if not getattr(self, name) > 0:
+                bad(name, "a Beta prior parameter must be > 0")
+        for name in ("thompson_discount", "greso_step", "greso_explore_init"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                bad(name, "must be in (0, 1]")
+        fb = self.frontier_band
+        if fb and not (len(fb) == 2 and all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in fb)
+                       and 0.0 <= fb[0] <= fb[1] <= 1.0):
+            bad("frontier_band", "must be [] (off) or [low, high] with 0 <= low <= high <= 1 (pass rates)")
+
     def _check_types(self) -> None:
         """Every field has its declared type (int: an integer, not a float or bool; float: a finite number; str,
         bool, dict as declared), else one ValueError naming it. numpy scalars become Python numbers."""
@@ -278,6 +314,11 @@ class EvaConfig:
             elif kind in ("str", "bool", "dict"):
                 ok = isinstance(v, {"str": str, "bool": bool, "dict": dict}[kind])
                 why = f"must be a {kind}"
+            elif kind == "list":  # a tuple is a fine list (JSON stores lists)
+                ok = isinstance(v, (list, tuple))
+                if ok:
+                    setattr(self, f.name, list(v))
+                why = "must be a list"
             else:
                 continue
             if not ok:
@@ -328,6 +369,8 @@ IDENTITY_FIELDS = (
     "warmup_round", "pool_set", "warmup_ratio", "optim",
     "band_low", "band_high", "evolution", "buffer", "fill", "fill_max_rounds",
     "informativeness_reward", "ema",
+    "target_pass_rate", "thompson_prior_alpha", "thompson_prior_beta", "thompson_discount", "skip", "greso_target",
+    "greso_step", "greso_explore_init", "novelty_max_rougeL", "frontier_band", "pass_threshold",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,

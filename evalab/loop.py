@@ -35,6 +35,11 @@ The paper's protocol and controls (``round_of`` names each iteration's kind; ``s
     mode="no_evolve"  the paper's "[no evolve]": iteration t trains on the informative subset of X_t
                       (``sampling`` greedy or weighted), with new samples of θ_t; X_{t+1} = X_t, so the next
                       iteration selects again under θ_{t+1}                                  informative_subset
+
+Beyond eva (``evalab.curricula``, issue 15): ``sampling="thompson"`` (MoPPS) and ``skip="greso"`` (GRESO) decide
+before step 1 which prompts of X_t are generated for (stage ``prediction``, written with ``responses``; the
+summary's ``rollouts_saved``); ``frontier_band`` drops out-of-band evolved prompts before pairs (``frontier_*``
+columns); ``novelty_max_rougeL`` rejects variants too close to X_t (reason ``not_novel``).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .breakdown import iteration_gen_tokens
-from .config import METRICS, EvaConfig
+from .config import METRICS, PREDICTIVE, EvaConfig
 from .informativeness import all_metrics, as_reward_matrix, reward_stats, weights_from_values
 from .prompts import Prompt, frame_to_prompts, load_prompts, prompts_to_frame
 from .sampling import in_band, mix_next_set, sample_subset
@@ -179,7 +184,7 @@ CREATOR_STATS = ("calls", "retries", "prompt_tokens", "completion_tokens", "seco
 
 def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, iteration: int, seed: int,
                    progress: bool = True, existing: Sequence[str] = (), evolution: str | None = None,
-                   quota: int = 0, max_rounds: int = 0) -> pd.DataFrame:
+                   quota: int = 0, max_rounds: int = 0, novelty_max_rougeL: float = 1.0) -> pd.DataFrame:
     """Step 4: creator variants of every selected prompt, each accepted or rejected with a reason.
 
     ``existing``: texts already in the prompt set (a variant equal to one is rejected as a duplicate).
@@ -187,6 +192,8 @@ def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, ite
     while fewer than ``quota`` variants are accepted, ask the creator again (new seed, every earlier text
     counted as existing), at most ``max_rounds`` extra rounds; column ``round`` says which. The creator's
     accounting of every round, summed (calls, retries, tokens, wall seconds, USD), is ``df.attrs["creator"]``.
+    ``novelty_max_rougeL`` < 1: accepted variants whose ROUGE-L F against ``existing`` or an earlier accepted
+    variant exceeds it are rejected as ``not_novel`` (``evalab.curricula.novelty_reject``).
     """
     from .creator import variants_to_frame
 
@@ -207,6 +214,10 @@ def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, ite
         variants = creator.evolve(prompts, n_variants, iteration=iteration, seed=seed if r == 0 else seed + 7919 * r,
                                   progress=progress, existing=seen, **kw)
         df = variants_to_frame(variants)
+        if novelty_max_rougeL < 1.0:
+            from .curricula import novelty_reject
+
+            df = novelty_reject(df, seen, novelty_max_rougeL)
         df["round"] = r
         frames.append(df)
         stats = getattr(creator, "last_stats", None) or {}
@@ -262,6 +273,46 @@ def informative_subset(current: Sequence[Prompt], selected: pd.DataFrame) -> lis
     step 3 selected, in selection order, not evolved."""
     by_id = {p.id: p for p in current}
     return [by_id[i] for i in selected["prompt_id"]]
+
+
+def predicted_subset(weights: pd.DataFrame, plan: pd.DataFrame, cfg: EvaConfig, seed: int) -> pd.DataFrame:
+    """Step 3 after a prediction (``evalab.curricula``): sampling="thompson" takes every generated prompt, closest
+    Thompson draw to target_pass_rate first; skip="greso" alone samples ``cfg.sampling`` among the generated
+    prompts, k = ceil(subset_fraction · |X_t|) of them (as many parents as without skipping)."""
+    from .sampling import subset_size
+
+    plan = plan[plan.in_set.astype(bool)]
+    if cfg.sampling in PREDICTIVE:
+        chosen = plan[plan.chosen_rank >= 0].sort_values("chosen_rank")
+        w = weights.set_index("prompt_id").loc[chosen.prompt_id]
+        sel = pd.DataFrame({"prompt_id": chosen.prompt_id.tolist(), "weight": w["weight"].to_numpy(float),
+                            "draw": chosen.draw.to_numpy(float)})
+        sel["rank"] = np.arange(len(sel))
+        return sel
+    k = subset_size(len(plan), cfg.subset_fraction)
+    return select_informative(weights, min(1.0, k / len(weights)), cfg.sampling, seed,
+                              band=(cfg.band_low, cfg.band_high))
+
+
+def frontier_filter(prompts: Sequence[Prompt], texts: list[list[Any]], rewards: np.ndarray, next_prompts: pd.DataFrame,
+                    band: Sequence[float], pass_threshold: float
+                    ) -> tuple[list[Prompt], list[list[Any]], np.ndarray, dict[str, Any]]:
+    """The frontier check before pairs (``evalab.curricula.frontier_keep``): evolved prompts of X_{t+1} whose
+    step-6 pass rate is outside ``band`` are dropped; returns the kept prompts, texts, rewards and
+    frontier_n_evolved / frontier_n_dropped / frontier_drop_rate (dropped share of the evolved prompts)."""
+    from .breakdown import pass_breakdown
+    from .curricula import frontier_keep
+
+    source = dict(zip(next_prompts["id"], next_prompts["source"])) if "source" in next_prompts else {}
+    evolved = np.array([source.get(p.id) == "evolved" for p in prompts], dtype=bool)
+    keep = frontier_keep(pass_breakdown(rewards, pass_threshold)["pass_rate"].to_numpy(), evolved, band)
+    idx = np.flatnonzero(keep)
+    n_ev, n_drop = int(evolved.sum()), int((~keep).sum())
+    stats = {"frontier_n_evolved": n_ev, "frontier_n_dropped": n_drop,
+             "frontier_drop_rate": n_drop / n_ev if n_ev else float("nan")}
+    if n_drop:
+        log.info("frontier_band %s: %d of %d evolved prompts outside the band give no pair", list(band), n_drop, n_ev)
+    return [prompts[i] for i in idx], [texts[i] for i in idx], rewards[idx], stats
 
 
 def informative_buffer_pool(store: RunStore, t: int) -> tuple[list[Prompt], np.ndarray]:
@@ -506,14 +557,46 @@ class EvaRun:
 
     def _stage_responses(self, t: int) -> None:
         prompts = self.prompts(t)
+        if self.predicts(t):
+            prompts = self._predict_step1(t, prompts)
         df = generate_and_score(self.backend(t), self.reward, prompts, self.cfg,
                                 stage_seed(self.cfg.seed, t, "responses"), self.progress)
         self.store.write_table(t, "responses", annotate_responses(df, prompts, self.backend(t), self.reward))
 
+    def predicts(self, t: int) -> bool:
+        """Step 1 of iteration t is chosen before sampling (sampling="thompson" / skip="greso"): rounds that select."""
+        return (self.cfg.sampling in PREDICTIVE or bool(self.cfg.skip)) and "selected" in self.stages_of(t)
+
+    def _predict_step1(self, t: int, prompts: list[Prompt]) -> list[Prompt]:
+        """The prompts of X_t step 1 generates for (``evalab.curricula.plan_step1``); the state entering t and the
+        plan are stored first as stage ``prediction`` (a rerun after a crash reads them back: the same plan)."""
+        from .curricula import lineage_map, plan_step1, prediction_state, state_table
+
+        state = prediction_state(self.store, self.cfg, t)
+        lineage = {**(lineage_map(self.store, t - 1) if t > 0 else {}), **{p.id: p.parent_id for p in prompts}}
+        plan = plan_step1(state, [p.id for p in prompts], lineage, self.cfg, stage_seed(self.cfg.seed, t, "prediction"))
+        if not self.store.has(t, "prediction"):
+            self.store.write_table(t, "prediction", state_table(state, plan))
+        self.store.log_event("prediction", iteration=t, n_prompts=len(plan), n_generated=int(plan.generate.sum()),
+                             n_skipped=int(plan.skipped.sum()), rollouts_saved=int(plan.rollouts_saved.sum()),
+                             p_explore=float(state.p_explore))
+        keep = set(plan.prompt_id[plan.generate])
+        return [p for p in prompts if p.id in keep]
+
+    def step1_prompts(self, t: int) -> list[Prompt]:
+        """The prompts of X_t that step 1 generated for: all of X_t, except where a prediction skipped some."""
+        prompts = self.prompts(t)
+        if not self.store.has(t, "prediction"):
+            return prompts
+        plan = self.store.read_table(t, "prediction")
+        plan = plan[plan.in_set.astype(bool)]
+        keep = set(plan.prompt_id[plan.generate.astype(bool)])
+        return [p for p in prompts if p.id in keep]
+
     def _stage_weights(self, t: int) -> None:
         from .breakdown import pass_breakdown
 
-        prompts = self.prompts(t)
+        prompts = self.step1_prompts(t)
         ids = [p.id for p in prompts]
         resp = self.store.read_table(t, "responses")
         r = reward_matrix(resp, ids)
@@ -558,8 +641,12 @@ class EvaRun:
 
     def _stage_selected(self, t: int) -> None:
         w = self.store.read_table(t, "weights")
-        sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling, stage_seed(self.cfg.seed, t, "selected"),
-                                 band=(self.cfg.band_low, self.cfg.band_high))
+        if self.store.has(t, "prediction"):
+            sel = predicted_subset(w, self.store.read_table(t, "prediction"), self.cfg,
+                                   stage_seed(self.cfg.seed, t, "selected"))
+        else:
+            sel = select_informative(w, self.cfg.subset_fraction, self.cfg.sampling,
+                                     stage_seed(self.cfg.seed, t, "selected"), band=(self.cfg.band_low, self.cfg.band_high))
         self.store.write_table(t, "selected", sel)
 
     def _stage_evolved(self, t: int) -> None:
@@ -572,7 +659,8 @@ class EvaRun:
         df = evolve_prompts(self.creator, chosen, self.cfg.n_variants, t + 1,
                             stage_seed(self.cfg.seed, t, "evolved"), self.progress,
                             existing=[p.text for p in current], evolution=self.cfg.evolution,
-                            quota=quota, max_rounds=self.cfg.fill_max_rounds)
+                            quota=quota, max_rounds=self.cfg.fill_max_rounds,
+                            novelty_max_rougeL=self.cfg.novelty_max_rougeL)
         self.store.write_table(t, "evolved", df)  # df.attrs["creator"] (the accounting) travels in the parquet
         acc = int(df["accepted"].sum()) if len(df) else 0
         self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc,
@@ -637,9 +725,15 @@ class EvaRun:
         ids = [p.id for p in prompts]
         r = reward_matrix(resp, ids)
         texts = resp.pivot(index="prompt_id", columns="sample", values="response").loc[ids].values.tolist()
+        frontier: dict[str, Any] = {}
+        if self.cfg.frontier_band and self.store.has(t, "next_prompts") and round_of(self.cfg, t) == "eva":
+            prompts, texts, r, frontier = frontier_filter(prompts, texts, r, self.store.read_table(t, "next_prompts"),
+                                                          self.cfg.frontier_band, self.cfg.pass_threshold)
         pairs, stats = build_pairs(prompts, texts, r)
+        if frontier:
+            pairs.attrs["frontier"] = frontier
         self.store.write_table(t, "pairs", pairs)
-        self.store.log_event("pairs", iteration=t, **stats)
+        self.store.log_event("pairs", iteration=t, **stats, **frontier)
 
     def _stage_checkpoint(self, t: int) -> None:
         from .training import train_preference
@@ -760,7 +854,12 @@ def summarize(store: RunStore) -> pd.DataFrame:
             row.update(n_variants=len(ev), acceptance=float(ev.accepted.mean()) if len(ev) else float("nan"))
             row.update(creator_accounting(ev))
         if store.has(t, "pairs"):
-            row["n_pairs"] = len(store.read_table(t, "pairs"))
+            pairs = store.read_table(t, "pairs")
+            row["n_pairs"] = len(pairs)
+            row.update(pairs.attrs.get("frontier") or {})
+        if store.has(t, "prediction"):
+            plan = store.read_table(t, "prediction")
+            row["rollouts_saved"] = int(plan.loc[plan.in_set.astype(bool), "rollouts_saved"].sum())
         if store.has(t, "train_log"):
             tl = store.read_table(t, "train_log")
             if "loss" in tl and tl["loss"].notna().any():

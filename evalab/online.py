@@ -54,7 +54,7 @@ import pandas as pd
 from torch.utils.data import Sampler
 from transformers import TrainerCallback
 
-from .config import METRICS, EvaConfig
+from .config import METRICS, STRATEGIES, EvaConfig
 from .informativeness import as_reward_matrix, informativeness, weights_from_values
 from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
@@ -558,6 +558,10 @@ class EvaCallback(TrainerCallback):
             raise ValueError(f"evolve_every={evolve_every!r} must be >= 1")
         if cfg.metric not in METRICS:
             raise ValueError(f"EvaConfig.metric={cfg.metric!r}: online eva needs a built-in metric {METRICS}")
+        if cfg.sampling not in STRATEGIES or cfg.skip:  # evalab.curricula's predictions are offline-only so far
+            field = "sampling" if cfg.sampling not in STRATEGIES else "skip"
+            raise ValueError(f"EvaConfig.{field}={getattr(cfg, field)!r}: prediction before sampling is offline only "
+                             f"(EvaRun); online eva samples with one of {STRATEGIES}")
         self.pool = pool
         self.adapter = adapter
         self.creator = creator

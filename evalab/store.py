@@ -25,6 +25,9 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
         pairs.parquet           best-vs-worst preference pairs
         checkpoint/             the trained solver (= the solver entering iteration t+1)
         train_log.parquet       trainer log history (loss, rewards/margins, lr per step)
+        prediction.parquet      sampling="thompson" / skip="greso": the state entering t (Beta posterior, zero-
+                                variance run per prompt, p_e) and which prompts of X_t step 1 generated for
+                                (evalab.curricula)
 
 A stage is finished iff its file exists: files appear only through ``os.replace`` of a complete
 temporary file (directories: rename of a complete temporary directory), so a crash at any moment
@@ -48,7 +51,7 @@ import pandas as pd
 from .config import IDENTITY_FIELDS, LEGACY_DEFAULTS, EvaConfig
 
 STAGES = ("prompts", "eval", "responses", "weights", "selected", "evolved", "next_prompts",
-          "train_responses", "pairs", "checkpoint", "train_log")
+          "train_responses", "pairs", "checkpoint", "train_log", "prediction")
 _JSON_STAGES = {"eval"}
 _DIR_STAGES = {"checkpoint"}
 

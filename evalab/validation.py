@@ -21,6 +21,8 @@ reason (used by plots and tests) or None:
     duplicate           already produced (in ``seen``: the batch's inputs and earlier accepted variants)
     broken_constraints  structured: ``constraints.validate_constraints`` rejects the new constraint list
     error               the creator call failed after all retries (set by the creators, not by validation)
+    not_novel           ROUGE-L F against X_t or an earlier accepted variant above ``novelty_max_rougeL`` (set by
+                        the loop's step 4, ``evalab.curricula.novelty_reject``; off by default)
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import unicodedata
 from .prompts import Prompt
 
 REASONS = ("empty", "over_long", "injection", "refusal", "markup", "meta", "copy", "duplicate",
-           "broken_constraints", "error")
+           "broken_constraints", "error", "not_novel")
 ACCEPTED = "ok"
 
 # near-copy: word-level SequenceMatcher ratio >= NEAR_COPY_RATIO and at most

@@ -151,7 +151,7 @@ def test_not_injection(text):
 
 def test_reason_names_are_stable():
     assert REASONS == ("empty", "over_long", "injection", "refusal", "markup", "meta", "copy", "duplicate",
-                       "broken_constraints", "error")
+                       "broken_constraints", "error", "not_novel")
 
 
 @pytest.mark.parametrize("text", [
