@@ -638,6 +638,12 @@ class EvaRun:
         r = reward_matrix(resp, ids)
         texts = resp.pivot(index="prompt_id", columns="sample", values="response").loc[ids].values.tolist()
         pairs, stats = build_pairs(prompts, texts, r)
+        if self.cfg.pairs_per_iteration:  # the equal training budget of a reproduction grid (evalab.pairs)
+            from .pairs import budget_pairs
+
+            pairs, budget = budget_pairs(pairs, self.cfg.pairs_per_iteration, stage_seed(self.cfg.seed, t, "pairs"))
+            pairs.attrs["budget"] = budget
+            stats = {**stats, **budget}
         self.store.write_table(t, "pairs", pairs)
         self.store.log_event("pairs", iteration=t, **stats)
 
