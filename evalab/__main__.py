@@ -353,7 +353,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     iterations = a.iterations or f.get("iterations")
     if iterations is not None:
         overrides["iterations"] = iterations
-    base = _config(profile, str(Path(root) / "_base"), overrides)
+    base = _config(profile, str(root), overrides)  # each (arm, seed) gets its own run_dir (arm_config)
     for arm, ov in arms.items():
         for s in seeds:
             try:
