@@ -435,16 +435,20 @@ ONLINE_ARMS = ("online-eva", "online-seed")
 
 def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, steps: int = 8,
                     evolve_every: int = 2, trainer: str = "grpo", progress: bool = True,
-                    run_fn: Callable[..., Any] | None = None, **kw: Any) -> dict[str, list[Path]]:
+                    seed_prompts: Sequence[Any] | None = None, run_fn: Callable[..., Any] | None = None,
+                    **kw: Any) -> dict[str, list[Path]]:
     """``online-eva`` (an evolution event every ``evolve_every`` steps) and ``online-seed`` (the same trainer,
     steps, seeds and checkpoint cadence; ``evolve_every = steps + 1``, so no event fires and the trainer
     samples the seed prompts only) for every seed, in ``root/<arm>/seed<k>``; resumable like any online run.
-    ``run_fn`` replaces ``online.run_online_eva``. Returns {arm: [run_dir per seed]}."""
+    ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
+    replaces. Returns {arm: [run_dir per seed]}."""
     if run_fn is None:
         from .online import run_online_eva as run_fn
     if steps < 1 or evolve_every < 1:
         raise ValueError(f"steps={steps}, evolve_every={evolve_every}: each must be >= 1")
     checkpoint_every = kw.pop("checkpoint_every", evolve_every)  # the same cadence in both arms
+    if seed_prompts is not None:
+        kw["seeds"] = list(seed_prompts)
     out: dict[str, list[Path]] = {a: [] for a in ONLINE_ARMS}
     for arm in ONLINE_ARMS:
         every = evolve_every if arm == "online-eva" else steps + 1

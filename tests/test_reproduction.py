@@ -275,3 +275,23 @@ def test_online_curves_per_step_with_cis(tmp_path):
     assert (c[(c.arm == "online-seed") & (c.quantity == "zero_spread")]["mean"] == 1.0).all()
     with pytest.raises(FileNotFoundError, match="groups.parquet"):
         online_curves({"x": [tmp_path]})
+
+
+@pytest.mark.slow
+def test_online_arms_on_the_embedded_model(tmp_path):
+    """Both online arms through GRPO on the embedded solver, tiny: the seed-stream arm has no evolution event and
+    trains on seed prompts only; the curves cover every step of both."""
+    from evalab.creator import StructuredEvolver
+    from test_online import LengthReward, seed_prompts
+
+    cfg = profile_config("ci", evolved_ratio=1.0, subset_fraction=1.0, n_variants=2, learning_rate=1e-5)
+    runs = run_online_arms(cfg, [1], tmp_path, steps=3, evolve_every=1, prompts_per_step=2, num_generations=2,
+                           max_completion_length=8, seed_prompts=seed_prompts(4), reward=LengthReward(),
+                           creator=StructuredEvolver(llm_rewrite=False, n_variants=2), progress=False,
+                           torch_threads=1, checkpoint_every=0)
+    eva, seed_only = (pd.read_parquet(runs[a][0] / "groups.parquet") for a in ("online-eva", "online-seed"))
+    assert eva.evolved.any() and not seed_only.evolved.any()
+    assert set(seed_only.prompt_id) <= {p.id for p in seed_prompts(4)}
+    assert json.loads((runs["online-seed"][0] / "online_summary.json").read_text())["n_events"] == 0
+    c = online_curves(runs, n_boot=50)
+    assert set(c.arm) == {"online-eva", "online-seed"} and set(c.step) >= {1, 2, 3}
