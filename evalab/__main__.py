@@ -5,6 +5,8 @@
     python -m evalab summary runs/ci
     python -m evalab compare runs/abl --baseline static --out results.json   # an ablation's arms, with CIs
     python -m evalab config --profile paper --trainer simpo   # the effective config; what the papers fix
+    python -m evalab reproduce --config configs/reproduction.yaml --root runs/reproduction \
+        --out data/reproduction.json        # the multi-iteration grid (evalab/reproduction.py), resumable
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
 stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
@@ -29,6 +31,8 @@ from .config import EvaConfig, profile_config
 
 
 EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
+# keys of a `reproduce --config` yaml (command-line options win over them)
+REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot")
 
 
 class InputError(Exception):
@@ -178,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--baseline", default="static", help="arm the others are paired against")
     cmp_.add_argument("--metric", default="full", choices=["full", "frac"])
     cmp_.add_argument("--out", default=None, help="also write the tables (and per-seed scores) to this json")
+    rp = sub.add_parser("reproduce", help="run (or resume) the reproduction grid: arms × seeds × iterations under "
+                        "one budget, then write the results json (evalab/reproduction.py)")
+    rp.add_argument("--config", default=None, help="yaml with any of: " + ", ".join(REPRODUCE_KEYS))
+    rp.add_argument("--root", default=None, help="directory of the run stores, <root>/<arm>/seed<k>")
+    rp.add_argument("--out", default=None, help="results json (default data/reproduction.json)")
+    rp.add_argument("--profile", default=None, choices=["ci", "demo", "paper"])
+    rp.add_argument("--arms", default=None, help="comma-separated arms or groups (evalab.reproduction."
+                    "REPRODUCTION_ARMS, ARM_GROUPS: protocol, sampling, metrics, all)")
+    rp.add_argument("--seeds", default=None, help="comma-separated integers, e.g. 1,2,3")
+    rp.add_argument("--iterations", type=_positive_int, default=None)
+    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
+    rp.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
+    rp.add_argument("--quiet", action="store_true", help="only the plan and one line per finished (arm, seed)")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
@@ -191,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [x for x in argv if x != "--debug"]
     try:
         a = build_parser().parse_args(argv)
+        a.argv = argv
         job = _prepare(a)  # every input check; nothing has run yet
     except InputError as e:
         if debug:
@@ -237,6 +255,8 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         except (FileNotFoundError, ValueError) as e:
             raise InputError(f"compare {a.root}: {_one_line(e)}; give the root an ablation was written to") from e
         return lambda: _compare(a, stores)
+    if a.cmd == "reproduce":
+        return _prepare_reproduce(a)
     overrides = _parse_set(a.set)
     if a.cmd == "online":
         cfg = _config(a.profile, a.run_dir, overrides, eval_set=False)  # online mode has no held-out eval
@@ -265,6 +285,98 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         print(summary.to_string(index=False))
         return 0
     return _run
+
+
+def _reproduce_file(path: str | None) -> dict[str, Any]:
+    """The `reproduce --config` yaml as a dict (InputError naming the file or the unknown key)."""
+    from pathlib import Path
+
+    import yaml
+
+    if path is None:
+        return {}
+    if not Path(path).is_file():
+        raise InputError(f"--config {path}: file not found; give a yaml like configs/reproduction.yaml")
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"--config {path}: not valid yaml: {_one_line(e)}") from e
+    if not isinstance(data, dict):
+        raise InputError(f"--config {path}: expected a mapping of {', '.join(REPRODUCE_KEYS)}")
+    for k in data:
+        if k not in REPRODUCE_KEYS:
+            close = difflib.get_close_matches(str(k), REPRODUCE_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InputError(f"--config {path}: unknown key {k!r}; {hint}keys: {', '.join(REPRODUCE_KEYS)}")
+    if not isinstance(data.get("set", {}), dict):
+        raise InputError(f"--config {path}: 'set' must map EvaConfig fields to values")
+    return data
+
+
+def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
+    """Every input of `reproduce` checked (arms, seeds, each arm's config, resumable run directories)."""
+    from pathlib import Path
+
+    from .ablation import arm_config
+    from .reproduction import reproduction_arms
+
+    f = _reproduce_file(a.config)
+    profile = a.profile or f.get("profile", "demo")
+    if profile not in ("ci", "demo", "paper"):
+        raise InputError(f"--config {a.config}: profile={profile!r}: choose one of ci, demo, paper")
+    root = a.root or f.get("root")
+    if not root:
+        raise InputError("reproduce: no --root (nor 'root' in --config): name the directory of the run stores")
+    out = a.out or f.get("out") or "data/reproduction.json"
+    arms_in: Any = a.arms.split(",") if a.arms else f.get("arms", ["protocol"])
+    from .reproduction import ARM_GROUPS, REPRODUCTION_ARMS
+
+    if isinstance(arms_in, list):  # names (a mapping of {arm: overrides} from the yaml passes through)
+        bad = [x for x in arms_in if not isinstance(x, str) or (x not in REPRODUCTION_ARMS and x not in ARM_GROUPS)]
+        if bad or not arms_in:
+            raise InputError(f"--arms {bad[0] if bad else ''}: not a named arm or group; arms: "
+                             f"{', '.join(REPRODUCTION_ARMS)}; groups: {', '.join(ARM_GROUPS)}")
+    try:
+        arms = reproduction_arms(arms_in)
+    except ValueError as e:
+        raise InputError(f"--arms {arms_in}: {_one_line(e)}") from e
+    seeds_in = a.seeds if a.seeds is not None else f.get("seeds", [1, 2, 3])
+    try:
+        seeds = ([int(x) for x in seeds_in.split(",")] if isinstance(seeds_in, str) else
+                 [int(x) for x in seeds_in if not isinstance(x, bool) and int(x) == x])
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"--seeds {seeds_in}: a comma-separated list of integers (distinct, >= 0), "
+                         "e.g. --seeds 1,2,3") from None
+    overrides = {**f.get("set", {}), **_parse_set(a.set)}
+    iterations = a.iterations or f.get("iterations")
+    if iterations is not None:
+        overrides["iterations"] = iterations
+    base = _config(profile, str(root), overrides)  # each (arm, seed) gets its own run_dir (arm_config)
+    for arm, ov in arms.items():
+        for s in seeds:
+            try:
+                cfg = arm_config(base, ov, s, Path(root) / arm / f"seed{s}")
+            except ValueError as e:
+                raise InputError(f"arm {arm}: {_one_line(e)}") from e
+            _check_resume(cfg)
+    n_boot = a.n_boot or int(f.get("n_boot", 1000))
+    command = "python -m evalab " + " ".join(a.argv)
+
+    def _reproduce() -> int:
+        from .reproduction import reproduction_results, run_reproduction, write_results
+
+        wall: dict[str, dict[str, float]] = {}
+        t0 = time.time()
+        stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall)
+        res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
+        res["total_wall_s"] = round(time.time() - t0, 1)
+        write_results(out, res)
+        print(f"[evalab] reproduce: {len(arms) * len(seeds)} runs done in {_fmt_s(time.time() - t0)}; "
+              f"results in {out}; final checkpoints in {root}/<arm>/seed<k>/iter_<last>/checkpoint", flush=True)
+        return 0
+    return _reproduce
 
 
 def stage_estimates(events: Any, pending: list[tuple[int, str]]) -> list[float | None]:

@@ -71,7 +71,8 @@ def arm_config(base: EvaConfig, overrides: Mapping[str, Any], seed: int, run_dir
 def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
                  root: str | Path,
                  *, progress: bool = True, share_initial_eval: bool = True, share_warm_start: bool = True,
-                 run_fn: Callable[[EvaConfig], Any] | None = None) -> dict[str, list[RunStore]]:
+                 run_fn: Callable[[EvaConfig], Any] | None = None,
+                 on_run_end: Callable[[str, int, RunStore, float], Any] | None = None) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``arms``: {name: EvaConfig
     overrides}, or names of ``PROTOCOL_ARMS``. ``run_fn(cfg)`` replaces the default runner
     (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
@@ -80,7 +81,10 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     once and copied into the other runs (marked ``shared_from``) when the evaluation settings match.
     ``share_warm_start``: with ``warmup_round``, arms that differ only in what happens after the warm-start round
     (mode, selection, creator, mix: ``AFTER_WARM_START_FIELDS``) and share the seed compute the same θ0 -> θ1
-    round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible)."""
+    round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible).
+    ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done)."""
+    import time
+
     from .loop import EvaRun
 
     if not arms:
@@ -96,6 +100,7 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
             cfg = arm_config(base, ov, s, Path(root) / arm / f"seed{s}")
             if progress:
                 print(f"[evalab] ablation arm={arm} seed={s} -> {cfg.run_dir}", flush=True)
+            t0 = time.time()
             if run_fn is not None:
                 run_fn(cfg)
             else:
@@ -107,6 +112,8 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 run.run()
                 donors.append((cfg, run.store))
             out[arm].append(RunStore(cfg.run_dir))
+            if on_run_end is not None:
+                on_run_end(arm, int(s), out[arm][-1], time.time() - t0)
     return out
 
 

@@ -180,6 +180,9 @@ class EvaConfig:
     train_launcher: str = _f("", "run training as a subprocess under this launcher, e.g. "
                              "'accelerate launch --config_file configs/accelerate_zero3.yaml' ('' = in-process)")
     trainer_save_steps: int = _f(0, "trainer checkpoint interval in steps, for mid-training resume (0 = about twice per epoch)")
+    pairs_per_iteration: int = _f(0, "equal training budget: train each iteration on at most this many preference "
+                                  "pairs, a seeded uniform sub-sample of the pairs built (0 = all); an iteration "
+                                  "with fewer trains on what it has and records the shortfall")
 
     # --- evaluation ---------------------------------------------------------------------------------
     run_eval: bool = _f(True, "score every solver on the held-out set (constraint satisfaction, greedy)")
@@ -246,7 +249,7 @@ class EvaConfig:
                 bad(name, "must be >= 1")
         if self.n_responses < 2:
             bad("n_responses", "informativeness needs at least 2 responses per prompt")
-        for name in ("n_prompts", "n_eval", "next_set_size", "seed", "trainer_save_steps"):
+        for name in ("n_prompts", "n_eval", "next_set_size", "seed", "trainer_save_steps", "pairs_per_iteration"):
             if int(getattr(self, name)) < 0:
                 bad(name, "must be >= 0")
         for name in ("learning_rate", "epochs", "beta"):
@@ -368,7 +371,7 @@ IDENTITY_FIELDS = (
     "epochs", "max_length", "max_prompt_length", "lora", "ref_model",
     "warmup_round", "pool_set", "warmup_ratio", "optim",
     "band_low", "band_high", "evolution", "buffer", "fill", "fill_max_rounds",
-    "informativeness_reward", "ema",
+    "informativeness_reward", "ema", "pairs_per_iteration",
     "target_pass_rate", "thompson_prior_alpha", "thompson_prior_beta", "thompson_discount", "skip", "greso_target",
     "greso_step", "greso_explore_init", "novelty_max_rougeL", "frontier_band", "pass_threshold",
 )

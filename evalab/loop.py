@@ -732,6 +732,12 @@ class EvaRun:
         pairs, stats = build_pairs(prompts, texts, r)
         if frontier:
             pairs.attrs["frontier"] = frontier
+        if self.cfg.pairs_per_iteration:  # the equal training budget of a reproduction grid (evalab.pairs)
+            from .pairs import budget_pairs
+
+            pairs, budget = budget_pairs(pairs, self.cfg.pairs_per_iteration, stage_seed(self.cfg.seed, t, "pairs"))
+            pairs.attrs["budget"] = budget
+            stats = {**stats, **budget}
         self.store.write_table(t, "pairs", pairs)
         self.store.log_event("pairs", iteration=t, **stats, **frontier)
 

@@ -114,3 +114,21 @@ def to_conversational(pairs: pd.DataFrame) -> list[dict[str, list[dict[str, str]
              "chosen": [{"role": "assistant", "content": c}],
              "rejected": [{"role": "assistant", "content": r}]}
             for p, c, r in zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])]
+
+
+def budget_pairs(pairs: pd.DataFrame, budget: int, seed: int) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The equal-budget rule of a reproduction grid (``EvaConfig.pairs_per_iteration``): at most ``budget``
+    pairs, a uniform sample without replacement drawn with ``seed`` (rows kept in their original order);
+    ``budget`` 0 keeps every pair. Returns (pairs, {"n_pairs_built", "pairs_budget", "n_pairs",
+    "pairs_shortfall"}): an iteration that built fewer than ``budget`` pairs trains on all of them, and the
+    shortfall (``budget - n_pairs``) is recorded, never filled."""
+    if budget < 0:
+        raise ValueError(f"EvaConfig.pairs_per_iteration={budget!r}: must be >= 0 (0 = all pairs)")
+    built = len(pairs)
+    out = pairs
+    if budget and built > budget:
+        keep = np.sort(np.random.default_rng(seed).choice(built, size=budget, replace=False))
+        out = pairs.iloc[keep].reset_index(drop=True)
+    info = {"n_pairs_built": int(built), "pairs_budget": int(budget), "n_pairs": int(len(out)),
+            "pairs_shortfall": int(max(budget - len(out), 0)) if budget else 0}
+    return out, info

@@ -87,7 +87,7 @@ def test_notebook_03_iterations(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_04_ablations(tmp_path):
-    nb, run_dir = execute("04_ablations", tmp_path, seeds=[1, 2])
+    nb, run_dir = execute("04_ablations", tmp_path, seeds=[1, 2], reproduction_json="runs")
     for arm in ("eva", "static"):
         for s in (1, 2):
             assert (run_dir / arm / f"seed{s}" / "iter_001" / "eval.json").exists()
@@ -98,3 +98,9 @@ def test_notebook_04_ablations(tmp_path):
     assert all(r["per_prompt"] == reports[0]["per_prompt"] for r in reports)
     out = text_of(nb)
     assert "gain_ci_low" in out and "static" in out and "p_better" in out
+    # the reproduction section: without a stored reproduction it renders this run's stores (no recomputation)
+    rep = json.loads((run_dir / "reproduction.json").read_text())
+    assert {r["arm"] for r in rep["curves"]} == {"eva", "static"} and rep["paired"]
+    titles = [f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")]
+    assert any(t.startswith("Per-iteration curves per arm") for t in titles)
+    assert any(t.startswith("eva − control") for t in titles)

@@ -32,6 +32,8 @@ seeds = []                  # empty: the profile default (ci 1 2, demo 1 2 3, pa
 arms = {}                   # empty: the profile default arms (below); else name to EvaConfig overrides,
                             # or a list of PROTOCOL_ARMS names, e.g. ["eva", "fresh", "no_evolve-greedy"]
 iterations = 1
+reproduction_json = ""      # a stored reproduction (python -m evalab reproduce); "" = ../data/reproduction.json
+                            # if present, else the runs above; "runs" = the runs above (read from their stores)
 
 # %%
 import pandas as pd
@@ -122,3 +124,92 @@ summ = pd.concat([summarize(st).assign(arm=arm, seed=s) for arm, runs in stores.
                   for s, st in zip(seeds, runs)], ignore_index=True)
 cols = [c for c in ("weight_mean", "frac_informative", "acceptance", "n_pairs") if c in summ]
 summ[~summ["round"].isin(["warmup", "final"])].groupby("arm")[cols].mean()
+
+# %% [markdown]
+# ## The multi-iteration reproduction: curves per iteration under one budget
+# Issue 11's question: as the solver learns a fixed set, its prompts turn all-pass or all-fail, the informative
+# share and the pairs shrink and learning stalls; does the creator keep that share up, and does it show on held-out
+# prompts? `python -m evalab reproduce --config configs/reproduction.yaml --root runs/reproduction --out
+# data/reproduction.json` runs the grid (arms × seeds × iterations; `evalab.reproduction`) and stores every
+# table below; this section renders that file, or, without one, the arms this notebook just ran, read back from
+# their run stores. Every band is a 95% bootstrap CI over seeds and, within a seed, prompts.
+
+# %%
+from pathlib import Path
+
+from plotly.subplots import make_subplots
+import plotly.graph_objects as go
+
+from evalab.reproduction import load_results, reproduction_results, write_results
+
+source = Path(reproduction_json or "../data/reproduction.json")
+if reproduction_json == "runs" or not source.is_file():
+    if reproduction_json not in ("", "runs"):
+        raise FileNotFoundError(f"reproduction_json={reproduction_json!r}: no such file")
+    source = write_results(Path(run_dir) / "reproduction.json",
+                           reproduction_results(stores, base=base, arms=arms, n_boot=200 if profile == "ci" else 2000))
+rep = load_results(source)
+curves, paired, normalised = rep["curves"], rep["paired"], rep["normalised"]
+print(f"{source}: arms {sorted(set(curves.arm))}, seeds {rep['seeds']}, iterations {sorted(set(curves.iteration))}")
+print(f"budget (pairs_per_iteration={rep['pairs_per_iteration']}):", rep["budget_rule"])
+
+# %%
+CURVE_TITLES = {"heldout_full": "held-out fully-satisfied rate", "heldout_frac": "held-out constraint rate",
+                "informative_share": "informative share of X_t (A*_min > 0)", "all_fail": "all-fail share of X_t",
+                "all_pass": "all-pass share of X_t", "mixed": "mixed share of X_t", "n_pairs": "pairs trained on",
+                "train_reward": "mean training reward", "gen_tokens": "solver tokens generated",
+                "prompt_chars": "prompt length (chars)", "n_constraints": "constraints per prompt"}
+
+
+def fig_curves(curves, quantities, cols=3):
+    """One panel per quantity: each arm's mean per iteration with its 95% CI band."""
+    quantities = [q for q in quantities if q in set(curves.quantity)]
+    rows = -(-len(quantities) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[CURVE_TITLES.get(q, q) for q in quantities])
+    palette = px.colors.qualitative.Plotly
+    for i, q in enumerate(quantities):
+        r, c = i // cols + 1, i % cols + 1
+        for k, (arm, g) in enumerate(curves[curves.quantity == q].groupby("arm", sort=False)):
+            g = g.sort_values("iteration")
+            color = palette[k % len(palette)]
+            fig.add_trace(go.Scatter(x=list(g.iteration) + list(g.iteration[::-1]),
+                                     y=list(g.ci_high) + list(g.ci_low[::-1]), fill="toself", opacity=0.15,
+                                     line=dict(width=0), fillcolor=color, hoverinfo="skip", showlegend=False,
+                                     legendgroup=arm), row=r, col=c)
+            fig.add_trace(go.Scatter(x=g.iteration, y=g["mean"], mode="lines+markers", name=arm, legendgroup=arm,
+                                     line=dict(color=color), showlegend=i == 0), row=r, col=c)
+        fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
+    fig.update_layout(height=300 * rows, title="Per-iteration curves per arm (mean over seeds, 95% bootstrap CI)")
+    return fig
+
+
+fig_curves(curves, ["heldout_full", "heldout_frac", "informative_share", "n_pairs", "train_reward", "gen_tokens"])
+
+# %% [markdown]
+# What the fixed set does to the signal: the all-fail / all-pass / mixed shares of each iteration's prompt set
+# under the solver entering it, and how the prompts drift (length, constraints per prompt).
+
+# %%
+fig_curves(curves, ["all_fail", "all_pass", "mixed", "prompt_chars", "n_constraints"])
+
+# %% [markdown]
+# ## eva minus each control, per iteration (paired by seed and held-out prompt)
+# Iteration 0 is θ0 in every arm (difference 0 by construction); a CI that straddles 0 is no difference.
+
+# %%
+pf = paired[paired.metric == "full"]
+px.line(pf, x="iteration", y="delta", color="vs", markers=True, error_y=pf.ci_high - pf.delta,
+        error_y_minus=pf.delta - pf.ci_low,
+        title="eva − control: held-out fully-satisfied rate (95% bootstrap CI)",
+        labels={"delta": "Δ fully-satisfied rate", "vs": "control"})
+
+# %%
+paired
+
+# %% [markdown]
+# ## Compute-normalised gains
+# Held-out gain over θ0 per million solver tokens generated and per training pair, spent in iterations 0..t-1
+# (the budget rule above fixes the pairs per iteration; tokens differ by arm and are what was actually generated).
+
+# %%
+normalised

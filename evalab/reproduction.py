@@ -1,0 +1,493 @@
+"""The multi-iteration reproduction (issue 11): every arm of the paper's comparison × seeds × iterations under
+one equal budget, with per-iteration curves and 95% bootstrap CIs, in one resumable command.
+
+    python -m evalab reproduce --config configs/reproduction.yaml --root runs/reproduction \\
+        --out data/reproduction.json                      # resumable: a rerun finishes what is missing
+
+    from evalab.reproduction import run_reproduction, reproduction_results, iteration_curves
+    stores = run_reproduction(profile_config("ci", iterations=2), ["eva", "static"], [1], "runs/rep")
+    iteration_curves(stores)          # tidy: arm, iteration, quantity, mean, ci_low, ci_high, n_seeds
+    paired_differences(stores)        # eva minus static / fresh / no_evolve, per iteration, paired
+    normalised_gains(stores)          # held-out gain per million generated tokens and per training pair
+    write_results("data/reproduction.json", reproduction_results(stores, base=cfg))
+
+Arms (``REPRODUCTION_ARMS``; groups in ``ARM_GROUPS``): the paper's controls (``ablation.PROTOCOL_ARMS``: eva,
+static, fresh, no_evolve-greedy, no_evolve-sampled), true uniform sampling of the subset (``sampling=uniform``:
+the weights play no part) and the metric ablation (eva is A*_min; ``metric=a_avg``, ``metric=var``,
+``metric=avg``, ``metric=inv_avg`` (1/avg), ``metric=inv_a_min`` (1/A*_min), ``metric=uniform`` (uniform
+weights, sampled by the weighted sampler)).
+
+The budget rule (``BUDGET_RULE``, stored in the results JSON):
+
+- generation: every arm generates N = ``n_responses`` samples per prompt with the same ``max_new_tokens`` cap
+  for the same number of prompts per generation stage (X_t and X_{t+1} keep X_0's size; no_evolve generates its
+  training samples for the informative subset only and static reuses its step-1 samples, so those arms
+  generate fewer tokens). The tokens actually generated are recorded per iteration (``gen_tokens``);
+- training: every arm trains on at most ``pairs_per_iteration`` preference pairs per iteration, a seeded
+  uniform sub-sample of the pairs it built (``evalab.pairs.budget_pairs``); an arm that built fewer trains on
+  all of them and the shortfall is recorded (``pairs_shortfall``), never filled;
+- the compute-normalised gains divide each arm's held-out gain by what it actually spent: generated tokens
+  (per million) and training pairs, summed over the iterations before the evaluated one.
+
+Curves: for each arm and iteration t (θ_t evaluated, X_t sampled under θ_t) the mean over seeds and a 95%
+percentile bootstrap CI over seeds and, within a seed, prompts (``ablation.bootstrap_ci``): the held-out
+fully-satisfied rate (``heldout_full``) and constraint rate (``heldout_frac``), over held-out prompts; the
+informative share (A*_min > 0), all-fail / all-pass / mixed shares, prompt length (characters) and constraint
+count of X_t, over its prompts; the mean training reward, over the training prompts' sampled rewards; pairs
+trained on and tokens generated, one value per seed (a bootstrap over seeds).
+
+The final checkpoint of each (arm, seed) stays in its run store, outside git:
+``<root>/<arm>/seed<k>/iter_<last>/checkpoint`` (``final_checkpoints``).
+
+Online (the issue's item 4): ``run_online_arms`` runs online eva and the same trainer on the seed stream only
+(no evolution event: ``evolve_every`` past the last step), same steps and seeds; ``online_curves`` gives the
+mean reward and zero-spread share per step with CIs over seeds and groups.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_cells, resolve_arms, run_ablation,
+                       run_manifests)
+from .config import EvaConfig
+from .store import RunStore, atomic_write_text, json_default
+
+METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
+                                          for m in ("a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform")}
+REPRODUCTION_ARMS: dict[str, dict[str, Any]] = {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"},
+                                                **METRIC_ARMS}
+ARM_GROUPS: dict[str, list[str]] = {
+    "protocol": list(PROTOCOL_ARMS),
+    "sampling": ["eva", "sampling=uniform"],
+    "metrics": ["eva", *METRIC_ARMS],
+    "all": list(REPRODUCTION_ARMS),
+}
+BASELINES = ("static", "fresh", "no_evolve-greedy", "no_evolve-sampled")
+
+BUDGET_RULE = (
+    "Generation: every arm samples N=n_responses responses per prompt with the same max_new_tokens cap, for the "
+    "same number of prompts per generation stage (X_t keeps X_0's size); no_evolve generates its training samples "
+    "for the informative subset only and static reuses its step-1 samples, so they generate fewer tokens; the "
+    "tokens actually generated are recorded per iteration (gen_tokens). Training: every arm trains on at most "
+    "pairs_per_iteration preference pairs per iteration, a seeded uniform sub-sample of the pairs it built "
+    "(0 = all); an arm that built fewer trains on all of them and the shortfall is recorded (pairs_shortfall), "
+    "never filled. Compute-normalised gains divide the held-out gain by the tokens generated (per million) and "
+    "the pairs trained on, summed over the iterations before the evaluated one.")
+
+QUANTITIES = ("heldout_full", "heldout_frac", "informative_share", "all_fail", "all_pass", "mixed",
+              "train_reward", "n_pairs", "gen_tokens", "prompt_chars", "n_constraints")
+
+
+def reproduction_arms(arms: Mapping[str, Mapping[str, Any]] | Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``arms`` as {name: EvaConfig overrides}: a mapping passes through; names are arms of
+    ``REPRODUCTION_ARMS`` or groups of ``ARM_GROUPS`` (expanded, order kept, no duplicates)."""
+    if isinstance(arms, Mapping):
+        return resolve_arms(arms)
+    names = [arms] if isinstance(arms, str) else list(arms)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        expanded = ARM_GROUPS.get(name, [name])
+        for a in expanded:
+            if a not in REPRODUCTION_ARMS:
+                raise ValueError(f"arms={name!r}: not a named arm or group; arms: {list(REPRODUCTION_ARMS)}, "
+                                 f"groups: {list(ARM_GROUPS)}")
+            out.setdefault(a, dict(REPRODUCTION_ARMS[a]))
+    if not out:
+        raise ValueError("arms=[]: no arms to run")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------------
+
+def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
+                     root: str | Path, *, progress: bool = True, report: bool = True,
+                     run_fn: Callable[[EvaConfig], Any] | None = None,
+                     wall: dict[str, dict[str, float]] | None = None) -> dict[str, list[RunStore]]:
+    """Run (or resume) every arm × seed of the grid through ``run_ablation`` (θ0's evaluation and the warm-start
+    round shared). ``progress``: the loop's stage lines; ``report``: the plan, then one line per finished
+    (arm, seed) with its wall time. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given."""
+    arms = reproduction_arms(arms)
+    n = len(arms) * len(seeds)
+    done = [0]
+    if report:
+        left = [(a, s) for a in arms for s in seeds if not _finished(Path(root) / a / f"seed{s}", base)]
+        print(f"[evalab] reproduce: {len(arms)} arms × {len(seeds)} seeds × {base.iterations} iterations = {n} runs "
+              f"in {root}; {len(left)} to run or finish", flush=True)
+
+    def finished(arm: str, seed: int, store: RunStore, seconds: float) -> None:
+        done[0] += 1
+        if wall is not None:
+            wall.setdefault(arm, {})[str(seed)] = round(seconds, 1)
+        if report:
+            print(f"[evalab] reproduce {done[0]}/{n}: arm={arm} seed={seed} done in {seconds:.1f}s "
+                  f"(stages so far {compute_seconds(store):.0f}s)", flush=True)
+
+    return run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished)
+
+
+def _finished(run_dir: Path, base: EvaConfig) -> bool:
+    """The run holds its final evaluation (or, without evaluation, its last checkpoint)."""
+    k = base.iterations + int(base.warmup_round)
+    return (run_dir / f"iter_{k:03d}" / "eval.json").exists() if base.run_eval else \
+        (run_dir / f"iter_{k - 1:03d}" / "checkpoint" / "DONE").exists()
+
+
+def compute_seconds(store: RunStore) -> float:
+    """Seconds the stages of a run took, summed over every attempt (``stage_end`` events of events.jsonl)."""
+    ev = store.events()
+    if not len(ev) or "seconds" not in ev:
+        return 0.0
+    return float(pd.to_numeric(ev.loc[ev["event"] == "stage_end", "seconds"], errors="coerce").sum())
+
+
+def final_checkpoints(stores: Mapping[str, Sequence[RunStore]]) -> dict[str, dict[str, str | None]]:
+    """{arm: {seed: path of the run's last trained checkpoint, or None if it has none yet}}."""
+    out: dict[str, dict[str, str | None]] = {}
+    for arm, runs in stores.items():
+        out[arm] = {}
+        for st in runs:
+            done = [t for t in st.iterations() if st.has(t, "checkpoint")]
+            out[arm][str(st.config.seed)] = str(st.path(max(done), "checkpoint")) if done else None
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-seed rows and per-prompt cells
+# --------------------------------------------------------------------------------------------------
+
+def _n_constraints(text: Any) -> int:
+    if isinstance(text, str):
+        return len(json.loads(text)) if text.strip() else 0
+    return len(text) if isinstance(text, (list, tuple)) else 0
+
+
+def _outcomes(store: RunStore, t: int) -> pd.Series | None:
+    """The all_fail / all_pass / mixed / unscored outcome of every prompt of X_t (None before the weights)."""
+    from .breakdown import pass_breakdown
+    from .loop import reward_matrix
+
+    if not store.has(t, "weights"):
+        return None
+    w = store.read_table(t, "weights")
+    if "outcome" in w:
+        return w["outcome"]
+    if not store.has(t, "responses"):
+        return None
+    ids = [str(i) for i in w.prompt_id]
+    return pass_breakdown(reward_matrix(store.read_table(t, "responses"), ids), store.config.pass_threshold)["outcome"]
+
+
+def prompt_cells(store: RunStore, t: int, quantity: str) -> np.ndarray:
+    """The per-prompt values of ``quantity`` at iteration t of one run (per-seed totals — ``n_pairs``,
+    ``gen_tokens`` — as one value); empty when the run has not reached that stage."""
+    from .breakdown import iteration_gen_tokens
+
+    if quantity in ("heldout_full", "heldout_frac"):
+        c = eval_cells(store, "full" if quantity == "heldout_full" else "frac")
+        return c.loc[c.iteration == t, "score"].to_numpy(float)
+    if quantity == "informative_share":
+        return ((store.read_table(t, "weights")["a_min"].to_numpy(float) > 0).astype(float)
+                if store.has(t, "weights") else np.empty(0))
+    if quantity in ("all_fail", "all_pass", "mixed"):
+        o = _outcomes(store, t)
+        if o is None:
+            return np.empty(0)
+        o = o[o != "unscored"]
+        return (o == quantity).to_numpy(float)
+    if quantity == "train_reward":
+        if not store.has(t, "train_responses"):
+            return np.empty(0)
+        r = store.read_table(t, "train_responses")
+        return r.groupby("prompt_id")["reward"].mean().dropna().to_numpy(float)
+    if quantity == "n_pairs":
+        return np.array([float(len(store.read_table(t, "pairs")))]) if store.has(t, "pairs") else np.empty(0)
+    if quantity == "gen_tokens":
+        v = iteration_gen_tokens(store, t)
+        return np.array([v]) if np.isfinite(v) else np.empty(0)
+    if quantity in ("prompt_chars", "n_constraints"):
+        if not store.has(t, "prompts"):
+            return np.empty(0)
+        p = store.read_table(t, "prompts")
+        if quantity == "prompt_chars":
+            return p["text"].astype(str).str.len().to_numpy(float)
+        return np.array([_n_constraints(c) for c in p.get("constraints", pd.Series([], dtype=object))], dtype=float)
+    raise ValueError(f"quantity={quantity!r}: choose one of {QUANTITIES}")
+
+
+def _pair_budget(store: RunStore, t: int) -> dict[str, float]:
+    """n_pairs_built, pairs_budget and pairs_shortfall of iteration t (the pairs table's ``attrs["budget"]``;
+    without a budget every built pair is trained on)."""
+    if not store.has(t, "pairs"):
+        return {}
+    pairs = store.read_table(t, "pairs")
+    b = pairs.attrs.get("budget")
+    if b:
+        return {k: float(b[k]) for k in ("n_pairs_built", "pairs_budget", "pairs_shortfall")}
+    return {"n_pairs_built": float(len(pairs)), "pairs_budget": 0.0, "pairs_shortfall": 0.0}
+
+
+def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
+    """One row per (arm, seed, iteration): the per-seed value of every curve quantity (mean over prompts),
+    the pair budget (``n_pairs_built``, ``pairs_budget``, ``pairs_shortfall``) and the creator's acceptance."""
+    from .loop import round_of, summarize
+
+    rows = []
+    for arm, runs in stores.items():
+        for st in runs:
+            summ = summarize(st).set_index("iteration") if st.iterations() else pd.DataFrame()
+            for t in st.iterations():
+                row: dict[str, Any] = {"arm": arm, "seed": int(st.config.seed), "iteration": int(t),
+                                       "round": round_of(st.config, t)}
+                for q in QUANTITIES:
+                    c = prompt_cells(st, t, q)
+                    row[q] = float(c.mean()) if len(c) else float("nan")
+                row.update(_pair_budget(st, t))
+                if "acceptance" in summ and t in summ.index:
+                    row["acceptance"] = float(summ.at[t, "acceptance"])
+                rows.append(row)
+    cols = ["arm", "seed", "iteration", "round", *QUANTITIES, "n_pairs_built", "pairs_budget", "pairs_shortfall",
+            "acceptance"]
+    df = pd.DataFrame(rows)
+    return df.reindex(columns=cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# Curves, paired differences, compute-normalised gains
+# --------------------------------------------------------------------------------------------------
+
+def iteration_curves(stores: Mapping[str, Sequence[RunStore]], quantities: Sequence[str] = QUANTITIES,
+                     n_boot: int = 1000, alpha: float = 0.05) -> pd.DataFrame:
+    """The tidy per-iteration curves of every arm: one row per (arm, iteration, quantity) with ``mean`` (over
+    seeds of the per-seed means), ``ci_low`` / ``ci_high`` (percentile bootstrap over seeds, then prompts within
+    each seed) and ``n_seeds`` (seeds that reached that stage)."""
+    bad = [q for q in quantities if q not in QUANTITIES]
+    if bad:
+        raise ValueError(f"quantities {bad}: choose from {QUANTITIES}")
+    rows = []
+    for arm, runs in stores.items():
+        its = sorted({t for st in runs for t in st.iterations()})
+        for t in its:
+            for q in quantities:
+                cells = [c for c in (prompt_cells(st, t, q) for st in runs) if len(c)]
+                if not cells:
+                    continue
+                mean, stats = _bootstrap(cells, n_boot, seed=t)
+                lo, hi = _interval(stats, alpha)
+                rows.append({"arm": arm, "iteration": int(t), "quantity": q, "mean": mean, "ci_low": lo,
+                             "ci_high": hi, "n_seeds": len(cells)})
+    return pd.DataFrame(rows, columns=["arm", "iteration", "quantity", "mean", "ci_low", "ci_high", "n_seeds"])
+
+
+def _by_seed(runs: Sequence[RunStore]) -> dict[int, RunStore]:
+    return {int(st.config.seed): st for st in runs}
+
+
+def paired_differences(stores: Mapping[str, Sequence[RunStore]], arm: str = "eva",
+                       baselines: Sequence[str] = BASELINES, metric: str = "full", n_boot: int = 1000,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """``arm`` minus each baseline present, per evaluated iteration, paired by seed and held-out prompt: one row
+    per (baseline, iteration) with the mean difference, its bootstrap CI and ``p_better`` (share of resamples in
+    which ``arm`` wins). Seeds missing from either side are left out."""
+    cols = ["arm", "vs", "iteration", "metric", "delta", "ci_low", "ci_high", "p_better", "n_seeds"]
+    if arm not in stores:
+        return pd.DataFrame(columns=cols)
+    mine = _by_seed(stores[arm])
+    rows = []
+    for b in baselines:
+        if b not in stores or b == arm:
+            continue
+        theirs = _by_seed(stores[b])
+        seeds = sorted(set(mine) & set(theirs))
+        cells = {s: (eval_cells(mine[s], metric), eval_cells(theirs[s], metric)) for s in seeds}
+        its = sorted({int(t) for a, _ in cells.values() for t in a.iteration})
+        for t in its:
+            diffs = []
+            for a, c in cells.values():
+                x = a[a.iteration == t].set_index("prompt_id").score
+                y = c[c.iteration == t].set_index("prompt_id").score
+                common = x.index.intersection(y.index)
+                if len(common):
+                    diffs.append((x.loc[common] - y.loc[common]).to_numpy())
+            if not diffs:
+                continue
+            mean, stats = _bootstrap(diffs, n_boot, seed=3 + t)
+            lo, hi = _interval(stats, alpha)
+            rows.append({"arm": arm, "vs": b, "iteration": t, "metric": metric, "delta": mean, "ci_low": lo,
+                         "ci_high": hi, "p_better": float((stats > 0).mean()) if stats is not None else float("nan"),
+                         "n_seeds": len(diffs)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def normalised_gains(stores: Mapping[str, Sequence[RunStore]], metric: str = "full", n_boot: int = 1000,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """Per arm and evaluated iteration t > 0: the held-out gain over θ0 (paired per seed and prompt, bootstrap
+    CI), the tokens generated and pairs trained on in iterations 0..t-1 (mean over seeds), and the gain per
+    million generated tokens and per training pair (mean gain / mean cost; the CI is the gain's CI over the same
+    cost)."""
+    rows = []
+    for arm, runs in stores.items():
+        evals = [(st, eval_cells(st, metric)) for st in runs]
+        its = sorted({int(t) for _, c in evals for t in c.iteration if t > 0})
+        for t in its:
+            gains, toks, pairs = [], [], []
+            for st, c in evals:
+                x = c[c.iteration == t].set_index("prompt_id").score
+                y = c[c.iteration == 0].set_index("prompt_id").score
+                common = x.index.intersection(y.index)
+                if not len(common):
+                    continue
+                gains.append((x.loc[common] - y.loc[common]).to_numpy())
+                tk = [prompt_cells(st, s, "gen_tokens") for s in range(t)]
+                toks.append(float(sum(v.sum() for v in tk)) if all(len(v) for v in tk) else float("nan"))
+                toks[-1] = toks[-1] if toks[-1] > 0 else float("nan")
+                pairs.append(float(sum(len(st.read_table(s, "pairs")) for s in range(t) if st.has(s, "pairs"))))
+            if not gains:
+                continue
+            g, lo, hi = bootstrap_ci(gains, n_boot, alpha, seed=5 + t)
+            tk, pr = float(np.mean(toks)), float(np.mean(pairs))
+            mtok = tk / 1e6
+            rows.append({"arm": arm, "iteration": t, "metric": metric, "gain": g, "gain_ci_low": lo,
+                         "gain_ci_high": hi, "gen_tokens": tk, "n_pairs": pr,
+                         "gain_per_mtok": g / mtok if mtok > 0 else float("nan"),
+                         "gain_per_mtok_ci_low": lo / mtok if mtok > 0 else float("nan"),
+                         "gain_per_mtok_ci_high": hi / mtok if mtok > 0 else float("nan"),
+                         "gain_per_pair": g / pr if pr > 0 else float("nan"),
+                         "gain_per_pair_ci_low": lo / pr if pr > 0 else float("nan"),
+                         "gain_per_pair_ci_high": hi / pr if pr > 0 else float("nan"),
+                         "n_seeds": len(gains)})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# The results JSON
+# --------------------------------------------------------------------------------------------------
+
+RESULT_TABLES = ("per_seed", "curves", "paired", "normalised")
+
+
+def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaConfig | None = None,
+                         arms: Mapping[str, Mapping[str, Any]] | None = None, wall: Mapping[str, Any] | None = None,
+                         command: str = "", n_boot: int = 1000) -> dict[str, Any]:
+    """Everything a reproduction reports, JSON-ready: the budget rule, the base config and arms, per-seed rows,
+    the CI curves, the paired differences (eva minus each baseline, held-out full and frac), the
+    compute-normalised gains, wall time ({arm: {seed: seconds of this invocation}}) and stage seconds (every
+    attempt), final checkpoints and the manifests of every run (evalab/provenance.py)."""
+    paired = pd.concat([paired_differences(stores, metric=m, n_boot=n_boot) for m in ("full", "frac")],
+                       ignore_index=True)
+    return {
+        "command": command,
+        "budget_rule": BUDGET_RULE,
+        "pairs_per_iteration": base.pairs_per_iteration if base is not None else None,
+        "base_config": base.to_dict() if base is not None else None,
+        "arms": {a: dict(v) for a, v in (arms or {}).items()} or {a: {} for a in stores},
+        "seeds": sorted({int(st.config.seed) for runs in stores.values() for st in runs}),
+        "per_seed": _records(per_seed_rows(stores)),
+        "curves": _records(iteration_curves(stores, n_boot=n_boot)),
+        "paired": _records(paired),
+        "normalised": _records(normalised_gains(stores, n_boot=n_boot)),
+        "wall_s": dict(wall or {}),
+        "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
+                          for a, runs in stores.items()},
+        "checkpoints": final_checkpoints(stores),
+        "manifests": run_manifests(stores),
+    }
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts, NaN as None (valid JSON)."""
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+            for r in df.astype(object).to_dict(orient="records")]
+
+
+def write_results(path: str | Path, results: Mapping[str, Any]) -> Path:
+    """Write the results JSON atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(results, indent=1, default=json_default, allow_nan=False))
+    return path
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results JSON with its tables (``RESULT_TABLES``) as DataFrames (None -> NaN)."""
+    out = json.loads(Path(path).read_text())
+    for k in RESULT_TABLES:
+        if k in out:
+            out[k] = pd.DataFrame(out[k]).fillna(value=np.nan).infer_objects()
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Online: eva against the same trainer on the seed stream only
+# --------------------------------------------------------------------------------------------------
+
+ONLINE_ARMS = ("online-eva", "online-seed")
+
+
+def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, steps: int = 8,
+                    evolve_every: int = 2, trainer: str = "grpo", progress: bool = True,
+                    seed_prompts: Sequence[Any] | None = None, run_fn: Callable[..., Any] | None = None,
+                    **kw: Any) -> dict[str, list[Path]]:
+    """``online-eva`` (an evolution event every ``evolve_every`` steps) and ``online-seed`` (the same trainer,
+    steps, seeds and checkpoint cadence; ``evolve_every = steps + 1``, so no event fires and the trainer
+    samples the seed prompts only) for every seed, in ``root/<arm>/seed<k>``; resumable like any online run.
+    ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
+    replaces. Returns {arm: [run_dir per seed]}."""
+    if run_fn is None:
+        from .online import run_online_eva as run_fn
+    if steps < 1 or evolve_every < 1:
+        raise ValueError(f"steps={steps}, evolve_every={evolve_every}: each must be >= 1")
+    checkpoint_every = kw.pop("checkpoint_every", evolve_every)  # the same cadence in both arms
+    if seed_prompts is not None:
+        kw["seeds"] = list(seed_prompts)
+    out: dict[str, list[Path]] = {a: [] for a in ONLINE_ARMS}
+    for arm in ONLINE_ARMS:
+        every = evolve_every if arm == "online-eva" else steps + 1
+        for s in seeds:
+            run_dir = Path(root) / arm / f"seed{s}"
+            t0 = time.time()
+            run_fn(base.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
+                   evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
+            if progress:
+                print(f"[evalab] online arm={arm} seed={s} done in {time.time() - t0:.1f}s", flush=True)
+            out[arm].append(run_dir)
+    return out
+
+
+def online_curves(runs: Mapping[str, Sequence[str | Path]], n_boot: int = 1000, alpha: float = 0.05) -> pd.DataFrame:
+    """Per arm and optimizer step: the mean reward of the scored groups (``reward``) and the share of groups
+    with zero reward spread (``zero_spread``), from each run's ``groups.parquet``, with a bootstrap CI over
+    seeds and groups. One row per (arm, step, quantity)."""
+    from .online import SPREAD_TOL
+
+    rows = []
+    for arm, dirs in runs.items():
+        frames = []
+        for d in dirs:
+            p = Path(d) / "groups.parquet"
+            if not p.exists():
+                raise FileNotFoundError(f"{p}: no scored groups (is {d} a finished online run?)")
+            frames.append(pd.read_parquet(p))
+        steps = sorted({int(s) for f in frames for s in f["step"]})
+        for step in steps:
+            at = [f[f["step"] == step] for f in frames]
+            for q in ("reward", "zero_spread"):
+                cells = [(g["reward_mean"].dropna() if q == "reward" else (g["spread"] <= SPREAD_TOL).astype(float)
+                          ).to_numpy(float) for g in at]
+                cells = [c for c in cells if len(c)]
+                if not cells:
+                    continue
+                mean, stats = _bootstrap(cells, n_boot, seed=step)
+                lo, hi = _interval(stats, alpha)
+                rows.append({"arm": arm, "step": step, "quantity": q, "mean": mean, "ci_low": lo, "ci_high": hi,
+                             "n_seeds": len(cells)})
+    return pd.DataFrame(rows, columns=["arm", "step", "quantity", "mean", "ci_low", "ci_high", "n_seeds"])

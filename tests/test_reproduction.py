@@ -1,0 +1,297 @@
+"""The reproduction grid (evalab/reproduction.py): the pair budget, the per-iteration curves with CIs, the paired
+differences, the results JSON, the `reproduce` command (its argument errors, and a resumed run end to end with the
+stand-in generation backend of test_loop and a recording trainer) and the online arms' wiring."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalab.config import IDENTITY_FIELDS, profile_config
+from evalab.pairs import budget_pairs
+from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, iteration_curves, load_results,
+                                 normalised_gains, online_curves, paired_differences, per_seed_rows,
+                                 reproduction_arms, reproduction_results, run_online_arms, write_results)
+from evalab.store import RunStore
+from fake_run import build_fake_run
+
+
+def _pairs(n):
+    return pd.DataFrame({"prompt_id": [f"p{i}" for i in range(n)], "prompt": ["x"] * n, "chosen": ["a"] * n,
+                         "rejected": ["b"] * n, "chosen_reward": [1.0] * n, "rejected_reward": [0.0] * n})
+
+
+# --- the pair budget --------------------------------------------------------------------------------------------
+
+def test_budget_pairs_subsamples_to_the_exact_count_seeded():
+    p = _pairs(30)
+    a, info = budget_pairs(p, 12, seed=7)
+    assert len(a) == 12 and info == {"n_pairs_built": 30, "pairs_budget": 12, "n_pairs": 12, "pairs_shortfall": 0}
+    assert a.prompt_id.is_unique and set(a.prompt_id) <= set(p.prompt_id)
+    assert list(a.prompt_id) == sorted(a.prompt_id, key=lambda s: int(s[1:]))  # original order kept
+    assert a.equals(budget_pairs(p, 12, seed=7)[0])                           # same seed, same pairs
+    assert not a.equals(budget_pairs(p, 12, seed=8)[0])                       # another seed, another sample
+
+
+def test_budget_pairs_records_the_shortfall_and_never_fills_it():
+    p = _pairs(5)
+    a, info = budget_pairs(p, 12, seed=0)
+    assert a.equals(p) and info["pairs_shortfall"] == 7 and info["n_pairs"] == 5
+    b, info0 = budget_pairs(p, 0, seed=0)  # 0 = all pairs, no budget
+    assert b.equals(p) and info0["pairs_shortfall"] == 0 and info0["pairs_budget"] == 0
+    with pytest.raises(ValueError, match="pairs_per_iteration"):
+        budget_pairs(p, -1, seed=0)
+
+
+def test_pairs_per_iteration_is_a_validated_identity_field():
+    assert "pairs_per_iteration" in IDENTITY_FIELDS
+    assert profile_config("ci").pairs_per_iteration == 0
+    with pytest.raises(ValueError, match=r"EvaConfig.pairs_per_iteration=-2: must be >= 0"):
+        profile_config("ci", pairs_per_iteration=-2)
+
+
+def test_the_loop_trains_on_the_budgeted_pairs_and_stores_the_budget(tmp_path):
+    from test_loop import make_run
+
+    full = make_run(tmp_path, "full")
+    full.run(until=(0, "pairs"))
+    n_built = len(full.store.read_table(0, "pairs"))
+    assert n_built > 3
+    run = make_run(tmp_path, "budget", pairs_per_iteration=3)
+    run.run(until=(0, "pairs"))
+    pairs = run.store.read_table(0, "pairs")
+    assert len(pairs) == 3 and set(pairs.prompt_id) <= set(full.store.read_table(0, "pairs").prompt_id)
+    assert pairs.attrs["budget"] == {"n_pairs_built": n_built, "pairs_budget": 3, "n_pairs": 3, "pairs_shortfall": 0}
+    short = make_run(tmp_path, "short", pairs_per_iteration=n_built + 4)
+    short.run(until=(0, "pairs"))
+    assert len(short.store.read_table(0, "pairs")) == n_built
+    row = per_seed_rows({"eva": [short.store]}).iloc[0]
+    assert row.pairs_shortfall == 4 and row.n_pairs_built == n_built and row.n_pairs == n_built
+
+
+# --- arms -----------------------------------------------------------------------------------------------------
+
+def test_named_arms_cover_the_issue_and_groups_expand():
+    assert {"eva", "static", "fresh", "no_evolve-greedy", "no_evolve-sampled", "sampling=uniform"} <= set(
+        REPRODUCTION_ARMS)
+    assert REPRODUCTION_ARMS["sampling=uniform"] == {"sampling": "uniform"}
+    metrics = {v["metric"] for k, v in REPRODUCTION_ARMS.items() if k.startswith("metric=")}
+    assert metrics == {"a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform"}  # eva is a_min
+    for arm, ov in REPRODUCTION_ARMS.items():
+        profile_config("ci", **ov)  # every arm is a valid config
+    assert list(reproduction_arms(["protocol", "eva", "sampling=uniform"])) == ARM_GROUPS["protocol"] + [
+        "sampling=uniform"]
+    with pytest.raises(ValueError, match="'bogus': not a named arm or group"):
+        reproduction_arms(["eva", "bogus"])
+
+
+# --- curves on fake stores ------------------------------------------------------------------------------------
+
+def _fake_grid(tmp_path, arms=("eva", "static"), seeds=(1, 2), iterations=2, shift=None):
+    """Fake stores with per-prompt held-out scores (arm ``shift`` adds to every score) and token counts."""
+    stores = {}
+    for arm in arms:
+        stores[arm] = []
+        for s in seeds:
+            st = RunStore(build_fake_run(tmp_path / arm / f"seed{s}", n_iterations=iterations, n_prompts=12, seed=s))
+            for t in st.iterations():
+                if st.has(t, "eval"):
+                    rng = np.random.default_rng(100 * s + t)
+                    full = rng.integers(0, 2, 10).astype(float)
+                    if shift and arm in shift and t > 0:
+                        full = np.clip(full + shift[arm], 0, 1)
+                    e = st.read_json(t, "eval")
+                    e["per_prompt"] = {"prompt_id": [f"h{i}" for i in range(10)], "full": full.tolist(),
+                                       "frac": rng.random(10).tolist()}
+                    st.write_json(t, "eval", e)
+                if st.has(t, "responses"):
+                    r = st.read_table(t, "responses")
+                    st.write_table(t, "responses", r.assign(n_tokens=10))
+            stores[arm].append(st)
+    return stores
+
+
+def test_iteration_curves_have_every_quantity_and_cis_that_contain_the_mean(tmp_path):
+    stores = _fake_grid(tmp_path)
+    c = iteration_curves(stores, n_boot=300)
+    assert list(c.columns) == ["arm", "iteration", "quantity", "mean", "ci_low", "ci_high", "n_seeds"]
+    have = set(c.quantity)
+    assert {"heldout_full", "heldout_frac", "informative_share", "all_fail", "all_pass", "mixed", "n_pairs",
+            "gen_tokens", "prompt_chars", "n_constraints"} <= have  # the fake stores have no train_responses
+    assert set(c.arm) == {"eva", "static"} and set(c.iteration) == {0, 1, 2}
+    assert ((c.ci_low <= c["mean"] + 1e-12) & (c["mean"] <= c.ci_high + 1e-12)).all()
+    assert (c.ci_high > c.ci_low).any()
+    # the mean is the mean over seeds of the per-seed means (the per_seed rows)
+    rows = per_seed_rows(stores)
+    for q in ("heldout_full", "informative_share", "prompt_chars"):
+        want = rows[(rows.arm == "eva") & (rows.iteration == 1)][q].mean()
+        got = c[(c.arm == "eva") & (c.iteration == 1) & (c.quantity == q)]["mean"].item()
+        assert got == pytest.approx(want)
+    # the three outcome shares of a seed add up to 1
+    r = rows.dropna(subset=["all_fail"])
+    assert np.allclose(r.all_fail + r.all_pass + r.mixed, 1.0)
+    with pytest.raises(ValueError, match="quantities"):
+        iteration_curves(stores, quantities=["bogus"])
+
+
+def test_paired_differences_see_a_shifted_arm_and_normalised_gains_divide_by_cost(tmp_path):
+    stores = _fake_grid(tmp_path, shift={"eva": 1.0})  # after θ0, eva solves every held-out prompt
+    d = paired_differences(stores, n_boot=300)
+    assert set(d.vs) == {"static"} and set(d.iteration) == {0, 1, 2}
+    at0 = d[d.iteration == 0].iloc[0]
+    assert at0.delta == 0 and at0.ci_low == 0 == at0.ci_high   # same θ0 scores: no difference
+    later = d[d.iteration > 0]
+    assert (later.delta > 0).all() and (later.ci_low > 0).all() and (later.p_better == 1).all()
+    g = normalised_gains(stores, n_boot=300)
+    row = g[(g.arm == "eva") & (g.iteration == 2)].iloc[0]
+    assert row.gen_tokens == 2 * 12 * 4 * 10          # two iterations × 12 prompts × N=4 × 10 tokens
+    assert row.gain_per_mtok == pytest.approx(row.gain / (row.gen_tokens / 1e6))
+    assert row.gain_per_pair == pytest.approx(row.gain / row.n_pairs)
+    assert row.gain_ci_low <= row.gain <= row.gain_ci_high
+
+
+def test_results_json_round_trips(tmp_path):
+    stores = _fake_grid(tmp_path, seeds=(1,), iterations=1)
+    base = profile_config("ci", pairs_per_iteration=6)
+    res = reproduction_results(stores, base=base, arms={"eva": {}, "static": {"mode": "static"}},
+                               wall={"eva": {"1": 1.5}}, command="python -m evalab reproduce ...", n_boot=100)
+    path = write_results(tmp_path / "data" / "rep.json", res)
+    raw = json.loads(path.read_text())  # strict JSON: NaN written as null
+    assert raw["pairs_per_iteration"] == 6 and "pairs_per_iteration" in raw["budget_rule"]
+    assert raw["wall_s"] == {"eva": {"1": 1.5}} and set(raw["manifests"]) == {"eva", "static"}
+    back = load_results(path)
+    pd.testing.assert_frame_equal(back["curves"], iteration_curves(stores, n_boot=100), check_dtype=False)
+    ps = per_seed_rows(stores)
+    pd.testing.assert_frame_equal(back["per_seed"][ps.columns].astype({"acceptance": float}), ps,
+                                  check_dtype=False)
+    assert set(QUANTITIES) - {"train_reward"} <= set(back["per_seed"].columns)
+
+
+# --- the command ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, msg", [
+    (["--arms", "eva,bogus"], "--arms bogus: not a named arm or group"),
+    (["--seeds", "1,x"], "--seeds 1,x: a comma-separated list of integers"),
+    (["--set", "pairs_per_iteration=-1"], "EvaConfig.pairs_per_iteration=-1: must be >= 0"),
+    (["--set", "bogus=1"], "--set bogus=1: unknown EvaConfig field"),
+    (["--iterations", "0"], "--iterations"),
+    (["--config", "nope.yaml"], "--config nope.yaml: file not found"),
+])
+def test_reproduce_argument_errors_are_one_line_naming_the_field(tmp_path, capsys, args, msg):
+    from evalab.__main__ import main
+
+    rc = main(["reproduce", "--profile", "ci", "--root", str(tmp_path / "r"), "--out", str(tmp_path / "o.json"),
+               *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and msg in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_config_file_with_an_unknown_key_is_named(tmp_path, capsys):
+    from evalab.__main__ import main
+
+    cfg = tmp_path / "rep.yaml"
+    cfg.write_text("profile: ci\nseeds: [1]\nitertions: 2\n")
+    assert main(["reproduce", "--config", str(cfg), "--root", str(tmp_path / "r"), "--out", "x.json"]) == 2
+    err = capsys.readouterr().err
+    assert "itertions" in err and "iterations" in err
+
+
+def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, capsys):
+    """The command end to end through the real loop (stand-in generation, recording trainer): 2 arms × 1 seed ×
+    2 iterations, then a rerun that finds everything done and only rewrites the JSON."""
+    import evalab.loop
+    import evalab.training
+    from evalab.__main__ import main
+    from evalab.creator import StructuredEvolver
+    from test_loop import TableBackend
+
+    monkeypatch.setattr(evalab.training, "train_preference",
+                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text(str(len(pairs)))
+                        and {"log_history": []})
+    real = evalab.loop.EvaRun
+
+    class StandIn(real):
+        def __init__(self, cfg, **kw):
+            super().__init__(cfg, backend_factory=TableBackend, creator=StructuredEvolver(llm_rewrite=False),
+                             progress=False)
+
+    monkeypatch.setattr(evalab.loop, "EvaRun", StandIn)
+    (tmp_path / "rep.yaml").write_text("profile: ci\narms: [eva, static]\nseeds: [3]\niterations: 2\n"
+                                       "set: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n")
+    argv = ["reproduce", "--config", str(tmp_path / "rep.yaml"), "--root", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "rep.json"), "--n-boot", "50", "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "arm=eva seed=3 done in" in out and "arm=static seed=3 done in" in out
+    res = load_results(tmp_path / "rep.json")
+    ps = res["per_seed"]
+    assert set(ps.arm) == {"eva", "static"} and set(ps.iteration) == {0, 1, 2}
+    trained = ps[ps.iteration < 2]
+    assert (trained.n_pairs <= 2).all() and (trained.pairs_budget == 2).all()
+    for arm in ("eva", "static"):
+        ck = res["checkpoints"][arm]["3"]
+        assert ck.endswith("iter_001/checkpoint") and (tmp_path / "runs" / arm / "seed3" / "iter_001" / "checkpoint"
+                                                        / "w").read_text() in ("1", "2")
+    assert {"eva", "static"} == set(res["curves"].arm) and set(res["paired"].vs) == {"static"}
+    assert res["base_config"]["iterations"] == 2 and "reproduce" in res["command"]
+    mtime = (tmp_path / "runs" / "eva" / "seed3" / "iter_001" / "pairs.parquet").stat().st_mtime
+    assert main(argv) == 0  # resume: nothing left to run, same stores
+    assert (tmp_path / "runs" / "eva" / "seed3" / "iter_001" / "pairs.parquet").stat().st_mtime == mtime
+
+
+# --- online ----------------------------------------------------------------------------------------------------
+
+def test_online_arms_differ_only_in_evolution(tmp_path):
+    calls = []
+    base = profile_config("ci")
+    run_online_arms(base, [1, 2], tmp_path, steps=6, evolve_every=2, progress=False,
+                    run_fn=lambda cfg, **kw: calls.append((cfg.run_dir, cfg.seed, kw)))
+    assert [(c[0].split("/")[-2], c[1]) for c in calls] == [("online-eva", 1), ("online-eva", 2),
+                                                             ("online-seed", 1), ("online-seed", 2)]
+    eva, seed_only = calls[0][2], calls[2][2]
+    assert eva["evolve_every"] == 2 and seed_only["evolve_every"] == 7 > seed_only["steps"]  # no event fires
+    assert {k: v for k, v in eva.items() if k != "evolve_every"} == {
+        k: v for k, v in seed_only.items() if k != "evolve_every"}
+
+
+def test_online_curves_per_step_with_cis(tmp_path):
+    for arm, spread in (("online-eva", 0.5), ("online-seed", 0.0)):
+        for s in (1, 2):
+            d = tmp_path / arm / f"seed{s}"
+            d.mkdir(parents=True)
+            rng = np.random.default_rng(s)
+            steps = np.repeat([1, 2, 3], 4)
+            pd.DataFrame({"call": steps, "step": steps, "prompt_id": [f"p{i}" for i in range(12)],
+                          "spread": np.where(rng.random(12) < 0.5, spread, 0.0),
+                          "reward_mean": rng.random(12)}).to_parquet(d / "groups.parquet")
+    runs = {a: [tmp_path / a / "seed1", tmp_path / a / "seed2"] for a in ("online-eva", "online-seed")}
+    c = online_curves(runs, n_boot=200)
+    assert set(c.step) == {1, 2, 3} and set(c.quantity) == {"reward", "zero_spread"}
+    assert ((c.ci_low <= c["mean"] + 1e-12) & (c["mean"] <= c.ci_high + 1e-12)).all()
+    assert (c[(c.arm == "online-seed") & (c.quantity == "zero_spread")]["mean"] == 1.0).all()
+    with pytest.raises(FileNotFoundError, match="groups.parquet"):
+        online_curves({"x": [tmp_path]})
+
+
+@pytest.mark.slow
+def test_online_arms_on_the_embedded_model(tmp_path):
+    """Both online arms through GRPO on the embedded solver, tiny: the seed-stream arm has no evolution event and
+    trains on seed prompts only; the curves cover every step of both."""
+    from evalab.creator import StructuredEvolver
+    from test_online import LengthReward, seed_prompts
+
+    cfg = profile_config("ci", evolved_ratio=1.0, subset_fraction=1.0, n_variants=2, learning_rate=1e-5)
+    runs = run_online_arms(cfg, [1], tmp_path, steps=3, evolve_every=1, prompts_per_step=2, num_generations=2,
+                           max_completion_length=8, seed_prompts=seed_prompts(4), reward=LengthReward(),
+                           creator=StructuredEvolver(llm_rewrite=False, n_variants=2), progress=False,
+                           torch_threads=1, checkpoint_every=0)
+    eva, seed_only = (pd.read_parquet(runs[a][0] / "groups.parquet") for a in ("online-eva", "online-seed"))
+    assert eva.evolved.any() and not seed_only.evolved.any()
+    assert set(seed_only.prompt_id) <= {p.id for p in seed_prompts(4)}
+    assert json.loads((runs["online-seed"][0] / "online_summary.json").read_text())["n_events"] == 0
+    c = online_curves(runs, n_boot=50)
+    assert set(c.arm) == {"online-eva", "online-seed"} and set(c.step) >= {1, 2, 3}
