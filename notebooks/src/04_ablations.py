@@ -28,10 +28,12 @@
 # %% tags=["parameters"]
 profile = "demo"            # "ci" | "demo" | "paper"
 run_dir = "../runs/04_ablations"
-seeds = []                  # empty: the profile default (ci 1 2, demo 1 2 3, paper 42 43 44)
+seeds = []                  # empty: the profile default (ci 1 2, demo 1, paper 42 43 44)
 arms = {}                   # empty: the profile default arms (below); else name to EvaConfig overrides,
                             # or a list of PROTOCOL_ARMS names, e.g. ["eva", "fresh", "no_evolve-greedy"]
 iterations = 1
+overrides = None            # EvaConfig fields for every arm; None: the profile default (demo: 24 training prompts,
+                            # so the default grid fits README's first command; {} keeps the profile's 48)
 reproduction_json = ""      # a stored reproduction (python -m evalab reproduce); "" = ../data/reproduction.json
                             # if present, else the runs above; "runs" = the runs above (read from their stores)
 
@@ -46,14 +48,17 @@ check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyE
 
 DEFAULT_ARMS = {
     "ci": {"eva": {}, "static": {"mode": "static"}},
-    "demo": dict(PROTOCOL_ARMS),   # eva, static, fresh, no_evolve-greedy, no_evolve-sampled
+    # demo: the smallest comparison (README's first command runs it in minutes); the protocol arms over 3 seeds
+    # and 3 iterations are `python -m evalab reproduce --config configs/reproduction.yaml` (hours)
+    "demo": {"eva": {}, "static": {"mode": "static"}},
     "paper": {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"}, "sampling=greedy": {"sampling": "greedy"},
               "metric=a_avg": {"metric": "a_avg"}, "metric=var": {"metric": "var"}, "metric=avg": {"metric": "avg"},
               "metric=inv_a_min": {"metric": "inv_a_min"}},
 }
 arms = resolve_arms(arms or DEFAULT_ARMS[profile])
-seeds = seeds or {"ci": [1, 2], "demo": [1, 2, 3], "paper": [42, 43, 44]}[profile]
-base = profile_config(profile, iterations=iterations)
+seeds = seeds or {"ci": [1, 2], "demo": [1], "paper": [42, 43, 44]}[profile]
+overrides = {"ci": {}, "demo": {"n_prompts": 24}, "paper": {}}[profile] if overrides is None else dict(overrides)
+base = profile_config(profile, iterations=iterations, **overrides)
 print(f"{len(arms)} arms × {len(seeds)} seeds × {iterations} iteration(s), warm-start round: {base.warmup_round}:",
       list(arms))
 

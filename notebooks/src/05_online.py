@@ -38,11 +38,11 @@
 profile = "demo"          # "ci" (tiny, for tests) | "demo" (CPU, tens of minutes) | "paper" (GPU scale)
 run_dir = "../runs/05_online"
 trainer = "grpo"          # "grpo" | "rloo" | "oaif" (online DPO: 2 samples per prompt, the reward/judge picks the preferred one)
-steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 24, paper 500)
-evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 4, paper 10)
+steps = 0                 # optimizer steps; 0 takes the profile's default (ci 4, demo 12, paper 500)
+evolve_every = 0          # steps between evolution events; 0 takes the profile's default (ci 2, demo 3, paper 10)
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
 torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
-checkpoint_every = -1     # steps between resumable checkpoints; -1 takes the profile's default (ci 2, demo 4, paper 50), 0 = none
+checkpoint_every = -1     # steps between resumable checkpoints; -1 takes the profile's default (ci 2, demo 3, paper 50), 0 = none
 
 # %%
 import json
@@ -57,7 +57,7 @@ from evalab.online import run_online_eva
 check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
 ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
     "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16, checkpoint_every=2),
-    "demo": dict(steps=24, evolve_every=4, prompts_per_step=4, max_completion_length=48, checkpoint_every=4),
+    "demo": dict(steps=12, evolve_every=3, prompts_per_step=4, max_completion_length=48, checkpoint_every=3),
     "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024, checkpoint_every=50),
 }[profile]
 ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).items() if v})
