@@ -40,6 +40,8 @@ Choices (and how they differ from DAPO/verl):
   * Each round's advantages are computed by TRL within that round. With group-wise normalisation (GRPO's default
     ``scale_rewards="group"``, RLOO's leave-one-out baseline) a group's advantages depend on that group only, so
     mixing rounds is exact; with ``scale_rewards="batch"`` each round is scaled by its own batch std.
+  * TRL's own per-batch metrics (``reward``, ``frac_reward_zero_std``, ...) and the reward functions' logs are
+    recorded once per round, so they describe everything generated, dropped groups included.
   * Single process, text-only batches (multimodal tensors raise). Evaluation batches are never resampled.
 
 Recorded per generation batch (``dynamic_sampling_log``) and as TRL metrics: ``dynamic/groups_dropped`` (zero-spread

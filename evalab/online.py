@@ -882,6 +882,11 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     CPU shared with other busy processes, 1 thread avoids OpenMP spin-waiting that made generation >10x slower
     in our measurements (see benchmarks/bench_online.py). ``trainer_kwargs`` go to the TRL config.
 
+    ``cfg.dynamic_sampling`` (GRPO/RLOO; online DPO refuses it): zero-spread groups are dropped and refilled from
+    the pool, up to ``cfg.max_resample`` extra rounds per generation batch (:mod:`evalab.dynamic_sampling`); the
+    result's ``dynamic_sampling`` frame (also ``dynamic_sampling.parquet``, totals in ``online_summary.json``) has
+    one row per generation batch of this process (after a resume: since the resume), the train log ``dynamic/*``.
+
     Resume: every ``checkpoint_every`` optimizer steps (default ``evolve_every``: right after each evolution
     event; 0 = never) the trainer checkpoints into ``run_dir/_trainer`` (model, optimizer, scheduler, RNG; the
     two latest kept) together with the eva state of that step (``eva_state.json``: the pool with its statistics,

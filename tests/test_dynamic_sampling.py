@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ class _FakeBase:
         self.table, self.train_dataset, self.num_generations = table, dataset, num_generations
         self.model = type("M", (), {"training": True})()
         self.reward_func_names, self.reward_weights = ["r"], torch.ones(1)
-        self._metrics = {"train": __import__("collections").defaultdict(list)}
+        self._metrics = {"train": defaultdict(list)}
         self.processing_class = type("T", (), {"pad_token_id": 0})()
         self.calls: list[list[int]] = []
 
