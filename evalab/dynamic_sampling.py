@@ -164,6 +164,9 @@ class DynamicSamplingMixin:
         self._ds_generator = torch.Generator().manual_seed(int(dynamic_sampling_seed))
         self._ds_last_rewards: torch.Tensor | None = None
         super().__init__(*args, **kwargs)
+        n_proc = int(getattr(getattr(self, "accelerator", None), "num_processes", 1))
+        if self.dynamic_sampling and n_proc > 1:  # each process would refill its own slice: groups would not line up
+            raise NotImplementedError(f"dynamic_sampling=True runs in a single process; this trainer has {n_proc}")
         names = list(getattr(self, "reward_func_names", []))
         if dynamic_sampling_reward is not None and dynamic_sampling_reward not in names:
             raise ValueError(f"dynamic_sampling_reward={dynamic_sampling_reward!r} is not one of the trainer's "
