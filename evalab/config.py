@@ -114,6 +114,11 @@ class EvaConfig:
                                      f"composite ('' = the reward itself; constraints: one of {CONSTRAINT_COMPONENTS})")
     pass_threshold: float = _f(1.0, "a response passes when its reward >= this (1.0 = every constraint satisfied); "
                                "for the all-fail / all-pass / mixed shares")
+    dynamic_sampling: bool = _f(False, "online GRPO/RLOO only: drop zero-spread groups (all rewards equal, on "
+                                "informativeness_reward's component when set) and refill the batch with fresh prompts "
+                                "(DAPO's dynamic sampling, arXiv 2503.14476; evalab.dynamic_sampling)")
+    max_resample: int = _f(3, "dynamic_sampling: extra generation rounds per batch before padding with zero-spread "
+                           "groups (0 = only record the zero-spread share)")
 
     # --- informativeness and sampling (steps 2-3) -------------------------------------------------
     metric: str = _f("a_min", f"informativeness metric, one of {METRICS}")
@@ -269,6 +274,10 @@ class EvaConfig:
                 bad("informativeness_reward", f"reward {self.reward!r} has no components; leave it ''")
         if not 0 < self.top_p <= 1:
             bad("top_p", "must be in (0, 1]")
+        if not isinstance(self.dynamic_sampling, bool):
+            bad("dynamic_sampling", "must be true or false")
+        if isinstance(self.max_resample, bool) or not isinstance(self.max_resample, int) or self.max_resample < 0:
+            bad("max_resample", "must be an integer >= 0 (extra generation rounds per batch)")
         for name in ("max_missing_reward", "max_invalid_verdicts"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
@@ -374,6 +383,7 @@ IDENTITY_FIELDS = (
     "informativeness_reward", "ema", "pairs_per_iteration",
     "target_pass_rate", "thompson_prior_alpha", "thompson_prior_beta", "thompson_discount", "skip", "greso_target",
     "greso_step", "greso_explore_init", "novelty_max_rougeL", "frontier_band", "pass_threshold",
+    "dynamic_sampling", "max_resample",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,

@@ -61,6 +61,7 @@ from .sampling import sample_subset
 from .store import RunStore, atomic_write_parquet, atomic_write_text, json_default
 
 ONLINE_TRAINERS = ("grpo", "rloo", "oaif")
+DYNAMIC_SAMPLING_TRAINERS = ("grpo", "rloo")  # group-relative advantages: a zero-spread group teaches nothing
 GROUP_LAYOUTS = ("blocks", "halves")
 # kl_beta defaults (the solver is regularised towards π_base, the initial policy, as in eva's objective):
 #   grpo 0.04  DeepSeekMath (Shao et al. 2024, arXiv 2402.03300, §4.1: "the KL coefficient is 0.04"), the paper
@@ -469,6 +470,37 @@ def make_trl_reward(reward: Any, pool: EvaPromptPool, num_generations: int, **kw
     return TrlRewardAdapter(reward, pool, num_generations, **kw)
 
 
+class TrlComponentReward:
+    """One component of a composite evalab reward as a TRL reward function (for dynamic sampling's spread on
+    ``EvaConfig.informativeness_reward``; given weight 0 so the loss still uses the composite). Groups are read as
+    :class:`TrlRewardAdapter` reads them; nothing is recorded."""
+
+    def __init__(self, adapter: TrlRewardAdapter, component: str) -> None:
+        from .rewards import reward_components
+
+        comps = reward_components(adapter.reward)
+        if component not in comps:
+            raise ValueError(f"EvaConfig.informativeness_reward={component!r}: reward {adapter.__name__!r} has "
+                             f"components {comps or 'none'}")
+        self.adapter = adapter
+        self.component = component
+        self.__name__ = f"{adapter.__name__}_{component}"
+
+    def __call__(self, prompts: Sequence[Any], completions: Sequence[Any], prompt_id: Sequence[str] | None = None,
+                 **_: Any) -> list[float]:
+        g, a = self.adapter.num_generations, self.adapter
+        if prompt_id is None or len(completions) % g:
+            raise ValueError(f"component reward {self.__name__!r}: needs prompt_id and groups of {g} completions")
+        slots = group_slots(a.layout, len(completions) // g, g)
+        texts = [completion_text(c) for c in completions]
+        m = np.asarray(a.reward.components([a.pool.get(prompt_id[row[0]]) for row in slots],
+                                           [[texts[k] for k in row] for row in slots])[self.component], dtype=float)
+        flat = np.full(len(completions), np.nan)
+        for row, vals in zip(slots, m):
+            flat[row] = vals
+        return [float(x) for x in flat]
+
+
 def group_slots(layout: str, n_groups: int, g: int) -> list[list[int]]:
     """Flat positions of each group's ``g`` completions: "blocks" (GRPO/RLOO: group b is positions
     b*g .. b*g+g-1) or "halves" (TRL online DPO: generation j of prompt b is at j*n_groups + b)."""
@@ -728,12 +760,24 @@ def _trainer_class(kind: str) -> type:
     else:
         raise ValueError(f"trainer={kind!r}: online eva supports {ONLINE_TRAINERS}")
 
-    class EvaTrainer(_PoolSamplerMixin, base):  # type: ignore[misc, valid-type]
+    bases: tuple[type, ...] = (_PoolSamplerMixin, base)
+    if kind in DYNAMIC_SAMPLING_TRAINERS:  # off unless the trainer is built with dynamic_sampling=True
+        from .dynamic_sampling import DynamicSamplingMixin
+
+        bases = (_PoolSamplerMixin, DynamicSamplingMixin, base)
+
+    class EvaTrainer(*bases):  # type: ignore[misc, valid-type]
         def __init__(self, *a: Any, eva_pool: EvaPromptPool, eva_start_epoch: int = 0, **kw: Any) -> None:
             self.eva_pool = eva_pool
             self.eva_sampler = None
             self.eva_start_epoch = int(eva_start_epoch)
             super().__init__(*a, **kw)
+
+        def dynamic_sampling_draw(self, n: int) -> list[dict[str, Any]]:
+            """Refill prompts for dynamic sampling: drawn from the live pool with its current weights."""
+            self._eva_ds_draws = getattr(self, "_eva_ds_draws", 0) + 1  # a fresh stream per refill round
+            rng = np.random.default_rng([self.args.seed, 7, int(self.state.global_step), self._eva_ds_draws])
+            return [self.train_dataset[int(i)] for i in self.eva_pool.draw(n, rng)]
 
         if kind == "oaif":  # online DPO passes reward functions no log_metric: give them one into its stats
             def _calculate_rewards_from_functions(self, prompts: Any, completions: Any, completion_ids_list: Any,
@@ -838,6 +882,11 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     CPU shared with other busy processes, 1 thread avoids OpenMP spin-waiting that made generation >10x slower
     in our measurements (see benchmarks/bench_online.py). ``trainer_kwargs`` go to the TRL config.
 
+    ``cfg.dynamic_sampling`` (GRPO/RLOO; online DPO refuses it): zero-spread groups are dropped and refilled from
+    the pool, up to ``cfg.max_resample`` extra rounds per generation batch (:mod:`evalab.dynamic_sampling`); the
+    result's ``dynamic_sampling`` frame (also ``dynamic_sampling.parquet``, totals in ``online_summary.json``) has
+    one row per generation batch of this process (after a resume: since the resume), the train log ``dynamic/*``.
+
     Resume: every ``checkpoint_every`` optimizer steps (default ``evolve_every``: right after each evolution
     event; 0 = never) the trainer checkpoints into ``run_dir/_trainer`` (model, optimizer, scheduler, RNG; the
     two latest kept) together with the eva state of that step (``eva_state.json``: the pool with its statistics,
@@ -876,6 +925,9 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     if steps < 1 or evolve_every < 1 or prompts_per_step < 1:
         raise ValueError(f"steps={steps}, evolve_every={evolve_every}, prompts_per_step={prompts_per_step}: "
                          "each must be >= 1")
+    if cfg.dynamic_sampling and trainer not in DYNAMIC_SAMPLING_TRAINERS:
+        raise ValueError(f"EvaConfig.dynamic_sampling=True: trainer={trainer!r} does not apply (online DPO trains "
+                         f"on one pair per prompt, not a group advantage); use one of {DYNAMIC_SAMPLING_TRAINERS}")
     if trainer == "oaif":
         if num_generations not in (None, 2):
             raise ValueError(f"num_generations={num_generations!r}: online DPO (oaif) samples exactly 2 "
@@ -940,9 +992,17 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
         if progress:
             print(f"[evalab] online eva resumes from {resume.name} (step {state['step']} of {steps}, "
                   f"{len(callback.events)} events, pool {len(pool)})", flush=True)
-    t = trainer_cls(model=model, args=args, reward_funcs=[adapter], train_dataset=pool.as_dataset(),
+    reward_funcs: list[Any] = [adapter]
+    ds_kw: dict[str, Any] = {}
+    if cfg.dynamic_sampling:
+        ds_kw = dict(dynamic_sampling=True, max_resample=cfg.max_resample, dynamic_sampling_seed=cfg.seed)
+        if cfg.informativeness_reward:  # the spread is measured on that component, which must not move the loss
+            reward_funcs.append(TrlComponentReward(adapter, cfg.informativeness_reward))
+            args.reward_weights = [1.0, 0.0]
+            ds_kw["dynamic_sampling_reward"] = reward_funcs[-1].__name__
+    t = trainer_cls(model=model, args=args, reward_funcs=reward_funcs, train_dataset=pool.as_dataset(),
                     processing_class=tokenizer, callbacks=[callback], eva_pool=pool,
-                    eva_start_epoch=int(state["sampler_epoch"]) if resume is not None else 0)
+                    eva_start_epoch=int(state["sampler_epoch"]) if resume is not None else 0, **ds_kw)
     if resume is not None and int(state["step"]) >= steps:  # finished before: reload, train nothing
         # (Trainer.train would run one more step first: it checks max_steps only after a step, and the
         # grown pool changes the epoch length it would otherwise stop on)
@@ -974,6 +1034,13 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
                "groups_scored": len(adapter.groups), "missing_reward_skipped": adapter.n_skipped,
                "kl_beta": kl_beta, "resumed_from": str(resume) if resume is not None else None,
                "evolved_groups_scored": int(result["groups"]["evolved"].sum()) if len(adapter.groups) else 0}
+    if cfg.dynamic_sampling:
+        ds = pd.DataFrame(t.dynamic_sampling_log)
+        atomic_write_parquet(run_dir / "dynamic_sampling.parquet", ds)
+        result["dynamic_sampling"] = ds
+        summary["dynamic_sampling"] = {k: float(ds[k].sum()) if len(ds) else 0.0
+                                       for k in ("groups_dropped", "resample_rounds", "extra_completions",
+                                                 "groups_padded")}
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)
     return result
