@@ -153,6 +153,13 @@ class EvaConfig:
     max_prompt_chars: int = _f(2000, "variants longer than this are rejected as over-long")
     novelty_max_rougeL: float = _f(1.0, "variants whose ROUGE-L F against X_t or an earlier accepted variant exceeds "
                                    "this are rejected as not_novel (SeRL: 0.7; 1.0 = off)")
+    creator_training: str = _f("none", "'none' (eva's fixed creator) or 'grpo' (a few GRPO steps of the creator "
+                               "before each step 4, rewarded by the solver's frontier; evalab.creator_training)")
+    creator_reward: str = _f("r_zero", "creator_training='grpo': 'r_zero' (1 - 2|p - 1/2|), 'azr' (1 - p in (0, 1)), "
+                             "'sqlm' (some but not all pass) or 'informativeness' (A*_min); evalab.curricula")
+    creator_grpo_steps: int = _f(2, "creator_training='grpo': GRPO steps of the creator per iteration")
+    creator_grpo_lr: float = _f(1e-6, "creator_training='grpo': learning rate of the creator's GRPO steps")
+    creator_grpo_n: int = _f(4, "creator_training='grpo': completions per creator prompt (the GRPO group)")
 
     # --- next prompt set (step 5) -------------------------------------------------------------------
     evolved_ratio: float = _f(0.8, "share of evolved prompts in X_{t+1} (paper: 80%)")
@@ -215,6 +222,7 @@ class EvaConfig:
         if self.sampling not in STRATEGIES + PREDICTIVE:
             bad("sampling", f"unknown strategy; choose one of {STRATEGIES + PREDICTIVE}")
         self._validate_curricula(bad)
+        self._validate_creator_training(bad)
         if not self.band_low <= self.band_high:
             bad("band_low", f"must be <= band_high={self.band_high!r}")
         if self.evolution not in EVOLUTIONS:
@@ -307,6 +315,24 @@ class EvaConfig:
                        and 0.0 <= fb[0] <= fb[1] <= 1.0):
             bad("frontier_band", "must be [] (off) or [low, high] with 0 <= low <= high <= 1 (pass rates)")
 
+    def _validate_creator_training(self, bad: Any) -> None:
+        """The trained creator's fields (evalab.creator_training)."""
+        from .curricula import CREATOR_REWARDS
+
+        if self.creator_training not in ("none", "grpo"):
+            bad("creator_training", "choose 'none' or 'grpo'")
+        if self.creator_reward not in CREATOR_REWARDS:
+            bad("creator_reward", f"choose one of {CREATOR_REWARDS}")
+        if isinstance(self.creator_grpo_steps, bool) or self.creator_grpo_steps < 1:
+            bad("creator_grpo_steps", "must be an integer >= 1")
+        if isinstance(self.creator_grpo_n, bool) or self.creator_grpo_n < 2:
+            bad("creator_grpo_n", "must be an integer >= 2 (GRPO's group-relative advantage needs 2 completions)")
+        if not (math.isfinite(self.creator_grpo_lr) and self.creator_grpo_lr > 0):
+            bad("creator_grpo_lr", "must be a finite number > 0")
+        if self.creator_training == "grpo" and not self.creator.startswith("evalab/"):
+            bad("creator_training", f"'grpo' trains a local creator model; creator={self.creator!r} is not an "
+                "'evalab/<model or checkpoint>' string")
+
     def _check_types(self) -> None:
         """Every field has its declared type (int: an integer, not a float or bool; float: a finite number; str,
         bool, dict as declared), else one ValueError naming it. numpy scalars become Python numbers."""
@@ -384,6 +410,7 @@ IDENTITY_FIELDS = (
     "target_pass_rate", "thompson_prior_alpha", "thompson_prior_beta", "thompson_discount", "skip", "greso_target",
     "greso_step", "greso_explore_init", "novelty_max_rougeL", "frontier_band", "pass_threshold",
     "dynamic_sampling", "max_resample",
+    "creator_training", "creator_reward", "creator_grpo_steps", "creator_grpo_lr", "creator_grpo_n",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,
