@@ -656,7 +656,8 @@ class EvaRun:
         quota = 0
         if self.cfg.fill == "quota":
             quota = round((self.cfg.next_set_size or len(current)) * self.cfg.evolved_ratio)
-        df = evolve_prompts(self.creator, chosen, self.cfg.n_variants, t + 1,
+        creator = self.trained_creator(t, chosen) if self.cfg.creator_training == "grpo" else self.creator
+        df = evolve_prompts(creator, chosen, self.cfg.n_variants, t + 1,
                             stage_seed(self.cfg.seed, t, "evolved"), self.progress,
                             existing=[p.text for p in current], evolution=self.cfg.evolution,
                             quota=quota, max_rounds=self.cfg.fill_max_rounds,
@@ -666,6 +667,36 @@ class EvaRun:
         self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc,
                              reasons=df["reason"].value_counts().to_dict() if len(df) else {},
                              **df.attrs.get("creator", {}))
+
+    def trained_creator(self, t: int, parents: Sequence[Prompt]) -> Any:
+        """``creator_training="grpo"``: the creator of step 4 in iteration t, after ``cfg.creator_grpo_steps`` GRPO
+        steps on this iteration's selected parents, rewarded by the solver entering iteration t (its N responses
+        under the run's reward; :mod:`evalab.creator_training`), starting from iteration t-1's trained creator.
+        Stored as ``creator_training.parquet`` (every proposal, its pass rate and reward) and
+        ``creator_checkpoint/`` (kept: a resumed run reuses it); step 4 serves it as ``evalab/<checkpoint>``."""
+        from .creator import make_creator
+        from .creator_training import solver_scorer, train_creator_grpo
+
+        ck = self.store.path(t, "creator_checkpoint")
+        if not self.store.has(t, "creator_checkpoint"):
+            start = str(self.store.path(t - 1, "creator_checkpoint")) if t > 0 and self.store.has(
+                t - 1, "creator_checkpoint") else self.cfg.creator
+            scorer = solver_scorer(self.backend(t), self.reward, self.cfg, stage_seed(self.cfg.seed, t, "creator"))
+            work = self.store.scratch_dir(t, "creator_training")
+            out = train_creator_grpo(self.cfg, scorer, parents, work, creator_model=start, progress=self.progress)
+            rewards = out["rewards"].assign(iteration=t)
+            self.store.write_table(t, "creator_training", rewards)
+            from .store import atomic_dir
+
+            with atomic_dir(ck) as tmp:
+                shutil.copytree(out["checkpoint"], tmp, dirs_exist_ok=True)
+                (tmp / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+            shutil.rmtree(work, ignore_errors=True)
+            self.store.log_event("creator_training", iteration=t, seconds=round(out["seconds"], 3),
+                                 seconds_per_step=round(out["seconds_per_step"], 3),
+                                 reward_mean=float(rewards["reward"].mean()),
+                                 valid_share=float(rewards["valid"].mean()))
+        return make_creator(dataclasses.replace(self.cfg, creator=f"evalab/{ck}"))
 
     def _stage_next_prompts(self, t: int) -> None:
         current = self.prompts(t)

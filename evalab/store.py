@@ -51,9 +51,10 @@ import pandas as pd
 from .config import IDENTITY_FIELDS, LEGACY_DEFAULTS, EvaConfig
 
 STAGES = ("prompts", "eval", "responses", "weights", "selected", "evolved", "next_prompts",
-          "train_responses", "pairs", "checkpoint", "train_log", "prediction")
+          "train_responses", "pairs", "checkpoint", "train_log", "prediction",
+          "creator_training", "creator_checkpoint")  # the last two: creator_training="grpo" (creator_training.py)
 _JSON_STAGES = {"eval"}
-_DIR_STAGES = {"checkpoint"}
+_DIR_STAGES = {"checkpoint", "creator_checkpoint"}
 
 
 FILE_MODE = 0o644  # mkstemp creates 0600 files; run artifacts are meant to be shared and read

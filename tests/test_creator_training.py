@@ -3,6 +3,8 @@ embedded creator against a fixed toy solver (slow: loads SmolLM2-135M)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,35 @@ def test_one_real_grpo_step_changes_the_creator_and_raises_its_reward(tmp_path):
     assert len(rewards) == 8 and rewards["step"].eq(1).all() and rewards["reward"].between(0, 1).all()
     assert (out["checkpoint"] / "config.json").exists()
     assert "creator/reward_mean" in out["log_history"].columns
+
+
+def test_loop_trains_the_creator_before_step_4_and_evolves_with_the_checkpoint(tmp_path):
+    """creator_training="grpo" in the offline loop: the evolved stage first trains the creator (a tiny random
+    checkpoint, one GRPO step, solver = the loop tests' deterministic stand-in backend), stores its proposals and
+    checkpoint in the run store, and step 4 then calls that checkpoint through the local litellm provider."""
+    from test_loop import TableBackend
+    from tiny_model import make_tiny_model
+
+    from evalab import llm
+    from evalab.loop import EvaRun
+
+    tiny = make_tiny_model(tmp_path / "tiny")
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"), n_prompts=4, n_responses=2,
+                         creator=f"evalab/{tiny}", creator_training="grpo", creator_grpo_steps=1,
+                         creator_grpo_n=2, creator_max_tokens=8, creator_grpo_lr=1e-3)
+    run = EvaRun(cfg, backend_factory=lambda path: TableBackend(path), progress=False)
+    for stage in ("responses", "weights", "selected", "evolved"):
+        run.run_stage(0, stage)
+    s = run.store
+    assert s.has(0, "creator_checkpoint") and (s.path(0, "creator_checkpoint") / "config.json").exists()
+    rows = s.read_table(0, "creator_training")
+    n_sel = len(s.read_table(0, "selected"))
+    assert len(rows) == min(n_sel, 2) * 2 and set(rows["parent_id"]) <= set(s.read_table(0, "selected").prompt_id)
+    assert {"proposal", "valid", "reason", "pass_rate", "reward", "iteration"} <= set(rows.columns)
+    ck = str(s.path(0, "creator_checkpoint"))
+    ev = s.read_table(0, "evolved")
+    llm_calls = ev["operator"].isin(["deepen", "concretize", "reasoning", "breadth"]).sum()
+    assert llm_calls > 0, ev[["operator", "reason"]]
+    assert any(ck in name for name in llm._BACKENDS), list(llm._BACKENDS)  # step 4 ran on the trained creator
+    events = [json.loads(x) for x in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "creator_training" and e["iteration"] == 0 for e in events)
