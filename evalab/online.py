@@ -928,6 +928,9 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     if cfg.dynamic_sampling and trainer not in DYNAMIC_SAMPLING_TRAINERS:
         raise ValueError(f"EvaConfig.dynamic_sampling=True: trainer={trainer!r} does not apply (online DPO trains "
                          f"on one pair per prompt, not a group advantage); use one of {DYNAMIC_SAMPLING_TRAINERS}")
+    if cfg.creator_training != "none":
+        raise ValueError(f"EvaConfig.creator_training={cfg.creator_training!r}: online eva keeps a fixed creator; "
+                         "the trained creator runs in the offline loop (EvaRun)")
     if trainer == "oaif":
         if num_generations not in (None, 2):
             raise ValueError(f"num_generations={num_generations!r}: online DPO (oaif) samples exactly 2 "

@@ -158,3 +158,11 @@ def test_loop_trains_the_creator_before_step_4_and_evolves_with_the_checkpoint(t
     assert any(ck in name for name in llm._BACKENDS), list(llm._BACKENDS)  # step 4 ran on the trained creator
     events = [json.loads(x) for x in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "creator_training" and e["iteration"] == 0 for e in events)
+
+
+def test_online_eva_refuses_a_trained_creator(tmp_path):
+    from evalab.online import run_online_eva
+
+    cfg = profile_config("ci", run_dir=str(tmp_path / "online"), creator_training="grpo")
+    with pytest.raises(ValueError, match="EvaConfig.creator_training='grpo': online eva keeps a fixed creator"):
+        run_online_eva(cfg, steps=1, evolve_every=1, model=object(), tokenizer=object(), progress=False)
