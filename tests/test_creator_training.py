@@ -90,7 +90,13 @@ def test_creator_dataset_and_config_fields():
                       ({"creator_training": "grpo", "creator": "gemini/gemini-1.5-pro"}, "creator_training")]:
         with pytest.raises(ValueError, match=f"EvaConfig.{field}="):
             EvaConfig(**kw).validate()
+    from evalab.__main__ import _config, _parse_set
     from evalab.config import IDENTITY_FIELDS
+
+    cli = _config("ci", "unused", _parse_set(["creator_training=grpo", "creator_reward=informativeness",
+                                              "creator_grpo_steps=3", "creator_grpo_lr=1e-5", "creator_grpo_n=3"]))
+    assert (cli.creator_training, cli.creator_reward, cli.creator_grpo_steps, cli.creator_grpo_lr,
+            cli.creator_grpo_n) == ("grpo", "informativeness", 3, 1e-5, 3)
 
     assert {"creator_training", "creator_reward", "creator_grpo_steps", "creator_grpo_lr",
             "creator_grpo_n"} <= set(IDENTITY_FIELDS)
