@@ -24,6 +24,7 @@ from evalab import constraints as C
     ({"kind": "include_keywords", "words": ["lava", "ash"]}, 'Include the words "lava" and "ash".'),
     ({"kind": "include_keywords", "words": ["lava", "ash", "rock"]}, 'Include the words "lava", "ash" and "rock".'),
     ({"kind": "exclude_keywords", "words": ["very"]}, 'Do not use the word "very".'),
+    ({"kind": "exclude_keywords", "words": ["very", "good"]}, 'Do not use the words "very" or "good".'),
     ({"kind": "exclude_keywords", "words": ["very", "good", "thing"]},
      'Do not use the words "very", "good" or "thing".'),
     ({"kind": "keyword_frequency", "word": "rain", "n": 1}, 'Use the word "rain" at least 1 time.'),
@@ -37,6 +38,8 @@ from evalab import constraints as C
     ({"kind": "start_with", "phrase": "Here is"}, 'Start your answer with "Here is".'),
     ({"kind": "end_with", "phrase": "That is all"}, 'End your answer with "That is all".'),
     ({"kind": "end_with", "phrase": "Stay curious!"}, 'End your answer with "Stay curious!"'),
+    ({"kind": "end_with", "phrase": "Stay curious! "}, 'End your answer with "Stay curious! "'),  # as typed
+    ({"kind": "end_with", "phrase": "Yours, X"}, 'End your answer with "Yours, X".'),
     ({"kind": "lowercase"}, "Write everything in lowercase letters, with no capitals."),
     ({"kind": "uppercase"}, "Write everything in capital letters."),
     ({"kind": "no_commas"}, "Do not use any commas."),
@@ -227,10 +230,12 @@ def test_harden_keywords_adds_exactly_one_new_word_up_to_five(kind, pool):
     ({"kind": "title"}, "Ode to lava\n# Hot rock.", 0.0),
     ({"kind": "quotation"}, '"Opened only.', 0.5),
     ({"kind": "quotation"}, "Closed only.\u201d", 0.5),
+    ({"kind": "quotation"}, 'Closed only."', 0.5),
     ({"kind": "quotation"}, "\u201cOpened only.", 0.5),
     ({"kind": "quotation"}, "Not quoted.", 0.0),
     ({"kind": "json_format"}, 'Here: {"a": 1}', 0.5),
     ({"kind": "json_format"}, '{"a": 1} and more', 0.5),
+    ({"kind": "json_format"}, 'It is {"a": {"b": 1}}.', 0.5),  # nested: from the first { to the last }
     ({"kind": "json_format"}, 'Here: {"a": }', 0.2),
     ({"kind": "json_format"}, "no braces } here {", 0.0),
     ({"kind": "postscript"}, "Hi Sam. P.S. inline.", 0.5),
@@ -243,6 +248,8 @@ def test_harden_keywords_adds_exactly_one_new_word_up_to_five(kind, pool):
     ({"kind": "start_with", "phrase": "Here is"}, "So here is the plan.", 0.5),
     ({"kind": "start_with", "phrase": "Let me explain"}, "Let us go", 1 / 3),
     ({"kind": "start_with", "phrase": "Let me explain"}, "Nothing alike", 0.0),
+    ({"kind": "start_with", "phrase": "Let me explain"}, "Let me", 2 / 3),  # a prefix of the phrase
+    ({"kind": "end_with", "phrase": "Stay curious!"}, "curious", 0.5),  # an end of the phrase
     ({"kind": "no_commas"}, "a\uff0c b, c", 1 / 3),
     ({"kind": "uppercase"}, "AB1c", 2 / 3),
     ({"kind": "lowercase"}, "ab1C", 2 / 3),
@@ -260,10 +267,15 @@ def test_partial_credit_of_an_unsatisfied_response(c, text, partial):
     ({"kind": "postscript"}, "P.S. first.\nHi Sam.", False),  # not at the end of an answer
     ({"kind": "quotation"}, '"a"', True),
     ({"kind": "quotation"}, '"a', False),
+    ({"kind": "quotation"}, 'X marks the spot"', False),
+    ({"kind": "quotation"}, '"Tic tac X', False),
     ({"kind": "no_commas"}, "one\uff0ctwo", False),
     ({"kind": "start_with", "phrase": "Here is"}, "Here isn't it.", False),
     ({"kind": "end_with", "phrase": "That is all."}, "Done. That is tall.", False),
     ({"kind": "end_with", "phrase": "That is all."}, "That is all.", True),
+    ({"kind": "end_with", "phrase": "The end."}, "Go to bathe end.", False),  # the phrase must start a word
+    ({"kind": "end_with", "phrase": "The end."}, "It is athe end.", False),
+    ({"kind": "end_with", "phrase": "The end."}, "It is over. The end.", True),
 ])
 def test_format_checks_at_the_edges(c, text, ok):
     assert C.check(c, text)[0] is ok
@@ -362,3 +374,9 @@ def test_add_constraint_tries_four_samples_of_a_kind_by_default():
         assert got == C.add_constraint(cs, np.random.default_rng(seed), kinds=["bullet_count"], tries=4)
         outcomes.append(got is None)
     assert 0 < sum(outcomes) < 20  # sometimes four draws in a row do not fit (1 in 16)
+
+
+def test_harden_one_takes_a_seed_or_none():
+    c = {"kind": "include_keywords", "words": ["water"]}
+    assert C.harden_one(c, 3) == C.harden_one(c, 3) == C.harden_one(c, np.random.default_rng(3))
+    assert len(C.harden_one(c)["words"]) == 2  # rng=None: fresh entropy, still one word more
