@@ -275,6 +275,7 @@ def test_partial_credit_of_an_unsatisfied_response(c, text, partial):
     ({"kind": "end_with", "phrase": "That is all."}, "That is all.", True),
     ({"kind": "end_with", "phrase": "The end."}, "Go to bathe end.", False),  # the phrase must start a word
     ({"kind": "end_with", "phrase": "The end."}, "It is athe end.", False),
+    ({"kind": "end_with", "phrase": "The end."}, "Bathe end.", False),
     ({"kind": "end_with", "phrase": "The end."}, "It is over. The end.", True),
 ])
 def test_format_checks_at_the_edges(c, text, ok):
