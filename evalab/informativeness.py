@@ -130,7 +130,7 @@ def _nanmean(r: np.ndarray) -> np.ndarray:
     for j in range(r.shape[1]):
         col = r[:, j]
         s += np.where(col == col, col, 0.0)
-    return np.divide(s, n, out=np.zeros(r.shape[0]), where=n > 0)
+    return s / np.maximum(n, 1)  # s is 0 where no reward is valid: the mean is 0 there
 
 
 def _spread(x: np.ndarray, n: np.ndarray, tol: float) -> np.ndarray:
@@ -170,7 +170,7 @@ def var(r: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     for j in range(r.shape[1]):
         d = r[:, j] - mu
         d2 += np.where(d == d, d * d, 0.0)
-    v = np.divide(d2, n, out=np.zeros(r.shape[0]), where=n > 0)
+    v = d2 / np.maximum(n, 1)  # d2 is 0 where no reward is valid
     return _spread(v, n, tol)
 
 

@@ -165,13 +165,12 @@ def mix_next_set(
     take_e = min(want_evolved, n_evolved)
     take_b = min(size - take_e, n_buffer_pool)
     backfilled = max(0, take_b - (size - want_evolved))
-    if take_e + take_b < size and n_evolved > take_e:  # buffer short: use more evolved prompts
-        take_e = min(n_evolved, size - take_b)
-    evolved = np.sort(rng.choice(n_evolved, size=take_e, replace=False)) if take_e else np.zeros(0, int)
+    take_e = min(n_evolved, size - take_b)  # buffer short: use more evolved prompts (unchanged when the set is full)
+    evolved = np.sort(rng.choice(n_evolved, size=take_e, replace=False))
     if buffer_weights is not None and take_b:
         bw = np.nan_to_num(np.asarray(buffer_weights, dtype=float), nan=-np.inf)
         order = rng.permutation(n_buffer_pool)  # random tie-break, then the largest weights first
         buffer = np.sort(order[np.argsort(-bw[order], kind="stable")][:take_b])
     else:
-        buffer = np.sort(rng.choice(n_buffer_pool, size=take_b, replace=False)) if take_b else np.zeros(0, int)
+        buffer = np.sort(rng.choice(n_buffer_pool, size=take_b, replace=False))
     return NextSetMix(evolved=evolved.astype(int), buffer=buffer.astype(int), backfilled=int(backfilled))
