@@ -141,7 +141,8 @@ class RunStore:
             return
         self.config = config
         cfg_path = self.root / "config.json"
-        if cfg_path.exists():
+        existed = cfg_path.exists()
+        if existed:
             # a field newer than the run directory did not exist when it ran: LEGACY_DEFAULTS says what it computed
             # instead (e.g. no warmup), any other new field has its (off) default
             defaults = {k: v for k, v in EvaConfig().to_dict().items() if k in IDENTITY_FIELDS}
@@ -157,17 +158,22 @@ class RunStore:
         else:
             raise FileNotFoundError(f"run directory {self.root} has no config.json")
         self.remove_stale_temporaries()
-        self.record_manifest()
+        self.record_manifest(existed=existed)
 
-    def record_manifest(self) -> dict[str, Any]:
-        """Write ``manifest.json`` (provenance) if the run has none; a run reopened for writing under another
+    def record_manifest(self, existed: bool = False) -> dict[str, Any] | None:
+        """Write ``manifest.json`` (provenance) when the run is created; a run reopened for writing under another
         environment (packages, commit, machine) keeps its first manifest and appends the new one to
-        ``resumed_under``."""
+        ``resumed_under``. A run that existed before manifests did (``existed`` and no manifest) gets none: what
+        made it is unknown, and the environment that reopens it (e.g. a notebook reading data/demo_run) must not
+        be recorded as its origin; ``compare`` reports it as made before provenance was recorded. Returns the
+        manifest in force (None for such a run)."""
         from .provenance import MANIFEST, build_manifest, environment
 
         path = self.root / MANIFEST
         new = build_manifest(json.loads((self.root / "config.json").read_text()))
         if not path.exists():
+            if existed:
+                return None
             atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True))
             return new
         old = json.loads(path.read_text())

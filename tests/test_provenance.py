@@ -88,3 +88,21 @@ def test_compare_out_json_carries_the_manifests(tmp_path):
     for by_run in runs.values():
         for run_dir, m in by_run.items():
             assert m == read_manifest(run_dir)
+
+
+def test_a_run_older_than_manifests_gets_none_when_reopened(tmp_path):
+    """Reopening a run made before manifest.json existed (data/demo_run) must not record the reopening code as the
+    run's origin; a new run still gets its manifest."""
+    import json
+
+    from evalab.config import profile_config
+    from evalab.provenance import MANIFEST
+    from evalab.store import RunStore
+
+    cfg = profile_config("ci", run_dir=str(tmp_path / "old"))
+    RunStore(tmp_path / "old", cfg)
+    (tmp_path / "old" / MANIFEST).unlink()  # as if made before provenance was recorded
+    RunStore(tmp_path / "old", cfg)  # reopened for writing
+    assert not (tmp_path / "old" / MANIFEST).exists()
+    RunStore(tmp_path / "new", cfg.replace(run_dir=str(tmp_path / "new")))
+    assert "git" in json.loads((tmp_path / "new" / MANIFEST).read_text())
