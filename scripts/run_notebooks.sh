@@ -46,9 +46,10 @@ run_lane() { local nb; for nb in "$@"; do run_one "$nb" || return 1; done; }
 t_start=$SECONDS
 all=$(cd notebooks && ls 0*.ipynb | sed 's/\.ipynb$//')
 if [ "$lanes" -ge 2 ]; then
-  # two lanes of about equal work on the demo profile: the iteration notebook (2 iterations), and the rest
-  lane_a=$(echo "$all" | grep -E '^03_' || true)
-  lane_b=$(echo "$all" | grep -vE '^03_' || true)
+  # two lanes of about equal work on the demo profile (per-stage times on one core: README, Benchmarks):
+  # 01-03 (one creator step, the stored demo run, one full iteration) and 04-05 (eva vs static, online eva)
+  lane_a=$(echo "$all" | grep -E '^0[123]_' || true)
+  lane_b=$(echo "$all" | grep -vE '^0[123]_' || true)
   echo "notebooks in 2 lanes ($threads torch thread(s) each): [$(echo $lane_a)] and [$(echo $lane_b)]"
   run_lane $lane_a & pid_a=$!
   run_lane $lane_b & pid_b=$!

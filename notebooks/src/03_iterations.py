@@ -14,7 +14,7 @@
 # %% tags=["parameters"]
 profile = "demo"          # "ci" | "demo" | "paper"
 run_dir = "../runs/03_iterations"
-iterations = 0            # 0: the profile default (ci 1, demo 2, paper 3; the paper 1x/2x/3x settings)
+iterations = 0            # 0: the profile default (ci 1, demo 1, paper 3; the paper 1x/2x/3x settings)
 trainer = "dpo"           # "dpo" | "simpo" | "orpo" | "sppo"
 overrides = {}            # any other EvaConfig field
 
@@ -29,7 +29,7 @@ from evalab.config import check_profile, profile_config
 from evalab.loop import EvaRun
 
 check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
-k = iterations or {"ci": 1, "demo": 2, "paper": 3}[profile]
+k = iterations or {"ci": 1, "demo": 1, "paper": 3}[profile]  # demo: 1 (README command 1); -p iterations 3 for more
 cfg = profile_config(profile, run_dir=run_dir, iterations=k, trainer=trainer, **overrides)
 run = EvaRun(cfg)
 print(f"{k} iteration(s), trainer={cfg.trainer}, lr={cfg.learning_rate}, β={cfg.beta}, "
