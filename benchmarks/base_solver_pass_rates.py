@@ -21,6 +21,7 @@ import torch
 
 from evalab.constraints import score_response
 from evalab.models import load_model
+from evalab.provenance import build_manifest
 from evalab.prompts import REPO_ROOT, load_prompts
 
 
@@ -69,6 +70,9 @@ def main() -> None:
         "full_rate": float(np.mean(full)), "reward_mean": float(np.mean(rewards)), "per_kind": table,
         "examples": [{"id": p.id, "text": p.text, "response": r, "reward": round(w, 4)}
                      for p, r, w in list(zip(prompts, responses, rewards))[:5]],
+        # provenance: packages, git commit + dirty flag, machine, and a hash of the settings above
+        "manifest": build_manifest({"model": a.model, "n": a.n, "max_new_tokens": a.max_new_tokens,
+                                    "batch_size": a.batch_size}),
     }
     with open(a.out, "w") as fh:
         json.dump(result, fh, indent=2, ensure_ascii=False)
