@@ -149,12 +149,13 @@ def heldout_headline(run_dir: Any) -> str:
     from .loop import summarize
     from .store import RunStore
 
-    summ = summarize(RunStore(run_dir))
+    store = RunStore(run_dir)
+    summ = summarize(store)
     done = summ.dropna(subset=["heldout_full_rate"]) if "heldout_full_rate" in summ else summ.iloc[0:0]
     if done.empty:
         raise ValueError(f"run_dir={str(run_dir)!r}: no held-out evaluation stored yet")
     first, last = done.iloc[0], done.iloc[-1]
-    n_eval = RunStore(run_dir).config.n_eval
+    n_eval = store.config.n_eval
     return (f"θ{int(first.iteration)} → θ{int(last.iteration)} held-out ({n_eval} prompts): fully satisfied "
             f"{first.heldout_full_rate:.3f} → {last.heldout_full_rate:.3f}, constraints satisfied "
             f"{first.heldout_constraint_rate:.3f} → {last.heldout_constraint_rate:.3f}")
