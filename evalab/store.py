@@ -170,10 +170,10 @@ class RunStore:
         from .provenance import MANIFEST, build_manifest, environment
 
         path = self.root / MANIFEST
+        if existed and not path.exists():
+            return None
         new = build_manifest(json.loads((self.root / "config.json").read_text()))
         if not path.exists():
-            if existed:
-                return None
             atomic_write_text(path, json.dumps(new, indent=2, sort_keys=True))
             return new
         old = json.loads(path.read_text())
