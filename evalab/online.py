@@ -1003,6 +1003,9 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
             reward_funcs.append(TrlComponentReward(adapter, cfg.informativeness_reward))
             args.reward_weights = [1.0, 0.0]
             ds_kw["dynamic_sampling_reward"] = reward_funcs[-1].__name__
+    from .training import _install_cpu_compaction
+
+    _install_cpu_compaction()  # the prompt positions carry no label: not projected on CPU either
     t = trainer_cls(model=model, args=args, reward_funcs=reward_funcs, train_dataset=pool.as_dataset(),
                     processing_class=tokenizer, callbacks=[callback], eva_pool=pool,
                     eva_start_epoch=int(state["sampler_epoch"]) if resume is not None else 0, **ds_kw)

@@ -231,6 +231,49 @@ def _trainer_class(trainer: str, bucketed: bool = True) -> Any:
     return _with_length_buckets(cls) if bucketed else cls
 
 
+# --- completion-only log-probs on CPU -------------------------------------------------------------
+_CPU_COMPACTION = {"enabled": True}  # read by the patched switch on every forward
+
+
+def score_completions_only_on_cpu(enabled: bool = True) -> bool:
+    """Make TRL's fused LM head project only the labelled (completion) rows on CPU too (``enabled=False``: every
+    row again, TRL's own CPU behaviour; for comparisons). ``build_trainer`` installs it, enabled by default.
+
+    TRL 1.16's fused head (``trl.trainer.utils.add_fused_lm_head``, used by DPOTrainer, GRPOTrainer, RLOOTrainer)
+    projects hidden states through the 49,152-word vocabulary in tiles and returns per-token log-probs. On Triton
+    devices it projects only the positions that have a label; elsewhere it projects every position (prompt and
+    padding included) and masks the result afterwards, so that tile shapes stay fixed for compilers. Nothing is
+    compiled on CPU, and the prompt is most of a pair's tokens, so there the masked rows are pure waste, forward
+    and backward, in the reference pass and in training. This turns the compaction on for CPU tensors through
+    ``trl.trainer.utils._use_triton``, which decides only that there (the kernel module keeps its own choice of
+    Triton or torch tiles). The per-token log-probs, and so every loss, are the same: only which rows are
+    projected changes (``tests/test_training.py`` compares loss and gradient on one batch;
+    ``benchmarks/bench_lm_head_rows.py`` times both). Returns whether the switch is installed: False when the
+    installed TRL has no such switch (then TRL's behaviour is unchanged).
+    """
+    _CPU_COMPACTION["enabled"] = bool(enabled)
+    return _install_cpu_compaction()
+
+
+def _install_cpu_compaction() -> bool:
+    try:
+        import trl.trainer.utils as tu
+    except ImportError:  # pragma: no cover - trl is a dependency
+        return False
+    orig = getattr(tu, "_use_triton", None)
+    if orig is None:
+        return False
+    if getattr(orig, "_evalab_cpu_compaction", False):
+        return True
+
+    def _use_triton(device: Any) -> bool:
+        return (_CPU_COMPACTION["enabled"] and getattr(device, "type", None) == "cpu") or orig(device)
+
+    _use_triton._evalab_cpu_compaction = True  # type: ignore[attr-defined]
+    tu._use_triton = _use_triton
+    return True
+
+
 # --- length buckets ------------------------------------------------------------------------------
 REF_BATCH_SIZE = 16  # pairs per reference forward when the reference log-probs are precomputed
 _LENGTH_KEYS = (("prompt_ids", "chosen_ids", "rejected_ids"),                    # DPOTrainer
@@ -422,6 +465,7 @@ def build_trainer(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, work_dir
         # with LoRA and no ref path the frozen base (adapters off) is the reference: no second copy
         ref = resolve_model_path(ref_model_path) if ref_model_path is not None else path
         kwargs["ref_model"] = _load_for_training(ref, tok)
+    _install_cpu_compaction()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*remove_unused_columns.*")
         trainer = _trainer_class(cfg.trainer)(**kwargs)

@@ -237,3 +237,47 @@ def test_precomputed_reference_gives_the_old_first_step_loss(tmp_path: Path) -> 
     a, b = loss(new), loss(old)
     assert abs(a - 0.6931) > 1e-3
     assert abs(a - b) < 1e-4
+
+
+@pytest.mark.slow
+def test_cpu_compaction_projects_only_completion_rows_with_the_same_loss_and_gradient(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """score_completions_only_on_cpu: the fused LM head projects only labelled rows; loss and gradient unchanged."""
+    import trl.trainer.utils as tu
+
+    from evalab.training import score_completions_only_on_cpu
+
+    cfg = _tiny("dpo")
+    trainer, _, _ = build_trainer(cfg, "smollm2-135m", _pairs(4), tmp_path / "t", progress=False)
+    rows: list[int] = []
+    real = tu._ChunkedLogProbFunction
+
+    class Spy:  # records how many hidden rows reach the vocabulary projection
+        @staticmethod
+        def apply(hidden, *a):
+            rows.append(int(hidden.shape[0]))
+            return real.apply(hidden, *a)
+
+    monkeypatch.setattr(tu, "_ChunkedLogProbFunction", Spy)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in (2, 0, 3)])
+    w = dict(trainer.model.named_parameters())[PROBE]
+
+    def loss_and_grad() -> tuple[float, torch.Tensor]:
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        return float(loss), w.grad.detach().clone()
+
+    try:
+        assert score_completions_only_on_cpu(False)
+        full_loss, full_grad = loss_and_grad()
+        full_rows = rows.pop()
+        assert score_completions_only_on_cpu() and score_completions_only_on_cpu()  # idempotent
+        compact_loss, compact_grad = loss_and_grad()
+        compact_rows = rows.pop()
+    finally:
+        score_completions_only_on_cpu()
+    labelled = int((batch["completion_mask"][:, 1:] != 0).sum())
+    assert full_rows == batch["input_ids"].shape[0] * (batch["input_ids"].shape[1] - 1) > compact_rows == labelled
+    assert abs(full_loss - compact_loss) < 1e-5
+    assert torch.allclose(full_grad, compact_grad, rtol=1e-4, atol=1e-7) and full_grad.abs().sum() > 0
