@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _cmd(run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "evalab", "online", "--profile", "ci", "--run-dir", str(run_dir),
-            "--trainer", "grpo", "--steps", "6", "--evolve-every", "2", "--torch-threads", "1", "--quiet",
+            "--trainer", "grpo", "--steps", "4", "--evolve-every", "2", "--torch-threads", "1", "--quiet",
             "--set", "max_new_tokens=16"]
 
 
@@ -50,10 +50,10 @@ def test_online_eva_resumes_after_kill_9(tmp_path):
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
     summary = json.loads((run_dir / "online_summary.json").read_text())
-    assert summary["resumed_from"] is not None and summary["steps"] == 6
+    assert summary["resumed_from"] is not None and summary["steps"] == 4
     assert int(Path(summary["resumed_from"]).name.split("-")[1]) >= 2
     events = pd.read_parquet(run_dir / "online_events.parquet")
-    assert events.event.tolist() == [1, 2, 3] and events.step.tolist() == [2, 4, 6]
+    assert events.event.tolist() == [1, 2] and events.step.tolist() == [2, 4]
     pool = pd.read_parquet(run_dir / "pool.parquet")
     assert pool.id.tolist()[:len(saved_pool)] == saved_pool          # nothing added before the kill is lost
     assert len(pool) >= len(saved_pool) and pool.slot.tolist() == list(range(len(pool)))
@@ -61,6 +61,6 @@ def test_online_eva_resumes_after_kill_9(tmp_path):
     assert len(groups) > saved_groups and groups.call.is_monotonic_increasing
     log = pd.read_parquet(run_dir / "train_log.parquet")
     steps = log.dropna(subset=["loss"]).step.tolist()
-    assert steps == [1, 2, 3, 4, 5, 6]                                # every step trained once, none twice
+    assert steps == [1, 2, 3, 4]                                # every step trained once, none twice
     kinds = [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert kinds.count("online_start") == 1 and kinds.count("online_resume") == 1
