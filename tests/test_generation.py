@@ -257,3 +257,32 @@ def test_loop_decoder_samples_do_not_depend_on_the_batch(backend):
         backend.max_rows = 192
     assert apart == together                                        # each sequence has its own random stream
     assert len({t for texts in together for t in texts}) > 1
+
+
+@pytest.mark.slow
+def test_preallocated_cache_gives_the_stock_cache_tokens_and_grows_past_its_capacity(backend, monkeypatch):
+    """decode_batch's in-place key/value buffers vs transformers' DynamicCache (torch.cat per step): the same
+    tokens, sampled and greedy, with rows dropped as they finish; and with a capacity of 1 position, so the
+    buffers are reallocated (doubling) many times during the prefill and the decoding."""
+    import evalab.generation as g
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    kw = dict(n=3, max_new_tokens=24, progress=False)
+    fast = [backend.generate(PROMPTS[:3], seed=5, **kw), backend.generate(PROMPTS[:3], temperature=0.0, **kw)]
+    built: list = []
+    real = g.preallocated_cache
+
+    def tiny(model, capacity):
+        c = real(model, 1)
+        built.append(c)
+        return c
+
+    monkeypatch.setattr(g, "preallocated_cache", tiny)
+    grown = [backend.generate(PROMPTS[:3], seed=5, **kw), backend.generate(PROMPTS[:3], temperature=0.0, **kw)]
+    assert built and all(type(layer) is not DynamicLayer for layer in built[0].layers)
+    assert all(layer._k.shape[-2] > 1 for layer in built[0].layers)     # they grew from 1 position
+    monkeypatch.setattr(g, "preallocated_cache", lambda model, capacity: DynamicCache(config=model.config))
+    stock = [backend.generate(PROMPTS[:3], seed=5, **kw), backend.generate(PROMPTS[:3], temperature=0.0, **kw)]
+    assert fast == stock == grown
+    assert len({t for texts in fast[0] for t in texts}) > 1
