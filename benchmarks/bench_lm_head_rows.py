@@ -9,8 +9,9 @@ elsewhere; ``evalab.training.score_completions_only_on_cpu`` makes it project on
 as well. Both arms run ``train_preference`` with the demo profile's recipe on the same pairs in one process
 (a warm-up call first, so that neither pays the imports), and print: the wall time of the whole call (model
 loads, reference pass, training, checkpoints, final save), seconds per pair-epoch, the share of tokens that
-are completion tokens (the rows the compact arm projects), and each arm's first logged loss (the same loss:
-the difference is printed). The host's load average is printed before and after: on a shared machine every
+are completion tokens (the rows the compact arm projects), and each arm's first logged loss. At that first
+step the policy is its own reference, so both are log 2: a smoke check only; tests/test_training.py compares
+loss and gradient off the reference. The host's load average is printed before and after: on a shared machine every
 absolute figure moves with it.
 """
 
@@ -53,12 +54,13 @@ def run_arm(cfg, pairs, compact: bool) -> tuple[float, float]:
     """(wall seconds of train_preference, first logged loss) with or without the CPU compaction."""
     from evalab.training import score_completions_only_on_cpu, train_preference
 
-    out_dir = Path(tempfile.mkdtemp(prefix="evalab-lmhead-"))
     score_completions_only_on_cpu(compact)
-    try:
-        t0 = time.perf_counter()
-        res = train_preference(cfg, "smollm2-135m", pairs, out_dir / "out", progress=False, keep_checkpoints=False)
-        wall = time.perf_counter() - t0
+    try:  # the trained model and its checkpoints (about 2 GB) go when the arm ends
+        with tempfile.TemporaryDirectory(prefix="evalab-lmhead-") as out_dir:
+            t0 = time.perf_counter()
+            res = train_preference(cfg, "smollm2-135m", pairs, Path(out_dir) / "out", progress=False,
+                                   keep_checkpoints=False)
+            wall = time.perf_counter() - t0
     finally:
         score_completions_only_on_cpu(True)
     first = next(h["loss"] for h in res["log_history"] if "loss" in h)

@@ -28,6 +28,7 @@ vLLM is imported lazily so evalab works without it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -284,11 +285,13 @@ def preallocated_cache(model: Any, capacity: int) -> Any:
     layers = getattr(cache, "layers", None)
     if not layers or any(type(layer) is not DynamicLayer for layer in layers):
         return cache
-    cache.layers = [_PreallocatedLayer(capacity) for _ in layers]
+    cache.layers = [_preallocated_layer_class()(capacity) for _ in layers]
     return cache
 
 
+@functools.cache
 def _preallocated_layer_class() -> Any:
+    """The layer class, built on first use (transformers is imported lazily)."""
     from transformers.cache_utils import DynamicLayer
 
     class PreallocatedLayer(DynamicLayer):
@@ -305,7 +308,7 @@ def _preallocated_layer_class() -> Any:
 
             if not self.is_initialized:
                 self.lazy_initialization(key_states, value_states)
-            n, end = key_states.shape[-2], self.length + key_states.shape[-2]
+            end = self.length + key_states.shape[-2]
             if self._k is None or end > self._k.shape[-2]:
                 size = max(end, self.capacity if self._k is None else 2 * self._k.shape[-2])
                 k = key_states.new_empty((*key_states.shape[:-2], size, key_states.shape[-1]))
@@ -318,8 +321,11 @@ def _preallocated_layer_class() -> Any:
                 self._k[..., self.length:end, :] = key_states
                 self._v[..., self.length:end, :] = value_states
             self.length = end
-            self.keys, self.values = self._k[..., :end, :], self._v[..., :end, :]
+            self._expose()
             return self.keys, self.values
+
+        def _expose(self) -> None:  # what attention sees: the filled part of the buffers
+            self.keys, self.values = self._k[..., :self.length, :], self._v[..., :self.length, :]
 
         def get_seq_length(self) -> int:
             return self.length
@@ -336,24 +342,14 @@ def _preallocated_layer_class() -> Any:
             if self.length:
                 self._k = self._k.repeat_interleave(repeats, dim=0)
                 self._v = self._v.repeat_interleave(repeats, dim=0)
-                self.keys, self.values = self._k[..., :self.length, :], self._v[..., :self.length, :]
+                self._expose()
 
         def batch_select_indices(self, indices: Any) -> None:
             if self.length:
                 self._k, self._v = self._k[indices, ...], self._v[indices, ...]
-                self.keys, self.values = self._k[..., :self.length, :], self._v[..., :self.length, :]
+                self._expose()
 
     return PreallocatedLayer
-
-
-def _PreallocatedLayer(capacity: int) -> Any:  # noqa: N802 - builds the class on first use (transformers import)
-    global _PREALLOCATED_LAYER
-    if _PREALLOCATED_LAYER is None:
-        _PREALLOCATED_LAYER = _preallocated_layer_class()
-    return _PREALLOCATED_LAYER(capacity)
-
-
-_PREALLOCATED_LAYER: Any = None
 
 
 def decode_batch(model: Any, prompt_ids: Sequence[Sequence[int]], rows: int, *, max_new_tokens: int,
