@@ -34,8 +34,8 @@ and SPPO compute the reference log-probs once per training call (TRL's ``precomp
 instead of one reference forward per pair per epoch; the loss is the same (``tests/test_training.py``).
 
 Resume. Trainer checkpoints go to ``work_dir`` (default ``<output_dir>.ckpt``), every ``save_steps``
-optimizer steps, keeping the last ``save_total_limit``. A call whose ``work_dir`` holds a checkpoint
-resumes from it (``resume_from_checkpoint``) — after a kill, the same call continues mid-training.
+optimizer steps except the last (the final model is written then), keeping the last ``save_total_limit``.
+A call whose ``work_dir`` holds a checkpoint resumes from it (``resume_from_checkpoint``) — after a kill, the same call continues mid-training.
 A fingerprint of the config and the pairs guards against resuming a different experiment.
 """
 
@@ -321,7 +321,8 @@ class BucketedSampler:
 
 
 def _with_length_buckets(cls: Any) -> Any:
-    """``cls`` with a training sampler that batches pairs of similar length (:class:`BucketedSampler`)."""
+    """``cls`` with a training sampler that batches pairs of similar length (:class:`BucketedSampler`) and, for
+    DPO, a reference pass (``precompute_ref_log_probs``) over the pairs sorted by length."""
 
     def _get_train_sampler(self: Any, train_dataset: Any = None) -> Any:
         dataset = self.train_dataset if train_dataset is None else train_dataset
@@ -332,8 +333,23 @@ def _with_length_buckets(cls: Any) -> Any:
         # ranks, so under DDP the ranks of one step share one bucket, as the one-process run does
         return BucketedSampler(lengths, self.args.per_device_train_batch_size * self.args.world_size, self.args.seed)
 
-    sub = type(f"Bucketed{cls.__name__}", (cls,), {"_get_train_sampler": _get_train_sampler,
-                                                   "__module__": __name__})
+    def _precompute_ref_logps(self: Any, dataset: Any, name: str, batch_size: int) -> Any:
+        # TRL batches the reference pass in dataset order; sorted by length, a batch of pairs pads to its own
+        # longest pair instead of a random one's (same log-probs up to float summation order)
+        lengths = pair_lengths(dataset)
+        base = super(sub, self)._precompute_ref_logps
+        if lengths is None or len(lengths) < 2:
+            return base(dataset, name, batch_size)
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        inverse = [0] * len(order)
+        for pos, i in enumerate(order):
+            inverse[i] = pos
+        return base(dataset.select(order), name, batch_size).select(inverse).flatten_indices()
+
+    body: dict[str, Any] = {"_get_train_sampler": _get_train_sampler, "__module__": __name__}
+    if hasattr(cls, "_precompute_ref_logps"):
+        body["_precompute_ref_logps"] = _precompute_ref_logps
+    sub = type(f"Bucketed{cls.__name__}", (cls,), body)
     return sub
 
 
@@ -399,6 +415,21 @@ def _step_counter() -> Any:
             self.n += 1
 
     return StepCounter()
+
+
+def _no_checkpoint_at_the_end() -> Any:
+    """A TrainerCallback that drops the Trainer's checkpoint of the last step (transformers saves one at the end
+    under ``save_strategy="steps"``): ``train_preference`` writes the final model right after, so that
+    checkpoint (weights, optimizer and scheduler state: ~1.6 GB for the embedded model) is never read. A run
+    killed before the final model is written resumes from the checkpoint before it."""
+    from transformers import TrainerCallback
+
+    class NoCheckpointAtTheEnd(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.max_steps > 0 and state.global_step >= state.max_steps:
+                control.should_save = False
+
+    return NoCheckpointAtTheEnd()
 
 
 def _save_final(trainer: Any, tokenizer: Any, output_dir: Path, *, merge_lora: bool) -> None:
@@ -501,7 +532,8 @@ def train_preference(cfg: EvaConfig, model_path: str, pairs: pd.DataFrame, outpu
     resume = _check_resume(work_dir, fingerprint(cfg, path, pairs, ref_path))
     counter = _step_counter()
     trainer, tok, info = build_trainer(cfg, path, pairs, work_dir, ref_model_path=ref_path, progress=progress,
-                                       save_steps=save_steps, callbacks=[*(callbacks or []), counter],
+                                       save_steps=save_steps,
+                                       callbacks=[*(callbacks or []), counter, _no_checkpoint_at_the_end()],
                                        overrides=overrides)
 
     t0 = time.perf_counter()

@@ -90,8 +90,9 @@ def test_a_resumed_training_continues_its_global_step(tiny, tmp_path):
     full = train_preference(cfg, str(tiny), PAIRS, out, work_dir=work, progress=False, save_steps=1,
                             overrides={"max_steps": 3, "per_device_train_batch_size": 2})
     assert full["resumed_from"] is None and full["steps_run"] == full["global_step"] == 3
-    # as if killed after the checkpoint of step 2: the last checkpoint and the final model are gone
-    shutil.rmtree(work / "checkpoint-3")
+    # the last step is not checkpointed (the final model is written instead), so deleting the final model is
+    # a kill after the checkpoint of step 2
+    assert sorted(p.name for p in work.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     shutil.rmtree(out)
     res = train_preference(cfg, str(tiny), PAIRS, out, work_dir=work, progress=False, save_steps=1,
                            overrides={"max_steps": 3, "per_device_train_batch_size": 2})

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from evalab.config import EvaConfig, profile_config
-from evalab.training import (bucket_order, build_trainer, RECIPES, FINGERPRINT_FILE, recipe_config, train_preference, trl_args,
+from evalab.training import (bucket_order, build_trainer, pair_lengths, RECIPES, FINGERPRINT_FILE, recipe_config, train_preference, trl_args,
                              validate_training_config)
 
 PROBE = "model.layers.0.self_attn.q_proj.weight"
@@ -226,6 +226,11 @@ def test_precomputed_reference_gives_the_old_first_step_loss(tmp_path: Path) -> 
                               overrides={"precompute_ref_log_probs": False})
     assert "ref_chosen_logps" in new.train_dataset.column_names
     assert "ref_chosen_logps" not in old.train_dataset.column_names
+    # the reference pass runs over the pairs sorted by length; the dataset comes back in its own order
+    lengths = pair_lengths(old.train_dataset)
+    assert lengths != sorted(lengths), "these pairs must be out of length order for the check to mean anything"
+    assert new.train_dataset["prompt_ids"] == old.train_dataset["prompt_ids"]
+    assert new.train_dataset["chosen_ids"] == old.train_dataset["chosen_ids"]
 
     def loss(trainer) -> float:
         with torch.no_grad():  # the same move away from the reference in both policies: the loss is not log 2
