@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from evalab.__main__ import _parse_set  # noqa: E402
 from evalab.config import profile_config  # noqa: E402
 from evalab.loop import EvaRun  # noqa: E402
-from peak import forward_flops_per_token, measure_peak  # noqa: E402
+from peak import forward_flops_per_token, measure_bandwidth, measure_peak  # noqa: E402
 
 
 def stage_work(run: EvaRun, t: int, stage: str, tok) -> tuple[str, float, str, float]:
@@ -84,10 +84,11 @@ def main() -> None:
     run_dir = tempfile.mkdtemp(prefix="evalab-bench-")
     cfg = profile_config(a.profile, run_dir=run_dir, iterations=1, **_parse_set(a.set))
     load0 = os.getloadavg()[0]
-    peak = measure_peak(seconds=5.0)
+    peak, bw0 = measure_peak(seconds=5.0), measure_bandwidth()
     t0 = time.time()
     EvaRun(cfg, progress=False).run()
     total = time.time() - t0
+    bw1 = measure_bandwidth()
     run = EvaRun(cfg, progress=False)
     ev = run.store.events()
     st = ev[ev.event == "stage_end"][["iteration", "stage", "seconds"]]
@@ -96,8 +97,8 @@ def main() -> None:
     tok = load_tokenizer(cfg.solver)
     print(f"profile={a.profile} prompts={cfg.n_prompts} N={cfg.n_responses} new_tokens={cfg.max_new_tokens} "
           f"eval={cfg.n_eval} epochs={cfg.epochs:g} torch_threads={torch.get_num_threads()} run_dir={run_dir}")
-    print(f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; load average {load0:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after")
+    print(f"fp32 matmul peak {peak / 1e9:.1f} GFLOP/s; memory copy {bw0 / 1e9:.1f} GB/s before, {bw1 / 1e9:.1f} "
+          f"after; load average {load0:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'it':>3} {'stage':16s} {'seconds':>8s} {'share':>6s}  {'work':>22s} {'throughput':>16s} {'% peak':>7s}")
     for r in st.itertuples():
         text, amount, unit, flops = stage_work(run, int(r.iteration), r.stage, tok)

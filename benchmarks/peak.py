@@ -55,6 +55,23 @@ def measure_peak(rows: int = 256, seconds: float = 5.0) -> float:
     return best
 
 
+def measure_bandwidth(mbytes: int = 200, repeats: int = 5) -> float:
+    """Bytes/s of a large fp32 copy (read + write counted), best of ``repeats``: the host's memory bandwidth.
+    Decoding a few rows at a time reads every weight once per token, so on a shared host whose bandwidth moves
+    (noisy neighbours) the decoding stages move with it even when the matmul peak does not."""
+    import torch
+
+    a = torch.randn(mbytes * 2**20 // 4)
+    b = torch.empty_like(a)
+    b.copy_(a)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        b.copy_(a)
+        best = max(best, 2 * a.numel() * 4 / (time.perf_counter() - t0))
+    return best
+
+
 if __name__ == "__main__":
     import os
 
@@ -62,4 +79,4 @@ if __name__ == "__main__":
 
     print(f"fp32 matmul at SmolLM2-135M shapes: {measure_peak() / 1e9:.1f} GFLOP/s "
           f"(torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}); "
-          f"forward {forward_flops_per_token() / 1e9:.3f} GFLOP/token")
+          f"forward {forward_flops_per_token() / 1e9:.3f} GFLOP/token; memory copy {measure_bandwidth() / 1e9:.1f} GB/s")
