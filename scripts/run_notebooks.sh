@@ -46,10 +46,11 @@ run_lane() { local nb; for nb in "$@"; do run_one "$nb" || return 1; done; }
 t_start=$SECONDS
 all=$(cd notebooks && ls 0*.ipynb | sed 's/\.ipynb$//')
 if [ "$lanes" -ge 2 ]; then
-  # two lanes of about equal work on the demo profile (per-stage times on one core: README, Benchmarks):
-  # 01-03 (one creator step, the stored demo run, one full iteration) and 04-05 (eva vs static, online eva)
-  lane_a=$(echo "$all" | grep -E '^0[123]_' || true)
-  lane_b=$(echo "$all" | grep -vE '^0[123]_' || true)
+  # two lanes of about equal work on the demo profile, from one timed run of the old lanes (01-03 | 04-05) at
+  # stop 19: 01 189 s, 02 22 s, 03 660 s, 04 491 s, 05 ~1100 s. So: 05 + 01 (~1290 s) beside 03 + 04 + 02 (~1170 s),
+  # each lane starting with its longest notebook
+  lane_a=$(echo "$all" | grep -E '^0[5]_' || true; echo "$all" | grep -E '^0[1]_' || true; echo "$all" | grep -vE '^0[12345]_' || true)
+  lane_b=$(echo "$all" | grep -E '^0[34]_' || true; echo "$all" | grep -E '^0[2]_' || true)
   echo "notebooks in 2 lanes ($threads torch thread(s) each): [$(echo $lane_a)] and [$(echo $lane_b)]"
   run_lane $lane_a & pid_a=$!
   run_lane $lane_b & pid_b=$!
