@@ -47,7 +47,7 @@ t_start=$SECONDS
 all=$(cd notebooks && ls 0*.ipynb | sed 's/\.ipynb$//')
 if [ "$lanes" -ge 2 ]; then
   # two lanes of about equal work on the demo profile, from one timed run of the old lanes (01-03 | 04-05) at
-  # stop 19: 01 189 s, 02 22 s, 03 660 s, 04 491 s, 05 ~1100 s. So: 05 + 01 (~1290 s) beside 03 + 04 + 02 (~1170 s),
+  # stop 19: 01 189 s, 02 22 s, 03 660 s, 04 491 s, 05 1159 s. So: 05 + 01 (~1350 s) beside 03 + 04 + 02 (~1170 s),
   # each lane starting with its longest notebook
   lane_a=$(echo "$all" | grep -E '^0[5]_' || true; echo "$all" | grep -E '^0[1]_' || true; echo "$all" | grep -vE '^0[12345]_' || true)
   lane_b=$(echo "$all" | grep -E '^0[34]_' || true; echo "$all" | grep -E '^0[2]_' || true)
