@@ -29,15 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def load_pairs(path: str | None):
-    import pandas as pd
-
-    if path:
-        return pd.read_parquet(path)
-    frames = [pd.read_parquet(p) for p in sorted((ROOT / "data" / "demo_run").glob("iter_*/pairs.parquet"))]
-    return pd.concat(frames, ignore_index=True)
-
-
 def run_arm(cfg, pairs, arm: str) -> dict[str, float]:
     """One ``train_preference`` call as ``arm`` ("before" / "after"): wall, reference-pass seconds, checkpoints."""
     from transformers import TrainerCallback
@@ -90,10 +81,13 @@ def main() -> None:
 
     if a.threads:
         torch.set_num_threads(a.threads)
+    import pandas as pd
+    from bench_lm_head_rows import demo_pairs
+
     from evalab.config import profile_config
 
     cfg = profile_config("demo")
-    pairs = load_pairs(a.pairs)
+    pairs = pd.read_parquet(a.pairs) if a.pairs else demo_pairs()
     load0 = os.getloadavg()[0]
     run_arm(cfg, pairs.head(2), "after")  # warm-up: imports, tokenizer, first model load
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}

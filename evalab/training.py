@@ -35,7 +35,8 @@ instead of one reference forward per pair per epoch; the loss is the same (``tes
 
 Resume. Trainer checkpoints go to ``work_dir`` (default ``<output_dir>.ckpt``), every ``save_steps``
 optimizer steps except the last (the final model is written then), keeping the last ``save_total_limit``.
-A call whose ``work_dir`` holds a checkpoint resumes from it (``resume_from_checkpoint``) — after a kill, the same call continues mid-training.
+A call whose ``work_dir`` holds a checkpoint resumes from it (``resume_from_checkpoint``) — after a kill, the
+same call continues mid-training.
 A fingerprint of the config and the pairs guards against resuming a different experiment.
 """
 
@@ -341,9 +342,7 @@ def _with_length_buckets(cls: Any) -> Any:
         if lengths is None or len(lengths) < 2:
             return base(dataset, name, batch_size)
         order = sorted(range(len(lengths)), key=lengths.__getitem__)
-        inverse = [0] * len(order)
-        for pos, i in enumerate(order):
-            inverse[i] = pos
+        inverse = sorted(range(len(order)), key=order.__getitem__)
         return base(dataset.select(order), name, batch_size).select(inverse).flatten_indices()
 
     body: dict[str, Any] = {"_get_train_sampler": _get_train_sampler, "__module__": __name__}

@@ -49,8 +49,9 @@ if [ "$lanes" -ge 2 ]; then
   # two lanes of about equal work on the demo profile, from one timed run of the old lanes (01-03 | 04-05) at
   # stop 19: 01 189 s, 02 22 s, 03 660 s, 04 491 s, 05 1159 s. So: 05 + 01 (~1350 s) beside 03 + 04 + 02 (~1170 s),
   # each lane starting with its longest notebook
-  lane_a=$(echo "$all" | grep -E '^0[5]_' || true; echo "$all" | grep -E '^0[1]_' || true; echo "$all" | grep -vE '^0[12345]_' || true)
-  lane_b=$(echo "$all" | grep -E '^0[34]_' || true; echo "$all" | grep -E '^0[2]_' || true)
+  pick() { echo "$all" | grep -E "^($1)_" || true; }  # the notebooks whose number matches, in name order
+  lane_a=$(pick 05; pick 01; echo "$all" | grep -vE '^0[1-5]_' || true)  # notebooks added later go here
+  lane_b=$(pick '03|04'; pick 02)
   echo "notebooks in 2 lanes ($threads torch thread(s) each): [$(echo $lane_a)] and [$(echo $lane_b)]"
   run_lane $lane_a & pid_a=$!
   run_lane $lane_b & pid_b=$!
