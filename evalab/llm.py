@@ -16,11 +16,12 @@ seed each request draws a fresh one, as hosted APIs do), ``n`` (choices), ``stop
 before the first one). Models load once per process and are cached.
 
 Micro-batching. Requests to one model are not generated one at a time: each goes to that model's
-:class:`MicroBatcher`, whose worker thread waits ``BATCH_WINDOW_S`` (20 ms) after the first request for
-others to arrive, then generates every waiting request with the same sampling parameters in one batched
-call (the loop decoder: prompts bucketed by length, finished sequences dropped); requests that arrive
-meanwhile form the next batch. ``acompletion`` runs the synchronous path in a thread, so concurrent
-``acompletion`` calls (a creator with ``concurrency`` > 1) are served together. Each request keeps its
+:class:`MicroBatcher`, whose worker thread waits ``BATCH_WINDOW_S`` (20 ms) after each request for the
+next one (at most ``MAX_WAIT_S`` after the first), then generates every waiting request with the same
+sampling parameters in one batched call (the loop decoder: prompts bucketed by length, finished sequences
+dropped); requests that arrive meanwhile form the next batch. ``acompletion`` queues its request and awaits
+it without holding a thread, so all concurrent ``acompletion`` calls (a creator with ``concurrency`` > 1)
+are served together. Each request keeps its
 own seed: its sequences draw from their own random streams, seeded from the request's seed as if it had
 been generated alone, so the text does not depend on which requests shared the batch (up to the
 floating-point reduction order of a batched matmul, which can flip a near-tie token).
@@ -52,7 +53,8 @@ from .models import EMBEDDED_ALIASES, resolve_model_path  # noqa: E402
 
 LOCAL_PROVIDER = "evalab"
 DEFAULT_MAX_TOKENS = 256
-BATCH_WINDOW_S = 0.02   # how long the first request of a batch waits for others
+BATCH_WINDOW_S = 0.02   # how long a batch waits for the next request after the last one arrived
+MAX_WAIT_S = 0.25       # how long the first request of a batch waits at most
 MAX_BATCH = 64          # requests generated together at most
 
 _BACKENDS: dict[str, TransformersBackend] = {}
@@ -196,7 +198,8 @@ class MicroBatcher:
         batcher = MicroBatcher(backend)
         result = batcher.submit(conversation, request_params({"seed": 1}))   # blocks; thread-safe
 
-    ``window_s``: how long the first request of a batch waits for more; ``max_batch``: requests per batch.
+    ``window_s``: how long a batch waits for one more request after the last arrival (at most ``MAX_WAIT_S``
+    in all); ``max_batch``: requests per batch.
     ``batch_sizes`` records how many requests each generation served (for benchmarks and tests).
     """
 
@@ -209,11 +212,16 @@ class MicroBatcher:
         self._worker = threading.Thread(target=self._serve, name="evalab-llm-batcher", daemon=True)
         self._worker.start()
 
-    def submit(self, conversation: list[dict[str, str]], params: dict[str, Any]) -> LocalResult:
-        """Generate ``conversation`` with ``params`` (from :func:`request_params`) in the next batch."""
+    def enqueue(self, conversation: list[dict[str, str]], params: dict[str, Any]) -> Future:
+        """Queue ``conversation`` with ``params`` (from :func:`request_params`) for the next batch; the
+        :class:`LocalResult` arrives in the returned future (``asyncio.wrap_future`` awaits it)."""
         item = _Pending(conversation, params)
         self._queue.put(item)
-        return item.future.result()
+        return item.future
+
+    def submit(self, conversation: list[dict[str, str]], params: dict[str, Any]) -> LocalResult:
+        """Generate ``conversation`` with ``params`` in the next batch; blocks until it is done."""
+        return self.enqueue(conversation, params).result()
 
     def close(self) -> None:
         """Stop the worker after the requests already queued."""
@@ -223,7 +231,8 @@ class MicroBatcher:
         first = self._queue.get()
         if first is None:
             return None
-        batch, deadline = [first], time.monotonic() + self.window_s
+        batch, start = [first], time.monotonic()
+        deadline = start + self.window_s
         while len(batch) < self.max_batch:
             try:  # requests queued during the last generation are taken at once; new ones within the window
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -233,13 +242,17 @@ class MicroBatcher:
                 self._queue.put(None)
                 break
             batch.append(item)
+            # each arrival keeps the batch open one more window (a burst of calls dispatched one by one
+            # joins whole), up to MAX_WAIT_S after the first
+            deadline = min(start + MAX_WAIT_S, time.monotonic() + self.window_s)
         return batch
 
     def _serve(self) -> None:
         while (batch := self._collect()) is not None:
             groups: dict[tuple[Any, ...], list[_Pending]] = {}
-            for item in batch:
-                groups.setdefault(batch_key(item.params), []).append(item)
+            for item in batch:  # a request cancelled while queued (an awaiting caller timed out) is dropped
+                if item.future.set_running_or_notify_cancel():
+                    groups.setdefault(batch_key(item.params), []).append(item)
             for group in groups.values():
                 try:
                     with self.lock:
@@ -255,16 +268,19 @@ class MicroBatcher:
 
 # ── step 4: generate and fill the OpenAI-shaped response ──────────────────────────────────────────────
 
-def run_local_completion(name: str, messages: list[dict[str, Any]], optional_params: dict[str, Any],
-                         model_response: ModelResponse) -> ModelResponse:
-    """Generate with the local model ``name`` and fill ``model_response`` (choices, usage, model)."""
+def read_request(messages: list[dict[str, Any]], optional_params: dict[str, Any]
+                 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """(conversation, sampling parameters) of one litellm request; ``ValueError`` naming a bad field."""
     conv = validate_conversations([[{"role": str(m.get("role")), "content": _text(m.get("content"))}
                                     for m in messages]])
-    p = request_params(optional_params)
-    res = get_batcher(name).submit(conv[0], p)
+    return conv[0], request_params(optional_params)
+
+
+def fill_response(name: str, params: dict[str, Any], res: LocalResult, model_response: ModelResponse) -> ModelResponse:
+    """Fill ``model_response`` (choices cut at the stop strings, usage, model) from what the batch generated."""
     choices = []
     for i, (t, ended) in enumerate(zip(res.texts, res.finished)):
-        text, stopped = apply_stop(t, p["stop"])
+        text, stopped = apply_stop(t, params["stop"])
         finish = "stop" if stopped or ended else "length"
         choices.append(Choices(index=i, finish_reason=finish, message=Message(role="assistant", content=text)))
     model_response.choices = choices
@@ -274,6 +290,24 @@ def run_local_completion(name: str, messages: list[dict[str, Any]], optional_par
                   total_tokens=res.prompt_tokens + res.completion_tokens)
     model_response.usage = usage  # type: ignore[attr-defined]
     return model_response
+
+
+def run_local_completion(name: str, messages: list[dict[str, Any]], optional_params: dict[str, Any],
+                         model_response: ModelResponse) -> ModelResponse:
+    """Generate with the local model ``name`` and fill ``model_response`` (blocks until its batch is done)."""
+    conv, p = read_request(messages, optional_params)
+    return fill_response(name, p, get_batcher(name).submit(conv, p), model_response)
+
+
+async def arun_local_completion(name: str, messages: list[dict[str, Any]], optional_params: dict[str, Any],
+                                model_response: ModelResponse) -> ModelResponse:
+    """:func:`run_local_completion` for the event loop. The request waits in the batcher's queue as a future,
+    not in a worker thread: ``asyncio.to_thread`` would cap the requests in flight, and so the batch size,
+    at the default executor's ``min(32, cpus + 4)`` threads (6 on a 2-core machine)."""
+    conv, p = read_request(messages, optional_params)
+    batcher = await asyncio.to_thread(get_batcher, name)  # the first request may load the model
+    res = await asyncio.wrap_future(batcher.enqueue(conv, p))
+    return fill_response(name, p, res, model_response)
 
 
 def _text(content: Any) -> str:
@@ -302,10 +336,10 @@ class LocalLLM(CustomLLM):
                           logging_obj: Any, optional_params: dict, acompletion: Any = None,
                           litellm_params: Any = None, logger_fn: Any = None, headers: dict | None = None,
                           timeout: Any = None, client: Any = None) -> ModelResponse:
-        return await asyncio.to_thread(
-            self.completion, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
-            encoding, api_key, logging_obj, optional_params, acompletion, litellm_params, logger_fn, headers,
-            timeout, client)
+        try:
+            return await arun_local_completion(model, messages, optional_params, model_response)
+        except (ValueError, FileNotFoundError) as e:
+            raise CustomLLMError(status_code=400, message=f"{LOCAL_PROVIDER}/{model}: {e}") from e
 
 
 _HANDLER = LocalLLM()

@@ -127,3 +127,45 @@ def test_concurrent_requests_are_micro_batched_with_their_own_seeds():
         return await asyncio.gather(*(achat(MODEL, m, seed=20 + i, **kw) for i, m in enumerate(msgs)))
     assert asyncio.run(together()) == alone
     assert max(batcher.batch_sizes[before:]) > 1               # served in fewer generations than requests
+
+
+@pytest.mark.slow
+def test_a_burst_of_more_concurrent_calls_than_executor_threads_is_one_generation():
+    """40 concurrent acompletion calls (more than asyncio's default executor threads, min(32, cpus + 4), which
+    once capped the batch at 6 on a 2-core machine) are served by one batched generation, in request order."""
+    register_local_provider()
+    batcher = llm.get_batcher("smollm2-135m")
+    kw = dict(max_tokens=2, temperature=0.0)
+    msgs = [[{"role": "user", "content": f"Count to {i}."}] for i in range(40)]
+
+    async def burst():
+        return await asyncio.gather(*(achat(MODEL, m, seed=i, **kw) for i, m in enumerate(msgs)))
+    before = len(batcher.batch_sizes)
+    texts = asyncio.run(burst())
+    assert batcher.batch_sizes[before:] == [40]
+    assert texts[7] == chat(MODEL, msgs[7], seed=7, **kw)   # greedy: the batched text is the one it gets alone
+
+
+def test_a_request_cancelled_while_queued_is_not_generated():
+    """A queued request whose caller gave up (asyncio timeout cancels the future) is dropped, not generated."""
+    from evalab.llm import MicroBatcher, request_params
+    seen = []
+
+    class FakeBackend:
+        last_finished, last_prompt_tokens, last_token_counts = [], [], []
+
+        def _run_loop(self, convs, n, max_tokens, temperature, top_p, seed, progress, seeds):
+            seen.append([c[0]["content"] for c in convs])
+            self.last_finished = [[True]] * len(convs)
+            self.last_prompt_tokens = [1] * len(convs)
+            self.last_token_counts = [[1]] * len(convs)
+            return [[c[0]["content"].upper()] for c in convs]
+
+    b = MicroBatcher(FakeBackend(), window_s=0.2)
+    p = request_params({"seed": 1})
+    gone = b.enqueue([{"role": "user", "content": "gone"}], p)
+    assert gone.cancel()
+    kept = b.enqueue([{"role": "user", "content": "kept"}], p)
+    assert kept.result(timeout=10).texts == ["KEPT"]
+    assert seen == [["kept"]]
+    b.close()
