@@ -14,7 +14,8 @@ on the same selected prompts and seed:
 With the paper's chained evolution a chain step can only batch the calls of that step (one per selected
 prompt that needs an LLM rewrite; the structured evolver's code operators need none), so the batches are at
 most the number of selected prompts; ``--evolution independent`` sends all ``n_variants`` calls per prompt at
-once. Prints seconds, calls/s, accepted variants and the requests served per generation.
+once. Prints seconds, calls/s, accepted variants, the requests served per generation and the seconds of each
+generation; ``--order bsb`` runs the batched arm before and after the sequential one (drift on a shared host).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def run_arm(name: str, concurrency: int, prompts, seed: int, evolution: str) -> 
     variants = creator.evolve(prompts, cfg.n_variants, iteration=1, seed=seed, progress=False)
     secs = time.perf_counter() - t0
     calls = creator.last_stats.get("calls", 0)
-    sizes = batcher.batch_sizes[n0:]
+    sizes, gen_s = batcher.batch_sizes[n0:], batcher.batch_seconds[n0:]
+    print(f"  {name}: {len(sizes)} generations, {sum(gen_s):.1f} s generating; per generation (requests, s): "
+          + ", ".join(f"({k}, {x:.1f})" for k, x in zip(sizes, gen_s)) if len(sizes) <= 8 else
+          f"  {name}: {len(sizes)} generations, {sum(gen_s):.1f} s generating", flush=True)
     return {"arm": name, "variants": len(variants), "accepted": sum(v.accepted for v in variants),
             "calls": calls, "seconds": secs, "calls_per_s": calls / secs if secs else 0.0,
             "generations": len(sizes), "mean_batch": sum(sizes) / len(sizes) if sizes else 0.0}
@@ -55,6 +59,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--evolution", default="chained", choices=["chained", "independent"])
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--order", default="sb", help="arms in run order, s(equential)/b(atched): 'sb' (default), "
+                    "'bsb' (batched before and after, to see drift)")
     a = ap.parse_args()
     if a.threads:
         import torch
@@ -67,15 +73,18 @@ def main() -> None:
     print(f"# demo creator ({cfg.evolver}, {cfg.evolution}, max_tokens {cfg.creator_max_tokens}, concurrency "
           f"{cfg.creator_concurrency}) on {n} prompts × {cfg.n_variants} variants; load average "
           f"{os.getloadavg()[0]:.1f}")
-    rows = [run_arm("sequential", 1, prompts, a.seed, a.evolution),
-            run_arm("batched", cfg.creator_concurrency, prompts, a.seed, a.evolution)]
+    if not a.order or set(a.order) - {"s", "b"} or not {"s", "b"} <= set(a.order):
+        ap.error(f"--order {a.order!r}: use the letters s and b, each at least once (e.g. sb, bsb)")
+    arms = {"s": ("sequential", 1), "b": ("batched", cfg.creator_concurrency)}
+    rows = [run_arm(*arms[k], prompts, a.seed, a.evolution) for k in a.order]
     print(f"{'arm':<12}{'calls':>6}{'seconds':>9}{'calls/s':>9}{'accepted':>10}{'generations':>13}{'req/gen':>9}")
     for r in rows:
         print(f"{r['arm']:<12}{r['calls']:>6}{r['seconds']:>9.1f}{r['calls_per_s']:>9.2f}"
               f"{r['accepted']:>5}/{r['variants']:<4}{r['generations']:>13}{r['mean_batch']:>9.1f}")
-    print(f"batched: {rows[1]['calls_per_s'] / rows[0]['calls_per_s']:.2f}× the sequential calls/s; "
-          f"load average now {os.getloadavg()[0]:.1f}")
-
+    secs = {arm: [r["seconds"] for r in rows if r["arm"] == arm] for arm in ("sequential", "batched")}
+    mean = {arm: sum(v) / len(v) for arm, v in secs.items()}
+    print(f"batched: {mean['sequential'] / mean['batched']:.2f}× the sequential calls/s (mean seconds of each arm's "
+          f"runs); load average now {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":
     main()

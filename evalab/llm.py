@@ -200,7 +200,8 @@ class MicroBatcher:
 
     ``window_s``: how long a batch waits for one more request after the last arrival (at most ``MAX_WAIT_S``
     in all); ``max_batch``: requests per batch.
-    ``batch_sizes`` records how many requests each generation served (for benchmarks and tests).
+    ``batch_sizes`` records how many requests each generation served and ``batch_seconds`` how long it took
+    (for benchmarks and tests).
     """
 
     def __init__(self, backend: TransformersBackend, lock: threading.Lock | None = None, *,
@@ -208,6 +209,7 @@ class MicroBatcher:
         self.backend, self.lock = backend, lock or threading.Lock()
         self.window_s, self.max_batch = float(window_s), int(max_batch)
         self.batch_sizes: list[int] = []
+        self.batch_seconds: list[float] = []
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._worker = threading.Thread(target=self._serve, name="evalab-llm-batcher", daemon=True)
         self._worker.start()
@@ -256,7 +258,9 @@ class MicroBatcher:
             for group in groups.values():
                 try:
                     with self.lock:
+                        t0 = time.perf_counter()
                         results = generate_group(self.backend, group)
+                        self.batch_seconds.append(time.perf_counter() - t0)
                     self.batch_sizes.append(len(group))
                 except BaseException as e:  # noqa: BLE001 - handed to every waiting request
                     for item in group:
