@@ -44,9 +44,10 @@ def run_arm(name: str, concurrency: int, prompts, seed: int, evolution: str) -> 
     secs = time.perf_counter() - t0
     calls = creator.last_stats.get("calls", 0)
     sizes, gen_s = batcher.batch_sizes[n0:], batcher.batch_seconds[n0:]
-    print(f"  {name}: {len(sizes)} generations, {sum(gen_s):.1f} s generating; per generation (requests, s): "
-          + ", ".join(f"({k}, {x:.1f})" for k, x in zip(sizes, gen_s)) if len(sizes) <= 8 else
-          f"  {name}: {len(sizes)} generations, {sum(gen_s):.1f} s generating", flush=True)
+    line = f"  {name}: {len(sizes)} generations, {sum(gen_s):.1f} s generating"
+    if len(sizes) <= 8:
+        line += "; per generation (requests, s): " + ", ".join(f"({k}, {x:.1f})" for k, x in zip(sizes, gen_s))
+    print(line, flush=True)
     return {"arm": name, "variants": len(variants), "accepted": sum(v.accepted for v in variants),
             "calls": calls, "seconds": secs, "calls_per_s": calls / secs if secs else 0.0,
             "generations": len(sizes), "mean_batch": sum(sizes) / len(sizes) if sizes else 0.0}
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"# demo creator ({cfg.evolver}, {cfg.evolution}, max_tokens {cfg.creator_max_tokens}, concurrency "
           f"{cfg.creator_concurrency}) on {n} prompts × {cfg.n_variants} variants; load average "
           f"{os.getloadavg()[0]:.1f}")
-    if not a.order or set(a.order) - {"s", "b"} or not {"s", "b"} <= set(a.order):
+    if set(a.order) != {"s", "b"}:
         ap.error(f"--order {a.order!r}: use the letters s and b, each at least once (e.g. sb, bsb)")
     arms = {"s": ("sequential", 1), "b": ("batched", cfg.creator_concurrency)}
     rows = [run_arm(*arms[k], prompts, a.seed, a.evolution) for k in a.order]
@@ -85,6 +86,7 @@ def main() -> None:
     mean = {arm: sum(v) / len(v) for arm, v in secs.items()}
     print(f"batched: {mean['sequential'] / mean['batched']:.2f}× the sequential calls/s (mean seconds of each arm's "
           f"runs); load average now {os.getloadavg()[0]:.1f}")
+
 
 if __name__ == "__main__":
     main()

@@ -35,8 +35,9 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,16 +199,16 @@ class MicroBatcher:
         batcher = MicroBatcher(backend)
         result = batcher.submit(conversation, request_params({"seed": 1}))   # blocks; thread-safe
 
-    ``window_s``: how long a batch waits for one more request after the last arrival (at most ``MAX_WAIT_S``
-    in all); ``max_batch``: requests per batch.
+    ``window_s``: how long a batch waits for one more request after the last arrival; ``max_wait_s``: how long
+    after its first request a batch closes at the latest; ``max_batch``: requests per batch.
     ``batch_sizes`` records how many requests each generation served and ``batch_seconds`` how long it took
     (for benchmarks and tests).
     """
 
     def __init__(self, backend: TransformersBackend, lock: threading.Lock | None = None, *,
-                 window_s: float = BATCH_WINDOW_S, max_batch: int = MAX_BATCH) -> None:
+                 window_s: float = BATCH_WINDOW_S, max_wait_s: float = MAX_WAIT_S, max_batch: int = MAX_BATCH) -> None:
         self.backend, self.lock = backend, lock or threading.Lock()
-        self.window_s, self.max_batch = float(window_s), int(max_batch)
+        self.window_s, self.max_wait_s, self.max_batch = float(window_s), float(max_wait_s), int(max_batch)
         self.batch_sizes: list[int] = []
         self.batch_seconds: list[float] = []
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
@@ -245,8 +246,8 @@ class MicroBatcher:
                 break
             batch.append(item)
             # each arrival keeps the batch open one more window (a burst of calls dispatched one by one
-            # joins whole), up to MAX_WAIT_S after the first
-            deadline = min(start + MAX_WAIT_S, time.monotonic() + self.window_s)
+            # joins whole), up to max_wait_s after the first
+            deadline = min(start + self.max_wait_s, time.monotonic() + self.window_s)
         return batch
 
     def _serve(self) -> None:
@@ -323,6 +324,16 @@ def _text(content: Any) -> str:
     raise ValueError(f"message content must be a string or a list of text parts, got {type(content).__name__}")
 
 
+@contextmanager
+def _bad_request_as_provider_error(model: str) -> Iterator[None]:
+    """A bad request or an unknown model (``ValueError``/``FileNotFoundError``) leaves as litellm's 400 error
+    naming ``evalab/<model>``."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as e:
+        raise CustomLLMError(status_code=400, message=f"{LOCAL_PROVIDER}/{model}: {e}") from e
+
+
 class LocalLLM(CustomLLM):
     """litellm custom provider serving local models (``evalab/<name>``) with :class:`TransformersBackend`."""
 
@@ -330,20 +341,16 @@ class LocalLLM(CustomLLM):
                    model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
                    optional_params: dict, acompletion: Any = None, litellm_params: Any = None, logger_fn: Any = None,
                    headers: dict | None = None, timeout: Any = None, client: Any = None) -> ModelResponse:
-        try:
+        with _bad_request_as_provider_error(model):
             return run_local_completion(model, messages, optional_params, model_response)
-        except (ValueError, FileNotFoundError) as e:
-            raise CustomLLMError(status_code=400, message=f"{LOCAL_PROVIDER}/{model}: {e}") from e
 
     async def acompletion(self, model: str, messages: list, api_base: str, custom_prompt_dict: dict,
                           model_response: ModelResponse, print_verbose: Any, encoding: Any, api_key: Any,
                           logging_obj: Any, optional_params: dict, acompletion: Any = None,
                           litellm_params: Any = None, logger_fn: Any = None, headers: dict | None = None,
                           timeout: Any = None, client: Any = None) -> ModelResponse:
-        try:
+        with _bad_request_as_provider_error(model):
             return await arun_local_completion(model, messages, optional_params, model_response)
-        except (ValueError, FileNotFoundError) as e:
-            raise CustomLLMError(status_code=400, message=f"{LOCAL_PROVIDER}/{model}: {e}") from e
 
 
 _HANDLER = LocalLLM()
