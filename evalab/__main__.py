@@ -373,6 +373,12 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
         res["total_wall_s"] = round(time.time() - t0, 1)
         write_results(out, res)
+        import pandas as pd
+
+        from .reproduction import load_results, summary_table, summary_view
+
+        with pd.option_context("display.width", 250, "display.max_columns", 20):
+            print(summary_view(summary_table(load_results(out))).to_string(index=False), flush=True)
         print(f"[evalab] reproduce: {len(arms) * len(seeds)} runs done in {_fmt_s(time.time() - t0)}; "
               f"results in {out}; final checkpoints in {root}/<arm>/seed<k>/iter_<last>/checkpoint", flush=True)
         return 0

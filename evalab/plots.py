@@ -1169,3 +1169,143 @@ def fig_group_outcomes(logs: pd.DataFrame) -> go.Figure:
                                      "%{y:.0%}<extra></extra>"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     return _layout(fig, title, xl, yl, legend=dict(title="groups"))
+
+
+# --- the trained creator (issue 15) -------------------------------------------------------------------
+
+def creator_training_table(run: Run) -> pd.DataFrame:
+    """Every proposal of the trained creator (``creator_training="grpo"``), all iterations: one row per completion
+    with ``t`` (the iteration whose step 4 it trained for), its GRPO ``step``, ``valid``, the solver's ``pass_rate``
+    on it (NaN when invalid) and its creator ``reward``. Empty for a run whose creator was not trained."""
+    store = open_run(run)
+    parts = [df.assign(t=t) for t in store.iterations() if (df := _read(store, t, "creator_training")) is not None]
+    cols = ["t", "step", "parent_id", "proposal", "valid", "reason", "pass_rate", "reward"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    return out[[c for c in cols if c in out]]
+
+
+def load_creator_training(path: str | Path) -> pd.DataFrame:
+    """A ``creator_training_table`` saved as JSON records (``save_creator_training``), its ``creator_reward``
+    name in ``attrs``."""
+    raw = json.loads(Path(path).read_text())
+    T = pd.DataFrame(raw["rows"])
+    T.attrs["creator_reward"] = raw.get("creator_reward", "")
+    return T
+
+
+def save_creator_training(run: Run, path: str | Path) -> Path:
+    """Write a run's ``creator_training_table`` (and its ``creator_reward``) as JSON, e.g. for notebook 02."""
+    store = open_run(run)
+    T = creator_training_table(store)
+    if T.empty:
+        raise ValueError(f"{store.root}: no creator_training stage (was the run made with creator_training='grpo'?)")
+    rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+            for r in T.astype(object).to_dict(orient="records")]
+    out = {"run": str(store.root), "creator_reward": store.config.creator_reward, "rows": rows}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, json.dumps(out, indent=1, default=str).encode())
+    return path
+
+
+def fig_creator_training(run: Run | pd.DataFrame) -> go.Figure:
+    """The trained creator over the run: its mean reward per GRPO step (steps of successive iterations in a row,
+    with the valid share), and the distribution of the solver's pass rate on its valid proposals per iteration —
+    a creator that learns moves that mass from 0 (all fail) and 1 (all pass) toward the frontier in between.
+    ``run``: a run, or its ``creator_training_table`` (e.g. ``load_creator_training``)."""
+    if isinstance(run, pd.DataFrame):
+        T, reward_name = run, run.attrs.get("creator_reward", "")
+    else:
+        store = open_run(run)
+        T, reward_name = creator_training_table(store), getattr(store.config, "creator_reward", "")
+    title = f"The trained creator: reward ({reward_name}) and the pass rate of its proposals"
+    if T.empty:
+        return _no_data(title, "this run's creator was not trained (creator_training='none')", "GRPO step",
+                        "creator reward")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("creator reward and valid share per GRPO step",
+                                                        "solver pass rate on valid proposals, per iteration"))
+    g = T.groupby(["t", "step"], sort=True).agg(reward=("reward", "mean"), valid=("valid", "mean"),
+                                                n=("reward", "size")).reset_index()
+    x = np.arange(1, len(g) + 1)
+    labels = [f"t={t}, step {s}" for t, s in zip(g.t, g.step)]
+    fig.add_trace(go.Scatter(x=x, y=g.reward, mode="lines+markers", name="mean reward", text=labels,
+                             hovertemplate="%{text}<br>reward %{y:.3f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=x, y=g.valid, mode="lines", name="valid share", line=dict(dash="dot"), text=labels,
+                             hovertemplate="%{text}<br>valid %{y:.0%}<extra></extra>"), row=1, col=1)
+    fig.update_xaxes(title_text="GRPO step (all iterations in order)", row=1, col=1)
+    fig.update_yaxes(title_text="reward / share", range=[0, 1.02], row=1, col=1)
+    for t, d in T[T.valid.astype(bool)].groupby("t"):
+        fig.add_trace(go.Histogram(x=d.pass_rate, name=f"t={t}", xbins=dict(start=-0.125, end=1.125, size=0.25),
+                                   histnorm="probability", opacity=0.6), row=1, col=2)
+    fig.update_xaxes(title_text="pass rate of the solver's N responses", range=[-0.15, 1.15], row=1, col=2)
+    fig.update_yaxes(title_text="share of valid proposals", row=1, col=2)
+    return _layout(fig, title, barmode="overlay")
+
+
+# --- grids of runs: per-iteration curves and the pass-rate distribution (evalab.reproduction) ------------
+
+CURVE_TITLES = {"heldout_full": "held-out fully-satisfied rate", "heldout_frac": "held-out constraint rate",
+                "informative_share": "informative share of X_t (A*_min > 0)", "all_fail": "all-fail share of X_t",
+                "all_pass": "all-pass share of X_t", "mixed": "mixed share of X_t", "n_pairs": "pairs trained on",
+                "train_reward": "mean training reward", "gen_tokens": "solver tokens generated",
+                "prompt_chars": "prompt length (chars)", "n_constraints": "constraints per prompt",
+                "rollouts_per_pair": "rollouts per pair built"}
+
+
+def fig_iteration_curves(curves: pd.DataFrame, quantities: Sequence[str], cols: int = 3,
+                         title: str = "Per-iteration curves per arm (mean over seeds, 95% bootstrap CI)") -> go.Figure:
+    """One panel per quantity of a grid's tidy curves (``reproduction.iteration_curves``: arm, iteration, quantity,
+    mean, ci_low, ci_high): each arm's mean per iteration with its CI as a band. Quantities absent are skipped."""
+    import plotly.express as px
+
+    quantities = [q for q in quantities if q in set(curves.quantity)]
+    if not quantities:
+        return _no_data(title, "none of these quantities is in the curves", "iteration t", "value")
+    rows = -(-len(quantities) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[CURVE_TITLES.get(q, q) for q in quantities])
+    palette = px.colors.qualitative.Plotly
+    arms = list(dict.fromkeys(curves.arm))
+    for i, q in enumerate(quantities):
+        r, c = i // cols + 1, i % cols + 1
+        for k, arm in enumerate(arms):
+            g = curves[(curves.quantity == q) & (curves.arm == arm)].sort_values("iteration")
+            if not len(g):
+                continue
+            color = palette[k % len(palette)]
+            fig.add_trace(go.Scatter(x=list(g.iteration) + list(g.iteration[::-1]),
+                                     y=list(g.ci_high) + list(g.ci_low[::-1]), fill="toself", opacity=0.15,
+                                     line=dict(width=0), fillcolor=color, hoverinfo="skip", showlegend=False,
+                                     legendgroup=arm), row=r, col=c)
+            fig.add_trace(go.Scatter(x=g.iteration, y=g["mean"], mode="lines+markers", name=arm, legendgroup=arm,
+                                     line=dict(color=color), showlegend=i == 0), row=r, col=c)
+        fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
+    return _layout(fig, title, height=300 * rows)
+
+
+def fig_pass_rate_distribution(pass_rates: pd.DataFrame) -> go.Figure:
+    """The training set's pass-rate distribution per arm and iteration (``reproduction.pass_rate_distribution``:
+    arm, iteration, bin, share), stacked from 0 (all fail) to 1 (all pass); one panel per arm."""
+    from .reproduction import PASS_RATE_BINS
+
+    title = "Pass rate of the training set's prompts (share of prompts per bin, mean over seeds)"
+    if pass_rates is None or not len(pass_rates):
+        return _no_data(title, "no training responses in these runs yet", "iteration t", "share of prompts")
+    arms = list(dict.fromkeys(pass_rates.arm))
+    cols = min(4, len(arms))
+    rows = -(-len(arms) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=arms, shared_yaxes=True)
+    colors = dict(zip(PASS_RATE_BINS, ("#d62728", "#ff9896", "#c7c7c7", "#98df8a", "#2ca02c")))
+    for k, arm in enumerate(arms):
+        r, c = k // cols + 1, k % cols + 1
+        d = pass_rates[pass_rates.arm == arm]
+        for b in PASS_RATE_BINS:
+            e = d[d.bin == b].sort_values("iteration")
+            fig.add_trace(go.Bar(x=e.iteration, y=e.share, name=f"pass rate {b}", marker_color=colors[b],
+                                 legendgroup=b, showlegend=k == 0,
+                                 hovertemplate=f"{arm}<br>t=%{{x}}<br>pass rate {b}: %{{y:.0%}}<extra></extra>"),
+                          row=r, col=c)
+        fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
+    return _layout(fig, title, barmode="stack", height=320 * rows)

@@ -62,12 +62,25 @@ from .store import RunStore, atomic_write_text, json_default
 
 METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
                                           for m in ("a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform")}
+# Issue 15: the 2025 frontier curricula beside eva, one named arm each (evalab.curricula, evalab.creator_training;
+# formulas and papers in their docstrings). The frontier band is SeRL's [0.2, 0.8] (arXiv 2505.20347): with N = 4 a
+# pass rate in it is 1, 2 or 3 passes of 4, neither all-fail nor all-pass. "band" is verl #2791's band on the mean
+# reward, [band_low, band_high] = [0.2, 0.8] by default.
+CURRICULA_ARMS: dict[str, dict[str, Any]] = {
+    "eva+frontier": {"frontier_band": [0.2, 0.8], "novelty_max_rougeL": 0.7},  # eva + SeRL's frontier and novelty
+    "thompson": {"sampling": "thompson"},          # MoPPS: Beta posterior, Thompson draw near p* = 0.5
+    "greso": {"skip": "greso"},                    # GRESO: skip prompts with a run of zero-variance observations
+    "band": {"sampling": "band"},                  # parents drawn uniformly among mean rewards in the band
+    "creator=r_zero": {"creator_training": "grpo", "creator_reward": "r_zero"},          # R-Zero's creator reward
+    "creator=informativeness": {"creator_training": "grpo", "creator_reward": "informativeness"},  # eva's A*_min
+}
 REPRODUCTION_ARMS: dict[str, dict[str, Any]] = {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"},
-                                                **METRIC_ARMS}
+                                                **METRIC_ARMS, **CURRICULA_ARMS}
 ARM_GROUPS: dict[str, list[str]] = {
     "protocol": list(PROTOCOL_ARMS),
     "sampling": ["eva", "sampling=uniform"],
     "metrics": ["eva", *METRIC_ARMS],
+    "curricula": ["eva", *CURRICULA_ARMS, "static"],
     "all": list(REPRODUCTION_ARMS),
 }
 BASELINES = ("static", "fresh", "no_evolve-greedy", "no_evolve-sampled")
@@ -83,7 +96,13 @@ BUDGET_RULE = (
     "the pairs trained on, summed over the iterations before the evaluated one.")
 
 QUANTITIES = ("heldout_full", "heldout_frac", "informative_share", "all_fail", "all_pass", "mixed",
-              "train_reward", "n_pairs", "gen_tokens", "prompt_chars", "n_constraints")
+              "train_reward", "n_pairs", "gen_tokens", "prompt_chars", "n_constraints", "rollouts_per_pair")
+# What each iteration spent beyond the budget rule, per (arm, seed, iteration) (``curriculum_costs``, which also
+# gives rollouts_per_pair, a curve quantity).
+COST_COLUMNS = ("rollouts", "rollouts_saved", "creator_rollouts", "creator_train_s", "creator_reward",
+                "frontier_drop_rate")
+# Pass-rate bins of the training set (``pass_rate_distribution``): left-open, right-closed, with 0 and 1 alone.
+PASS_RATE_BINS = ("0", "(0, 1/3]", "(1/3, 2/3]", "(2/3, 1)", "1")
 
 
 def reproduction_arms(arms: Mapping[str, Mapping[str, Any]] | Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -188,8 +207,8 @@ def _outcomes(store: RunStore, t: int) -> pd.Series | None:
 
 
 def prompt_cells(store: RunStore, t: int, quantity: str) -> np.ndarray:
-    """The per-prompt values of ``quantity`` at iteration t of one run (per-seed totals — ``n_pairs``,
-    ``gen_tokens`` — as one value); empty when the run has not reached that stage."""
+    """The per-prompt values of ``quantity`` at iteration t of one run (per-seed values — ``n_pairs``,
+    ``gen_tokens``, ``rollouts_per_pair`` — as one value); empty when the run has not reached that stage."""
     from .breakdown import iteration_gen_tokens
 
     if quantity in ("heldout_full", "heldout_frac"):
@@ -214,6 +233,9 @@ def prompt_cells(store: RunStore, t: int, quantity: str) -> np.ndarray:
     if quantity == "gen_tokens":
         v = iteration_gen_tokens(store, t)
         return np.array([v]) if np.isfinite(v) else np.empty(0)
+    if quantity == "rollouts_per_pair":
+        v = curriculum_costs(store, t)["rollouts_per_pair"]
+        return np.array([v]) if np.isfinite(v) else np.empty(0)
     if quantity in ("prompt_chars", "n_constraints"):
         if not store.has(t, "prompts"):
             return np.empty(0)
@@ -236,9 +258,99 @@ def _pair_budget(store: RunStore, t: int) -> dict[str, float]:
     return {"n_pairs_built": float(len(pairs)), "pairs_budget": 0.0, "pairs_shortfall": 0.0}
 
 
+def _training_responses(store: RunStore, t: int) -> pd.DataFrame | None:
+    """The responses iteration t's pairs are built from (step 6; static reuses step 1's), or None."""
+    for stage in ("train_responses", "responses"):
+        if store.has(t, stage):
+            return store.read_table(t, stage)
+    return None
+
+
+def curriculum_costs(store: RunStore, t: int) -> dict[str, float]:
+    """What iteration t of one run spent (``COST_COLUMNS`` and ``rollouts_per_pair``; NaN where the stage is absent):
+
+    - ``rollouts``: solver responses generated for the curriculum (step 1, plus step 6 except in static mode, which
+      trains on step 1's);
+    - ``rollouts_saved``: responses that prediction before sampling did not generate (``sampling="thompson"``,
+      ``skip="greso"``: skipped prompts × N; 0 for the other arms);
+    - ``creator_rollouts``: solver responses spent scoring the trained creator's valid proposals (N each; 0 without
+      ``creator_training``) and ``creator_train_s``, the seconds of its GRPO steps; ``creator_reward``, the mean
+      reward of its proposals;
+    - ``frontier_drop_rate``: the share of evolved prompts the frontier check dropped (NaN without it);
+    - ``rollouts_per_pair``: (rollouts + creator_rollouts) / pairs built — the rollouts each usable pair cost."""
+    n = int(store.config.n_responses)
+    out = {c: float("nan") for c in (*COST_COLUMNS, "rollouts_per_pair")}
+    stages = ["responses"] + ([] if store.config.mode == "static" else ["train_responses"])
+    have = [s for s in stages if store.has(t, s)]
+    if not have:  # nothing sampled in iteration t (yet): nothing spent to report
+        return out
+    out["rollouts"] = float(sum(len(store.read_table(t, s)) for s in have))
+    out["rollouts_saved"] = 0.0
+    if store.has(t, "prediction"):
+        plan = store.read_table(t, "prediction")
+        out["rollouts_saved"] = float(plan.loc[plan.in_set.astype(bool), "rollouts_saved"].sum())
+    out["creator_rollouts"] = 0.0
+    if store.has(t, "creator_training"):
+        ct = store.read_table(t, "creator_training")
+        out["creator_rollouts"] = float(ct["valid"].astype(bool).sum() * n)
+        out["creator_reward"] = float(ct["reward"].mean()) if len(ct) else float("nan")
+        ev = store.events()
+        if len(ev) and "iteration" in ev:
+            sec = ev.loc[(ev.event == "creator_training") & (ev.iteration == t), "seconds"]
+            out["creator_train_s"] = float(sec.iloc[-1]) if len(sec) else float("nan")
+    if store.has(t, "pairs"):
+        pairs = store.read_table(t, "pairs")
+        fr = pairs.attrs.get("frontier") or {}
+        if fr.get("frontier_drop_rate") is not None:
+            out["frontier_drop_rate"] = float(fr["frontier_drop_rate"])
+        built = _pair_budget(store, t).get("n_pairs_built", float(len(pairs)))
+        spent = out["rollouts"] + out["creator_rollouts"]
+        out["rollouts_per_pair"] = spent / built if built > 0 and np.isfinite(spent) else float("nan")
+    return out
+
+
+def pass_rate_distribution(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
+    """The pass-rate distribution of each iteration's training set (the prompts pairs are built from, under the
+    solver that samples them): one row per (arm, iteration, bin of ``PASS_RATE_BINS``) with ``share`` (mean over
+    seeds of each seed's share of scored prompts in the bin) and ``n_seeds``."""
+    from .breakdown import pass_breakdown
+    from .loop import reward_matrix
+
+    rows = []
+    for arm, runs in stores.items():
+        per: dict[int, list[np.ndarray]] = {}
+        for st in runs:
+            for t in st.iterations():
+                resp = _training_responses(st, t)
+                if resp is None or not len(resp):
+                    continue
+                ids = list(dict.fromkeys(str(i) for i in resp.prompt_id))
+                rate = pass_breakdown(reward_matrix(resp, ids), st.config.pass_threshold)["pass_rate"].dropna()
+                if not len(rate):
+                    continue
+                per.setdefault(int(t), []).append(pass_rate_shares(rate.to_numpy(float)))
+        for t, shares in sorted(per.items()):
+            m = np.mean(shares, axis=0)
+            rows += [{"arm": arm, "iteration": t, "bin": b, "share": float(v), "n_seeds": len(shares)}
+                     for b, v in zip(PASS_RATE_BINS, m)]
+    return pd.DataFrame(rows, columns=["arm", "iteration", "bin", "share", "n_seeds"])
+
+
+def pass_rate_shares(rate: np.ndarray) -> np.ndarray:
+    """Shares of the pass rates ``rate`` in each bin of ``PASS_RATE_BINS`` (they sum to 1)."""
+    r = np.asarray(rate, dtype=float)
+    if not len(r):
+        raise ValueError("pass_rate_shares: no pass rates")
+    eps = 1e-9
+    counts = [(r <= eps).sum(), ((r > eps) & (r <= 1 / 3 + eps)).sum(), ((r > 1 / 3 + eps) & (r <= 2 / 3 + eps)).sum(),
+              ((r > 2 / 3 + eps) & (r < 1 - eps)).sum(), (r >= 1 - eps).sum()]
+    return np.asarray(counts, dtype=float) / len(r)
+
+
 def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
     """One row per (arm, seed, iteration): the per-seed value of every curve quantity (mean over prompts),
-    the pair budget (``n_pairs_built``, ``pairs_budget``, ``pairs_shortfall``) and the creator's acceptance."""
+    the pair budget (``n_pairs_built``, ``pairs_budget``, ``pairs_shortfall``), the creator's acceptance and what
+    the iteration spent (``COST_COLUMNS``, ``curriculum_costs``)."""
     from .loop import round_of, summarize
 
     rows = []
@@ -254,9 +366,10 @@ def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
                 row.update(_pair_budget(st, t))
                 if "acceptance" in summ and t in summ.index:
                     row["acceptance"] = float(summ.at[t, "acceptance"])
+                row.update({k: v for k, v in curriculum_costs(st, t).items() if k in COST_COLUMNS})
                 rows.append(row)
     cols = ["arm", "seed", "iteration", "round", *QUANTITIES, "n_pairs_built", "pairs_budget", "pairs_shortfall",
-            "acceptance"]
+            "acceptance", *COST_COLUMNS]
     df = pd.DataFrame(rows)
     return df.reindex(columns=cols)
 
@@ -372,18 +485,70 @@ def normalised_gains(stores: Mapping[str, Sequence[RunStore]], metric: str = "fu
 # The results JSON
 # --------------------------------------------------------------------------------------------------
 
-RESULT_TABLES = ("per_seed", "curves", "paired", "normalised")
+RESULT_TABLES = ("per_seed", "curves", "paired", "normalised", "pass_rates")
+
+
+def paired_table(stores: Mapping[str, Sequence[RunStore]], n_boot: int = 1000) -> pd.DataFrame:
+    """Every paired difference a results file reports, held-out ``full`` and ``frac``: eva minus every other arm
+    present, then every other arm minus static (when static ran) — the rows of ``paired_differences``."""
+    others = [a for a in stores if a != "eva"]
+    parts = [paired_differences(stores, "eva", others, metric=m, n_boot=n_boot) for m in ("full", "frac")]
+    if "static" in stores:
+        parts += [paired_differences(stores, a, ["static"], metric=m, n_boot=n_boot)
+                  for m in ("full", "frac") for a in stores if a not in ("eva", "static")]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else paired_differences({}, "eva")
+
+
+def summary_table(results: Mapping[str, Any], metric: str = "full") -> pd.DataFrame:
+    """One row per arm of a results file (``load_results``) at its last evaluated iteration: the held-out score,
+    the gain over θ0 and the arm's difference with static and with eva (paired, 95% CI), and what it spent over
+    the trained iterations, mean over seeds: rollouts generated, rollouts saved by prediction, the creator's
+    training rollouts and seconds, rollouts per pair built, and the gain per million generated tokens."""
+    curves, paired, norm, ps = (results[k] for k in ("curves", "paired", "normalised", "per_seed"))
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    rows = []
+    for arm in dict.fromkeys(curves.arm):
+        c = curves[(curves.arm == arm) & (curves.quantity == q)]
+        if not len(c):
+            continue
+        t = int(c.iteration.max())
+        last = c[c.iteration == t].iloc[0]
+        row: dict[str, Any] = {"arm": arm, "iteration": t, "n_seeds": int(last.n_seeds), "heldout": last["mean"],
+                               "heldout_ci": (last.ci_low, last.ci_high)}
+        g = norm[(norm.arm == arm) & (norm.iteration == t) & (norm.metric == metric)] if len(norm) else norm
+        row["gain"], row["gain_ci"] = ((g.gain.item(), (g.gain_ci_low.item(), g.gain_ci_high.item())) if len(g)
+                                       else (float("nan"), (float("nan"), float("nan"))))
+        row["gain_per_mtok"] = g.gain_per_mtok.item() if len(g) else float("nan")
+        for ref in ("static", "eva"):
+            d, lo, hi = float("nan"), float("nan"), float("nan")
+            if arm != ref and len(paired):
+                pm = paired[(paired.metric == metric) & (paired.iteration == t)]
+                fwd = pm[(pm.arm == arm) & (pm.vs == ref)]
+                rev = pm[(pm.arm == ref) & (pm.vs == arm)]
+                if len(fwd):
+                    d, lo, hi = fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
+                elif len(rev):
+                    d, lo, hi = -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
+            row[f"minus_{ref}"], row[f"minus_{ref}_ci"] = d, (lo, hi)
+        spent = ps[(ps.arm == arm) & (ps.iteration < t)]
+        for col in ("rollouts", "rollouts_saved", "creator_rollouts", "creator_train_s"):
+            v = spent.groupby("seed")[col].sum(min_count=1) if col in spent else pd.Series(dtype=float)
+            row[col] = float(v.mean()) if v.notna().any() else float("nan")
+        rpp = spent["rollouts_per_pair"] if "rollouts_per_pair" in spent else pd.Series(dtype=float)
+        row["rollouts_per_pair"] = float(rpp.mean()) if rpp.notna().any() else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaConfig | None = None,
                          arms: Mapping[str, Mapping[str, Any]] | None = None, wall: Mapping[str, Any] | None = None,
                          command: str = "", n_boot: int = 1000) -> dict[str, Any]:
-    """Everything a reproduction reports, JSON-ready: the budget rule, the base config and arms, per-seed rows,
-    the CI curves, the paired differences (eva minus each baseline, held-out full and frac), the
-    compute-normalised gains, wall time ({arm: {seed: seconds of this invocation}}) and stage seconds (every
+    """Everything a reproduction reports, JSON-ready: the budget rule, the base config and arms, per-seed rows
+    (with what each iteration spent), the CI curves, the paired differences (``paired_table``), the
+    compute-normalised gains, the training sets' pass-rate distribution, wall time ({arm: {seed: seconds of this invocation}}) and stage seconds (every
     attempt), final checkpoints and the manifests of every run (evalab/provenance.py)."""
-    paired = pd.concat([paired_differences(stores, metric=m, n_boot=n_boot) for m in ("full", "frac")],
-                       ignore_index=True)
+    paired = paired_table(stores, n_boot=n_boot)
     return {
         "command": command,
         "budget_rule": BUDGET_RULE,
@@ -395,12 +560,27 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
         "curves": _records(iteration_curves(stores, n_boot=n_boot)),
         "paired": _records(paired),
         "normalised": _records(normalised_gains(stores, n_boot=n_boot)),
+        "pass_rates": _records(pass_rate_distribution(stores)),
         "wall_s": dict(wall or {}),
         "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
                           for a, runs in stores.items()},
         "checkpoints": final_checkpoints(stores),
         "manifests": run_manifests(stores),
     }
+
+
+def summary_view(table: pd.DataFrame) -> pd.DataFrame:
+    """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
+    def fmt(v: float, ci: Sequence[float]) -> str:
+        return f"{v:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if np.isfinite(v) else "—"
+
+    if table.empty:
+        return table
+    view = table.assign(**{c: [fmt(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
+                           for c in ("gain", "minus_static", "minus_eva")})
+    cols = ["arm", "iteration", "n_seeds", "heldout", "gain", "minus_static", "minus_eva", "rollouts",
+            "rollouts_saved", "creator_rollouts", "creator_train_s", "rollouts_per_pair", "gain_per_mtok"]
+    return view[cols].round(3)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -430,32 +610,42 @@ def load_results(path: str | Path) -> dict[str, Any]:
 # Online: eva against the same trainer on the seed stream only
 # --------------------------------------------------------------------------------------------------
 
-ONLINE_ARMS = ("online-eva", "online-seed")
+ONLINE_ARMS = ("online-eva", "online-seed", "online-eva+dynamic")
 
 
 def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, steps: int = 8,
                     evolve_every: int = 2, trainer: str = "grpo", progress: bool = True,
                     seed_prompts: Sequence[Any] | None = None, run_fn: Callable[..., Any] | None = None,
-                    **kw: Any) -> dict[str, list[Path]]:
-    """``online-eva`` (an evolution event every ``evolve_every`` steps) and ``online-seed`` (the same trainer,
-    steps, seeds and checkpoint cadence; ``evolve_every = steps + 1``, so no event fires and the trainer
-    samples the seed prompts only) for every seed, in ``root/<arm>/seed<k>``; resumable like any online run.
+                    arms: Sequence[str] = ONLINE_ARMS[:2], **kw: Any) -> dict[str, list[Path]]:
+    """Online arms, same trainer, steps, seeds and checkpoint cadence, each seed in ``root/<arm>/seed<k>``;
+    resumable like any online run:
+
+    - ``online-eva``: an evolution event every ``evolve_every`` steps;
+    - ``online-seed``: ``evolve_every = steps + 1``, so no event fires and the trainer samples the seed prompts only;
+    - ``online-eva+dynamic`` (issue 15): online eva with DAPO's dynamic sampling (``dynamic_sampling=True``, GRPO and
+      RLOO): zero-spread groups dropped and refilled, up to ``base.max_resample`` rounds; its cost is the run's
+      ``dynamic_sampling.parquet`` (``extra_completions``).
+
     ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
     replaces. Returns {arm: [run_dir per seed]}."""
     if run_fn is None:
         from .online import run_online_eva as run_fn
     if steps < 1 or evolve_every < 1:
         raise ValueError(f"steps={steps}, evolve_every={evolve_every}: each must be >= 1")
-    checkpoint_every = kw.pop("checkpoint_every", evolve_every)  # the same cadence in both arms
+    bad = [a for a in arms if a not in ONLINE_ARMS]
+    if bad or not arms:
+        raise ValueError(f"arms={list(arms)}: choose among {ONLINE_ARMS}")
+    checkpoint_every = kw.pop("checkpoint_every", evolve_every)  # the same cadence in every arm
     if seed_prompts is not None:
         kw["seeds"] = list(seed_prompts)
-    out: dict[str, list[Path]] = {a: [] for a in ONLINE_ARMS}
-    for arm in ONLINE_ARMS:
-        every = evolve_every if arm == "online-eva" else steps + 1
+    out: dict[str, list[Path]] = {a: [] for a in arms}
+    for arm in arms:
+        every = steps + 1 if arm == "online-seed" else evolve_every
+        cfg = base.replace(dynamic_sampling=arm == "online-eva+dynamic")
         for s in seeds:
             run_dir = Path(root) / arm / f"seed{s}"
             t0 = time.time()
-            run_fn(base.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
+            run_fn(cfg.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
                    evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
             if progress:
                 print(f"[evalab] online arm={arm} seed={s} done in {time.time() - t0:.1f}s", flush=True)

@@ -104,3 +104,30 @@ def test_notebook_04_ablations(tmp_path):
     titles = [f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")]
     assert any(t.startswith("Per-iteration curves per arm") for t in titles)
     assert any(t.startswith("eva − control") for t in titles)
+
+
+@pytest.mark.slow
+def test_notebook_06_curricula(tmp_path):
+    """Without a stored comparison, 06 runs its small one (eva, thompson, static; 2 iterations) and renders it; then
+    the same notebook re-renders that results file without running anything."""
+    nb, run_dir = execute("06_curricula", tmp_path, curricula_json="runs")
+    res = json.loads((run_dir / "curricula.json").read_text())
+    assert {r["arm"] for r in res["curves"]} == {"eva", "thompson", "static"}
+    rows = res["per_seed"]
+    saved = {r["arm"]: sum(x["rollouts_saved"] or 0 for x in rows if x["arm"] == r["arm"]) for r in rows}
+    assert saved["thompson"] > 0 and saved["eva"] == 0 == saved["static"]   # prediction skipped prompts
+    shares = {}
+    for r in res["pass_rates"]:
+        shares[(r["arm"], r["iteration"])] = shares.get((r["arm"], r["iteration"]), 0) + r["share"]
+    assert shares and all(abs(v - 1) < 1e-9 for v in shares.values())
+    titles = [f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")]
+    assert any(t.startswith("Per-iteration curves per arm") for t in titles)
+    assert any(t.startswith("Pass rate of the training set") for t in titles)
+    assert any(t.startswith("arm − static") for t in titles)
+    out = text_of(nb)
+    assert "minus_static" in out and "rollouts_saved" in out
+    # a stored results file renders without running: nothing is written under the new run_dir
+    (tmp_path / "again").mkdir()
+    nb2, run_dir2 = execute("06_curricula", tmp_path / "again", curricula_json=str(run_dir / "curricula.json"))
+    assert not run_dir2.exists()
+    assert "a smoke-size comparison" not in text_of(nb2) and "minus_static" in text_of(nb2)

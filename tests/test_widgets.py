@@ -177,13 +177,24 @@ def _execute(tmp_path: Path, **params):
 def test_notebook_02_headless_on_a_fake_run(tmp_path, run):
     d = tmp_path / "run"
     shutil.copytree(run, d)
-    outputs = _execute(tmp_path, profile="ci", run_dir=str(d), headless=True, embedder="hash")
+    # section 4c: this fake run's creator was not trained, so the stored table is shown (here one made from a copy
+    # of the run given a creator_training stage)
+    trained = RunStore(shutil.copytree(run, tmp_path / "trained"))
+    trained.write_table(1, "creator_training", pd.DataFrame({
+        "call": 0, "step": [1, 1, 2], "parent_id": "p", "completion": "c", "proposal": ["a", "b", ""],
+        "valid": [True, True, False], "reason": ["", "", "blank"], "pass_rate": [0.5, 0.0, float("nan")],
+        "reward": [1.0, 0.0, 0.0]}))
+    table = plots.save_creator_training(trained, tmp_path / "creator.json")
+    outputs = _execute(tmp_path, profile="ci", run_dir=str(d), headless=True, embedder="hash",
+                       creator_json=str(table))
     figs = [o["data"]["application/vnd.plotly.v1+json"] for o in outputs
             if "application/vnd.plotly.v1+json" in o.get("data", {})]
-    assert len(figs) >= 12
+    assert len(figs) >= 13
     assert all(f["layout"].get("title", {}).get("text") for f in figs)
+    assert any(f["layout"]["title"]["text"].startswith("The trained creator") for f in figs)
     text = "\n".join(o.get("text", "") for o in outputs)
     assert f"run {d}" in text and "iterations [0, 1, 2, 3]" in text
+    assert f"showing {table} (3 proposals, 1 iterations)" in text
 
 
 @pytest.mark.slow

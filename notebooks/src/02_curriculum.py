@@ -15,6 +15,8 @@ profile = "demo"            # "ci" | "demo" | "paper": only used to label output
 run_dir = "data/demo_run"   # any eva run directory (relative paths also resolve from the repo root)
 headless = False            # True: static figures instead of widgets (papermill, CI)
 embedder = "minilm"         # topic-map embeddings: "minilm" (all-MiniLM-L6-v2) | "hash" (no model, fast)
+creator_json = "data/creator_training_demo.json"  # section 4c when this run's creator was not trained: a stored
+                            # trained-creator table (plots.save_creator_training); empty: skip
 
 # %%
 from IPython.display import display
@@ -96,6 +98,28 @@ if store:
 # %%
 if store:
     display(plots.fig_creator_cost(store))
+
+# %% [markdown]
+# ## 4c · A creator that learns
+# With `creator_training="grpo"` (issue 15; `evalab/creator_training.py`) the creator takes a few GRPO steps
+# before each evolution, rewarded by the solver's N responses to each proposed prompt: R-Zero's 1 − 2|p̂ − ½|, or
+# eva's own A\*_min. Left: the creator's mean reward and valid share per GRPO step; right: the solver's pass rate on
+# its valid proposals per iteration. A creator that learns moves proposals from 0 (all fail) and 1 (all pass)
+# toward the frontier. This run's own table when its creator was trained, else the stored demo table
+# (`creator_json`; README "A creator that learns" gives the command that made it and its cost).
+
+# %%
+creator_view = None
+if store and not plots.creator_training_table(store).empty:
+    creator_view = store
+elif creator_json and (cj := widgets.resolve_run_dir(creator_json)).is_file():
+    creator_view = plots.load_creator_training(cj)
+    print(f"this run's creator was not trained; showing {creator_json} "
+          f"({len(creator_view)} proposals, {creator_view.t.nunique()} iterations)")
+if creator_view is not None:
+    display(plots.fig_creator_training(creator_view))
+else:
+    print("no trained creator to show: this run has creator_training='none' and no creator_json table was found")
 
 # %% [markdown]
 # ## 5 · Topic map

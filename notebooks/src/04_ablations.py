@@ -142,9 +142,7 @@ summ[~summ["round"].isin(["warmup", "final"])].groupby("arm")[cols].mean()
 # %%
 from pathlib import Path
 
-from plotly.subplots import make_subplots
-import plotly.graph_objects as go
-
+from evalab import plots
 from evalab.reproduction import load_results, reproduction_results, write_results
 
 source = Path(reproduction_json or "../data/reproduction.json")
@@ -159,57 +157,29 @@ print(f"{source}: arms {sorted(set(curves.arm))}, seeds {rep['seeds']}, iteratio
 print(f"budget (pairs_per_iteration={rep['pairs_per_iteration']}):", rep["budget_rule"])
 
 # %%
-CURVE_TITLES = {"heldout_full": "held-out fully-satisfied rate", "heldout_frac": "held-out constraint rate",
-                "informative_share": "informative share of X_t (A*_min > 0)", "all_fail": "all-fail share of X_t",
-                "all_pass": "all-pass share of X_t", "mixed": "mixed share of X_t", "n_pairs": "pairs trained on",
-                "train_reward": "mean training reward", "gen_tokens": "solver tokens generated",
-                "prompt_chars": "prompt length (chars)", "n_constraints": "constraints per prompt"}
-
-
-def fig_curves(curves, quantities, cols=3):
-    """One panel per quantity: each arm's mean per iteration with its 95% CI band."""
-    quantities = [q for q in quantities if q in set(curves.quantity)]
-    rows = -(-len(quantities) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[CURVE_TITLES.get(q, q) for q in quantities])
-    palette = px.colors.qualitative.Plotly
-    for i, q in enumerate(quantities):
-        r, c = i // cols + 1, i % cols + 1
-        for k, (arm, g) in enumerate(curves[curves.quantity == q].groupby("arm", sort=False)):
-            g = g.sort_values("iteration")
-            color = palette[k % len(palette)]
-            fig.add_trace(go.Scatter(x=list(g.iteration) + list(g.iteration[::-1]),
-                                     y=list(g.ci_high) + list(g.ci_low[::-1]), fill="toself", opacity=0.15,
-                                     line=dict(width=0), fillcolor=color, hoverinfo="skip", showlegend=False,
-                                     legendgroup=arm), row=r, col=c)
-            fig.add_trace(go.Scatter(x=g.iteration, y=g["mean"], mode="lines+markers", name=arm, legendgroup=arm,
-                                     line=dict(color=color), showlegend=i == 0), row=r, col=c)
-        fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
-    fig.update_layout(height=300 * rows, title="Per-iteration curves per arm (mean over seeds, 95% bootstrap CI)")
-    return fig
-
-
-fig_curves(curves, ["heldout_full", "heldout_frac", "informative_share", "n_pairs", "train_reward", "gen_tokens"])
+plots.fig_iteration_curves(curves, ["heldout_full", "heldout_frac", "informative_share", "n_pairs", "train_reward",
+                                    "gen_tokens"])
 
 # %% [markdown]
 # What the fixed set does to the signal: the all-fail / all-pass / mixed shares of each iteration's prompt set
 # under the solver entering it, and how the prompts drift (length, constraints per prompt).
 
 # %%
-fig_curves(curves, ["all_fail", "all_pass", "mixed", "prompt_chars", "n_constraints"])
+plots.fig_iteration_curves(curves, ["all_fail", "all_pass", "mixed", "prompt_chars", "n_constraints"])
 
 # %% [markdown]
 # ## eva minus each control, per iteration (paired by seed and held-out prompt)
 # Iteration 0 is θ0 in every arm (difference 0 by construction); a CI that straddles 0 is no difference.
 
 # %%
-pf = paired[paired.metric == "full"]
+pf = paired[(paired.metric == "full") & (paired.arm == "eva")]
 px.line(pf, x="iteration", y="delta", color="vs", markers=True, error_y=pf.ci_high - pf.delta,
         error_y_minus=pf.delta - pf.ci_low,
         title="eva − control: held-out fully-satisfied rate (95% bootstrap CI)",
         labels={"delta": "Δ fully-satisfied rate", "vs": "control"})
 
 # %%
-paired
+paired[paired.arm == "eva"]
 
 # %% [markdown]
 # ## Compute-normalised gains
