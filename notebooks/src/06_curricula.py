@@ -58,7 +58,7 @@ check_profile(profile)
 DEFAULTS = {  # the notebook's own small comparison; the full one is configs/curricula.yaml
     "ci": dict(arms=["eva", "thompson", "static"], seeds=[1], iterations=2, overrides={"n_eval": 8}),
     "demo": dict(arms=["eva", "thompson", "static"], seeds=[1], iterations=2,
-                 overrides={"n_prompts": 16, "n_eval": 24}),
+                 overrides={"n_prompts": 12, "n_eval": 16}),
     "paper": dict(arms=["curricula"], seeds=[42, 43, 44], iterations=3, overrides={}),
 }[profile]
 source = Path(curricula_json or "../data/curricula.json")
