@@ -572,7 +572,8 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
 def summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
     def fmt(v: float, ci: Sequence[float]) -> str:
-        return f"{v:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if np.isfinite(v) else "—"
+        z = 0.0  # adding +0.0 turns a -0.0 into 0.0, so no difference prints as "-0.000"
+        return f"{v + z:+.3f} [{ci[0] + z:+.3f}, {ci[1] + z:+.3f}]" if np.isfinite(v) else "—"
 
     if table.empty:
         return table
