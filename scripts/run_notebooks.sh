@@ -46,12 +46,12 @@ run_lane() { local nb; for nb in "$@"; do run_one "$nb" || return 1; done; }
 t_start=$SECONDS
 all=$(cd notebooks && ls 0*.ipynb | sed 's/\.ipynb$//')
 if [ "$lanes" -ge 2 ]; then
-  # two lanes of about equal work on the demo profile, from one timed run of the old lanes (01-03 | 04-05) at
-  # stop 19: 01 189 s, 02 22 s, 03 660 s, 04 491 s, 05 1159 s. So: 05 + 01 (~1350 s) beside 03 + 04 + 02 (~1170 s),
+  # two lanes of about equal work on the demo profile, from timed runs (stop 20: 05 714 s, 03 441 s, 04 396 s,
+  # 01 164 s, 02 19 s; stop 21: 06 ~5 min at its 1-iteration demo default). So: 05 + 06 beside 03 + 04 + 01 + 02,
   # each lane starting with its longest notebook
   pick() { echo "$all" | grep -E "^($1)_" || true; }  # the notebooks whose number matches, in name order
-  lane_a=$(pick 05; pick 01; echo "$all" | grep -vE '^0[1-5]_' || true)  # notebooks added later go here
-  lane_b=$(pick '03|04'; pick 02)
+  lane_a=$(pick 05; pick 06; echo "$all" | grep -vE '^0[1-6]_' || true)  # notebooks added later go here
+  lane_b=$(pick '03|04'; pick 01; pick 02)
   echo "notebooks in 2 lanes ($threads torch thread(s) each): [$(echo $lane_a)] and [$(echo $lane_b)]"
   run_lane $lane_a & pid_a=$!
   run_lane $lane_b & pid_b=$!

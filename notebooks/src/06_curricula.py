@@ -41,7 +41,8 @@ curricula_json = ""         # a stored comparison; empty: ../data/curricula.json
                             # runs: always the runs below (read back from their stores)
 arms = []                   # arms of evalab.reproduction.REPRODUCTION_ARMS or groups; empty: the profile default
 seeds = []                  # empty: the profile default
-iterations = 0              # 0: the profile default (2: prediction needs one iteration of observations)
+iterations = 0              # 0: the profile default (ci 2, demo 1; thompson's posterior needs a first iteration of
+                            # observations, so at 1 iteration its choice is a draw from the prior)
 overrides = None            # EvaConfig fields for every arm; None: the profile default below
 
 # %%
@@ -57,7 +58,7 @@ from evalab.reproduction import (load_results, reproduction_arms, reproduction_r
 check_profile(profile)
 DEFAULTS = {  # the notebook's own small comparison; the full one is configs/curricula.yaml
     "ci": dict(arms=["eva", "thompson", "static"], seeds=[1], iterations=2, overrides={"n_eval": 8}),
-    "demo": dict(arms=["eva", "thompson", "static"], seeds=[1], iterations=2,
+    "demo": dict(arms=["eva", "thompson", "static"], seeds=[1], iterations=1,   # 1: README's first command stays short
                  overrides={"n_prompts": 12, "n_eval": 16}),
     "paper": dict(arms=["curricula"], seeds=[42, 43, 44], iterations=3, overrides={}),
 }[profile]
