@@ -40,14 +40,16 @@ def _figure_functions() -> dict[str, object]:
 
 
 ONLINE_ONLY = {"fig_group_outcomes"}  # plots of an online run's per-step train log (no offline run has one)
+GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution"}  # plots of a grid's results tables
+TRAINED_CREATOR = {"fig_creator_training"}  # a run whose creator was trained; data/demo_run's was not
 
 
 def test_every_plot_renders_the_demo_run():
     fns = _figure_functions()
     assert len(fns) >= 11, sorted(fns)
-    assert ONLINE_ONLY <= set(fns)
+    assert ONLINE_ONLY | GRID_ONLY | TRAINED_CREATOR <= set(fns)
     for name, fn in sorted(fns.items()):
-        if name in ONLINE_ONLY:
+        if name in ONLINE_ONLY | GRID_ONLY | TRAINED_CREATOR:
             continue
         params = inspect.signature(fn).parameters
         kwargs = {"embedder": "hash"} if "embedder" in params else {}
@@ -56,6 +58,28 @@ def test_every_plot_renders_the_demo_run():
         assert fig.layout.title.text, name
         assert len(fig.data) >= 1, f"{name} drew nothing from data/demo_run"
         fig.to_json()  # serializable: what the notebook and the HTML export write
+
+
+def test_the_trained_creator_plot_says_the_demo_run_has_none_and_draws_the_stored_table():
+    fig = plots.fig_creator_training(DEMO)
+    assert not fig.data and "was not trained" in fig.layout.annotations[0].text
+    table = plots.load_creator_training(ROOT / "data" / "creator_training_demo.json")
+    fig = plots.fig_creator_training(table)
+    assert fig.layout.title.text and len(fig.data) >= 3
+    fig.to_json()
+
+
+def test_grid_plots_render_the_stored_reproduction():
+    from evalab.reproduction import load_results
+
+    res = load_results(ROOT / "data" / "reproduction.json")
+    fig = plots.fig_iteration_curves(res["curves"], ["heldout_full", "informative_share", "rollouts_per_pair"])
+    assert fig.layout.title.text and len(fig.data) == 3 * 2 * len(set(res["curves"].arm))  # band + line per arm
+    fig = plots.fig_pass_rate_distribution(res["pass_rates"])
+    assert fig.layout.title.text and len(fig.data) == 5 * len(set(res["pass_rates"].arm))  # one bar per bin
+    for f in (plots.fig_iteration_curves(res["curves"], ["bogus"]), plots.fig_pass_rate_distribution(None)):
+        assert not f.data and f.layout.annotations  # says what is missing
+    fig.to_json()
 
 
 def test_online_only_plots_render_an_online_train_log():

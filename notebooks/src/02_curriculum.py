@@ -112,13 +112,13 @@ if store:
 creator_view = None
 if store and not plots.creator_training_table(store).empty:
     creator_view = store
-elif creator_json and (cj := widgets.resolve_run_dir(creator_json)).is_file():
+elif store and creator_json and (cj := widgets.resolve_run_dir(creator_json)).is_file():
     creator_view = plots.load_creator_training(cj)
     print(f"this run's creator was not trained; showing {creator_json} "
           f"({len(creator_view)} proposals, {creator_view.t.nunique()} iterations)")
 if creator_view is not None:
     display(plots.fig_creator_training(creator_view))
-else:
+elif store:
     print("no trained creator to show: this run has creator_training='none' and no creator_json table was found")
 
 # %% [markdown]
