@@ -36,7 +36,7 @@ from plotly.subplots import make_subplots
 from .config import METRICS
 from .informativeness import all_metrics, as_reward_matrix, informativeness, weights_from_values
 from .sampling import sample_subset
-from .store import RunStore, atomic_write_bytes
+from .store import RunStore, atomic_write_bytes, json_records
 
 Run = Union[str, Path, RunStore]
 TEMPLATE = "plotly_white"
@@ -1201,9 +1201,7 @@ def save_creator_training(run: Run, path: str | Path) -> Path:
     T = creator_training_table(store)
     if T.empty:
         raise ValueError(f"{store.root}: no creator_training stage (was the run made with creator_training='grpo'?)")
-    rows = [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-            for r in T.astype(object).to_dict(orient="records")]
-    out = {"run": str(store.root), "creator_reward": store.config.creator_reward, "rows": rows}
+    out = {"run": str(store.root), "creator_reward": store.config.creator_reward, "rows": json_records(T)}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, json.dumps(out, indent=1, default=str).encode())

@@ -58,7 +58,7 @@ import pandas as pd
 from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_cells, resolve_arms, run_ablation,
                        run_manifests)
 from .config import EvaConfig
-from .store import RunStore, atomic_write_text, json_default
+from .store import RunStore, atomic_write_text, json_default, json_records
 
 METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
                                           for m in ("a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform")}
@@ -546,8 +546,9 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
                          command: str = "", n_boot: int = 1000) -> dict[str, Any]:
     """Everything a reproduction reports, JSON-ready: the budget rule, the base config and arms, per-seed rows
     (with what each iteration spent), the CI curves, the paired differences (``paired_table``), the
-    compute-normalised gains, the training sets' pass-rate distribution, wall time ({arm: {seed: seconds of this invocation}}) and stage seconds (every
-    attempt), final checkpoints and the manifests of every run (evalab/provenance.py)."""
+    compute-normalised gains, the training sets' pass-rate distribution, wall time ({arm: {seed: seconds of this
+    invocation}}) and stage seconds (every attempt), final checkpoints and the manifests of every run
+    (evalab/provenance.py)."""
     paired = paired_table(stores, n_boot=n_boot)
     return {
         "command": command,
@@ -556,11 +557,11 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
         "base_config": base.to_dict() if base is not None else None,
         "arms": {a: dict(v) for a, v in (arms or {}).items()} or {a: {} for a in stores},
         "seeds": sorted({int(st.config.seed) for runs in stores.values() for st in runs}),
-        "per_seed": _records(per_seed_rows(stores)),
-        "curves": _records(iteration_curves(stores, n_boot=n_boot)),
-        "paired": _records(paired),
-        "normalised": _records(normalised_gains(stores, n_boot=n_boot)),
-        "pass_rates": _records(pass_rate_distribution(stores)),
+        "per_seed": json_records(per_seed_rows(stores)),
+        "curves": json_records(iteration_curves(stores, n_boot=n_boot)),
+        "paired": json_records(paired),
+        "normalised": json_records(normalised_gains(stores, n_boot=n_boot)),
+        "pass_rates": json_records(pass_rate_distribution(stores)),
         "wall_s": dict(wall or {}),
         "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
                           for a, runs in stores.items()},
@@ -582,12 +583,6 @@ def summary_view(table: pd.DataFrame) -> pd.DataFrame:
     cols = ["arm", "iteration", "n_seeds", "heldout", "gain", "minus_static", "minus_eva", "rollouts",
             "rollouts_saved", "creator_rollouts", "creator_train_s", "rollouts_per_pair", "gain_per_mtok"]
     return view[cols].round(3)
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain dicts, NaN as None (valid JSON)."""
-    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
-            for r in df.astype(object).to_dict(orient="records")]
 
 
 def write_results(path: str | Path, results: Mapping[str, Any]) -> Path:

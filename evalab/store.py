@@ -298,3 +298,12 @@ def json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def json_records(df: Any) -> list[dict[str, Any]]:
+    """A DataFrame's rows as plain dicts with NaN and inf as None, so ``json.dumps(..., allow_nan=False)`` writes
+    valid JSON (``json_default`` handles the numpy scalars)."""
+    import numpy as np
+
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+            for r in df.astype(object).to_dict(orient="records")]

@@ -73,8 +73,8 @@ if curricula_json == "runs" or not source.is_file():
     print(f"no {source}: running {list(arm_map)} × seeds {run_seeds} × {base.iterations} iterations "
           f"({base.n_prompts} prompts, {base.n_eval} held-out) — a smoke-size comparison, its differences are noise")
     stores = run_reproduction(base, arm_map, run_seeds, run_dir, progress=False)
-    source = write_results(Path(run_dir) / "curricula.json",
-                           reproduction_results(stores, base=base, arms=arm_map, n_boot=200 if profile == "ci" else 1000))
+    results = reproduction_results(stores, base=base, arms=arm_map, n_boot=200 if profile == "ci" else 1000)
+    source = write_results(Path(run_dir) / "curricula.json", results)
 res = load_results(source)
 curves, paired, per_seed, pass_rates = res["curves"], res["paired"], res["per_seed"], res["pass_rates"]
 print(f"{source}: arms {list(dict.fromkeys(curves.arm))}, seeds {res['seeds']}, "
