@@ -7,6 +7,8 @@
     python -m evalab config --profile paper --trainer simpo   # the effective config; what the papers fix
     python -m evalab reproduce --config configs/reproduction.yaml --root runs/reproduction \
         --out data/reproduction.json        # the multi-iteration grid (evalab/reproduction.py), resumable
+    python -m evalab reproduce-online --config configs/online_reproduction.yaml   # online eva vs the seed
+        # stream (and + dynamic sampling), several seeds, each final policy evaluated on the held-out set
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
 stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
@@ -33,6 +35,10 @@ from .config import EvaConfig, profile_config
 EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
 # keys of a `reproduce --config` yaml (command-line options win over them)
 REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot")
+# keys of a `reproduce-online --config` yaml
+ONLINE_REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "trainer", "steps", "evolve_every",
+                         "prompts_per_step", "max_completion_length", "checkpoint_every", "torch_threads", "set",
+                         "n_boot")
 
 
 class InputError(Exception):
@@ -195,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
     rp.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
     rp.add_argument("--quiet", action="store_true", help="only the plan and one line per finished (arm, seed)")
+    ro = sub.add_parser("reproduce-online", help="run (or resume) the online arms (online eva, the seed stream, "
+                        "+ dynamic sampling) × seeds with one trainer, evaluate each final policy on the held-out "
+                        "set, then write the results json (evalab/reproduction.py)")
+    ro.add_argument("--config", default=None, help="yaml with any of: " + ", ".join(ONLINE_REPRODUCE_KEYS))
+    ro.add_argument("--root", default=None, help="directory of the runs, <root>/<arm>/seed<k>")
+    ro.add_argument("--out", default=None, help="results json (default data/online_reproduction.json)")
+    ro.add_argument("--profile", default=None, choices=["ci", "demo", "paper"])
+    ro.add_argument("--arms", default=None, help="comma-separated among evalab.reproduction.ONLINE_ARMS "
+                    "(default online-eva,online-seed)")
+    ro.add_argument("--seeds", default=None, help="comma-separated integers, e.g. 1,2,3")
+    ro.add_argument("--trainer", default=None, choices=["grpo", "rloo", "oaif"])
+    ro.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps (default: the profile's, "
+                    "evalab.online.ONLINE_PROFILES)")
+    ro.add_argument("--evolve-every", type=_positive_int, default=None)
+    ro.add_argument("--prompts-per-step", type=_positive_int, default=None)
+    ro.add_argument("--torch-threads", type=_non_negative_int, default=None)
+    ro.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
+    ro.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
+    ro.add_argument("--quiet", action="store_true", help="no progress bars or stage lines (the trainer still logs each step)")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
@@ -257,6 +282,8 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         return lambda: _compare(a, stores)
     if a.cmd == "reproduce":
         return _prepare_reproduce(a)
+    if a.cmd == "reproduce-online":
+        return _prepare_reproduce_online(a)
     overrides = _parse_set(a.set)
     if a.cmd == "online":
         cfg = _config(a.profile, a.run_dir, overrides, eval_set=False)  # online mode has no held-out eval
@@ -287,8 +314,9 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
     return _run
 
 
-def _reproduce_file(path: str | None) -> dict[str, Any]:
-    """The `reproduce --config` yaml as a dict (InputError naming the file or the unknown key)."""
+def _reproduce_file(path: str | None, keys: tuple[str, ...] = REPRODUCE_KEYS) -> dict[str, Any]:
+    """The `reproduce --config` yaml (``keys``: the ones it may hold) as a dict (InputError naming the file or the
+    unknown key)."""
     from pathlib import Path
 
     import yaml
@@ -302,12 +330,12 @@ def _reproduce_file(path: str | None) -> dict[str, Any]:
     except yaml.YAMLError as e:
         raise InputError(f"--config {path}: not valid yaml: {_one_line(e)}") from e
     if not isinstance(data, dict):
-        raise InputError(f"--config {path}: expected a mapping of {', '.join(REPRODUCE_KEYS)}")
+        raise InputError(f"--config {path}: expected a mapping of {', '.join(keys)}")
     for k in data:
-        if k not in REPRODUCE_KEYS:
-            close = difflib.get_close_matches(str(k), REPRODUCE_KEYS, n=1)
+        if k not in keys:
+            close = difflib.get_close_matches(str(k), keys, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise InputError(f"--config {path}: unknown key {k!r}; {hint}keys: {', '.join(REPRODUCE_KEYS)}")
+            raise InputError(f"--config {path}: unknown key {k!r}; {hint}keys: {', '.join(keys)}")
     if not isinstance(data.get("set", {}), dict):
         raise InputError(f"--config {path}: 'set' must map EvaConfig fields to values")
     return data
@@ -340,15 +368,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         arms = reproduction_arms(arms_in)
     except ValueError as e:
         raise InputError(f"--arms {arms_in}: {_one_line(e)}") from e
-    seeds_in = a.seeds if a.seeds is not None else f.get("seeds", [1, 2, 3])
-    try:
-        seeds = ([int(x) for x in seeds_in.split(",")] if isinstance(seeds_in, str) else
-                 [int(x) for x in seeds_in if not isinstance(x, bool) and int(x) == x])
-        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise InputError(f"--seeds {seeds_in}: a comma-separated list of integers (distinct, >= 0), "
-                         "e.g. --seeds 1,2,3") from None
+    seeds = _seeds(a.seeds if a.seeds is not None else f.get("seeds", [1, 2, 3]))
     overrides = {**f.get("set", {}), **_parse_set(a.set)}
     iterations = a.iterations or f.get("iterations")
     if iterations is not None:
@@ -383,6 +403,91 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
               f"results in {out}; final checkpoints in {root}/<arm>/seed<k>/iter_<last>/checkpoint", flush=True)
         return 0
     return _reproduce
+
+
+def _seeds(seeds_in: Any) -> list[int]:
+    """``--seeds 1,2,3`` or a yaml list as distinct non-negative integers (InputError otherwise)."""
+    try:
+        seeds = ([int(x) for x in seeds_in.split(",")] if isinstance(seeds_in, str) else
+                 [int(x) for x in seeds_in if not isinstance(x, bool) and int(x) == x])
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(f"--seeds {seeds_in}: a comma-separated list of integers (distinct, >= 0), "
+                         "e.g. --seeds 1,2,3") from None
+    return seeds
+
+
+def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
+    """Every input of `reproduce-online` checked (arms, seeds, trainer settings, resumable run directories)."""
+    from pathlib import Path
+
+    from .online import DYNAMIC_SAMPLING_TRAINERS, ONLINE_TRAINERS, online_settings
+    from .reproduction import ONLINE_ARMS
+
+    f = _reproduce_file(a.config, ONLINE_REPRODUCE_KEYS)
+    profile = a.profile or f.get("profile", "demo")
+    if profile not in ("ci", "demo", "paper"):
+        raise InputError(f"--config {a.config}: profile={profile!r}: choose one of ci, demo, paper")
+    root = a.root or f.get("root")
+    if not root:
+        raise InputError("reproduce-online: no --root (nor 'root' in --config): name the directory of the runs")
+    out = a.out or f.get("out") or "data/online_reproduction.json"
+    arms = a.arms.split(",") if a.arms else f.get("arms", ["online-eva", "online-seed"])
+    if not isinstance(arms, list) or not arms or any(x not in ONLINE_ARMS for x in arms) or len(set(arms)) < len(arms):
+        raise InputError(f"--arms {arms}: distinct names among {', '.join(ONLINE_ARMS)}")
+    seeds = _seeds(a.seeds if a.seeds is not None else f.get("seeds", [1, 2, 3]))
+    trainer = a.trainer or f.get("trainer", "grpo")
+    if trainer not in ONLINE_TRAINERS:
+        raise InputError(f"--config {a.config}: trainer={trainer!r}: choose one of {', '.join(ONLINE_TRAINERS)}")
+    if "online-eva+dynamic" in arms and trainer not in DYNAMIC_SAMPLING_TRAINERS:
+        raise InputError(f"--arms online-eva+dynamic: dynamic sampling needs a group trainer "
+                         f"({', '.join(DYNAMIC_SAMPLING_TRAINERS)}), not trainer={trainer}")
+    settings: dict[str, Any] = online_settings(profile)
+    for k in ("steps", "evolve_every", "prompts_per_step", "max_completion_length", "checkpoint_every",
+              "torch_threads"):
+        v = getattr(a, k, None)
+        v = v if v is not None else f.get(k)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if k in ("checkpoint_every", "torch_threads")
+                                                                   else 1):
+            raise InputError(f"--config {a.config}: {k}={v!r}: an integer >= "
+                             f"{0 if k in ('checkpoint_every', 'torch_threads') else 1}")
+        settings[k] = v
+    settings.setdefault("torch_threads", 0)
+    base = _config(profile, str(root), {**f.get("set", {}), **_parse_set(a.set)})
+    for arm in arms:
+        for s in seeds:
+            _check_resume(base.replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}"),
+                                       dynamic_sampling=arm == "online-eva+dynamic"))
+    n_boot = a.n_boot or int(f.get("n_boot", 1000))
+    command = "python -m evalab " + " ".join(a.argv)
+
+    def _reproduce_online() -> int:
+        import pandas as pd
+
+        from .reproduction import (evaluate_online_runs, load_results, online_results, online_summary_table,
+                                   online_summary_view, run_online_arms, write_results)
+
+        wall: dict[str, dict[str, float]] = {}
+        t0 = time.time()
+        print(f"[evalab] reproduce-online: {len(arms)} arms × {len(seeds)} seeds, trainer={trainer}, {settings}, "
+              f"in {root}", flush=True)
+        kw = {k: v for k, v in settings.items() if k not in ("steps", "evolve_every")}
+        runs = run_online_arms(base, seeds, root, steps=settings["steps"], evolve_every=settings["evolve_every"],
+                               trainer=trainer, arms=arms, progress=not a.quiet, wall=wall, save_model=True, **kw)
+        stores = evaluate_online_runs(runs, progress=not a.quiet)
+        res = online_results(runs, stores, settings={"trainer": trainer, **settings}, base=base, wall=wall,
+                             command=command, n_boot=n_boot)
+        res["total_wall_s"] = round(time.time() - t0, 1)
+        write_results(out, res)
+        with pd.option_context("display.width", 250, "display.max_columns", 20):
+            print(online_summary_view(online_summary_table(load_results(out))).to_string(index=False), flush=True)
+        print(f"[evalab] reproduce-online: {len(arms) * len(seeds)} runs done in {_fmt_s(time.time() - t0)}; "
+              f"results in {out}; final policies in {root}/<arm>/seed<k>/model", flush=True)
+        return 0
+    return _reproduce_online
 
 
 def stage_estimates(events: Any, pending: list[tuple[int, str]]) -> list[float | None]:

@@ -88,6 +88,19 @@ def evaluate_solver(backend: Any, prompts: Sequence[Prompt], *, max_new_tokens: 
     return score_constraint_responses(prompts, responses)
 
 
+def heldout_report(backend: Any, prompts: Sequence[Prompt], *, max_new_tokens: int, seed: int, solver: str,
+                   iteration: int, progress: bool = True) -> dict[str, Any]:
+    """``evaluate_solver``'s report as a run store keeps it (``iter_<t>/eval.json``): the scores, plus
+    ``iteration``, ``solver`` (the weights evaluated), the greedy ``responses`` and the ``per_prompt`` scores
+    (``prompt_id``, ``frac``, ``full``) that paired comparisons read."""
+    report, per_prompt = evaluate_solver(backend, prompts, max_new_tokens=max_new_tokens, seed=seed,
+                                         progress=progress)
+    report.update(iteration=int(iteration), solver=str(solver), responses=per_prompt.response.tolist(),
+                  per_prompt={"prompt_id": per_prompt.prompt_id.tolist(), "frac": per_prompt.frac.tolist(),
+                              "full": per_prompt.full.astype(float).tolist()})
+    return report
+
+
 def open_prompt_report(prompts: Sequence[Prompt], responses: Sequence[str]) -> tuple[dict[str, Any], pd.DataFrame]:
     """The report of an evaluation set without constraints: NaN scores, the answers kept for a judge."""
     if len(prompts) != len(responses):

@@ -535,14 +535,12 @@ class EvaRun:
 
     # --- stages ---------------------------------------------------------------------------------------
     def _stage_eval(self, t: int) -> None:
-        from .evaluation import evaluate_solver, judge_winrate
+        from .evaluation import heldout_report, judge_winrate
 
         prompts = load_prompts(self.cfg.eval_set, self.cfg.n_eval)
-        report, per_prompt = evaluate_solver(self.backend(t), prompts, max_new_tokens=self.cfg.eval_max_new_tokens,
-                                             seed=stage_seed(self.cfg.seed, t, "eval"), progress=self.progress)
-        report.update(iteration=t, solver=self.solver_path(t), responses=per_prompt.response.tolist(),
-                      per_prompt={"prompt_id": per_prompt.prompt_id.tolist(), "frac": per_prompt.frac.tolist(),
-                                  "full": per_prompt.full.astype(float).tolist()})
+        report = heldout_report(self.backend(t), prompts, max_new_tokens=self.cfg.eval_max_new_tokens,
+                                seed=stage_seed(self.cfg.seed, t, "eval"), solver=self.solver_path(t), iteration=t,
+                                progress=self.progress)
         if self.cfg.judge and t > 0 and self.store.has(0, "eval"):
             base = self.store.read_json(0, "eval")["responses"]
             report["judge"] = judge_winrate(self.cfg.judge, prompts, report["responses"], base,

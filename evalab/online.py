@@ -73,6 +73,20 @@ EVA_STATE_FILE = "eva_state.json"   # inside each trainer checkpoint folder: poo
 RUN_FILE = "online_run.json"        # the run's settings; a re-run must match them to resume
 log = logging.getLogger("evalab.online")
 SPREAD_TOL = 1e-6  # a group whose max - min reward is <= this counts as zero-spread (user-asks #5: never test ==)
+# Per profile: optimizer steps, steps between evolution events, prompts per step (× N rollouts each), the
+# completion budget and the steps between resumable checkpoints (notebook 05 and `reproduce-online`)
+ONLINE_PROFILES: dict[str, dict[str, int]] = {
+    "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16, checkpoint_every=2),
+    "demo": dict(steps=12, evolve_every=3, prompts_per_step=4, max_completion_length=48, checkpoint_every=3),
+    "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024, checkpoint_every=50),
+}
+
+
+def online_settings(profile: str) -> dict[str, int]:
+    """A copy of ``ONLINE_PROFILES[profile]`` (ValueError naming an unknown profile)."""
+    if profile not in ONLINE_PROFILES:
+        raise ValueError(f"profile={profile!r}: choose one of {sorted(ONLINE_PROFILES)}")
+    return dict(ONLINE_PROFILES[profile])
 
 
 # --------------------------------------------------------------------------------------------------

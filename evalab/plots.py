@@ -1249,18 +1249,22 @@ CURVE_TITLES = {"heldout_full": "held-out fully-satisfied rate", "heldout_frac":
                 "all_pass": "all-pass share of X_t", "mixed": "mixed share of X_t", "n_pairs": "pairs trained on",
                 "train_reward": "mean training reward", "gen_tokens": "solver tokens generated",
                 "prompt_chars": "prompt length (chars)", "n_constraints": "constraints per prompt",
-                "rollouts_per_pair": "rollouts per pair built"}
+                "rollouts_per_pair": "rollouts per pair built",
+                "reward": "mean reward of the trainer's groups", "zero_spread": "share of zero-spread groups"}
 
 
 def fig_iteration_curves(curves: pd.DataFrame, quantities: Sequence[str], cols: int = 3,
-                         title: str = "Per-iteration curves per arm (mean over seeds, 95% bootstrap CI)") -> go.Figure:
+                         title: str = "Per-iteration curves per arm (mean over seeds, 95% bootstrap CI)",
+                         x: str = "iteration") -> go.Figure:
     """One panel per quantity of a grid's tidy curves (``reproduction.iteration_curves``: arm, iteration, quantity,
-    mean, ci_low, ci_high): each arm's mean per iteration with its CI as a band. Quantities absent are skipped."""
+    mean, ci_low, ci_high): each arm's mean per iteration with its CI as a band. Quantities absent are skipped.
+    ``x="step"`` plots online curves (``reproduction.online_curves``) against the optimizer step."""
     import plotly.express as px
 
+    x_title = "iteration t" if x == "iteration" else "optimizer step"
     quantities = [q for q in quantities if q in set(curves.quantity)]
     if not quantities:
-        return _no_data(title, "none of these quantities is in the curves", "iteration t", "value")
+        return _no_data(title, "none of these quantities is in the curves", x_title, "value")
     rows = -(-len(quantities) // cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[CURVE_TITLES.get(q, q) for q in quantities])
     palette = px.colors.qualitative.Plotly
@@ -1268,17 +1272,17 @@ def fig_iteration_curves(curves: pd.DataFrame, quantities: Sequence[str], cols: 
     for i, q in enumerate(quantities):
         r, c = i // cols + 1, i % cols + 1
         for k, arm in enumerate(arms):
-            g = curves[(curves.quantity == q) & (curves.arm == arm)].sort_values("iteration")
+            g = curves[(curves.quantity == q) & (curves.arm == arm)].sort_values(x)
             if not len(g):
                 continue
             color = palette[k % len(palette)]
-            fig.add_trace(go.Scatter(x=list(g.iteration) + list(g.iteration[::-1]),
+            fig.add_trace(go.Scatter(x=list(g[x]) + list(g[x][::-1]),
                                      y=list(g.ci_high) + list(g.ci_low[::-1]), fill="toself", opacity=0.15,
                                      line=dict(width=0), fillcolor=color, hoverinfo="skip", showlegend=False,
                                      legendgroup=arm), row=r, col=c)
-            fig.add_trace(go.Scatter(x=g.iteration, y=g["mean"], mode="lines+markers", name=arm, legendgroup=arm,
+            fig.add_trace(go.Scatter(x=g[x], y=g["mean"], mode="lines+markers", name=arm, legendgroup=arm,
                                      line=dict(color=color), showlegend=i == 0), row=r, col=c)
-        fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
+        fig.update_xaxes(title_text=x_title, dtick=1 if x == "iteration" else None, row=r, col=c)
     return _layout(fig, title, height=300 * rows)
 
 

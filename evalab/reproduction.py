@@ -379,16 +379,18 @@ def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 
 def iteration_curves(stores: Mapping[str, Sequence[RunStore]], quantities: Sequence[str] = QUANTITIES,
-                     n_boot: int = 1000, alpha: float = 0.05) -> pd.DataFrame:
+                     n_boot: int = 1000, alpha: float = 0.05, iterations: Sequence[int] | None = None
+                     ) -> pd.DataFrame:
     """The tidy per-iteration curves of every arm: one row per (arm, iteration, quantity) with ``mean`` (over
     seeds of the per-seed means), ``ci_low`` / ``ci_high`` (percentile bootstrap over seeds, then prompts within
-    each seed) and ``n_seeds`` (seeds that reached that stage)."""
+    each seed) and ``n_seeds`` (seeds that reached that stage). ``iterations``: these instead of the iterations
+    the runs hold a prompt set for (an online run has held-out reports only)."""
     bad = [q for q in quantities if q not in QUANTITIES]
     if bad:
         raise ValueError(f"quantities {bad}: choose from {QUANTITIES}")
     rows = []
     for arm, runs in stores.items():
-        its = sorted({t for st in runs for t in st.iterations()})
+        its = sorted(iterations) if iterations is not None else sorted({t for st in runs for t in st.iterations()})
         for t in its:
             for q in quantities:
                 cells = [c for c in (prompt_cells(st, t, q) for st in runs) if len(c)]
@@ -486,6 +488,7 @@ def normalised_gains(stores: Mapping[str, Sequence[RunStore]], metric: str = "fu
 # --------------------------------------------------------------------------------------------------
 
 RESULT_TABLES = ("per_seed", "curves", "paired", "normalised", "pass_rates")
+ONLINE_RESULT_TABLES = ("per_seed", "curves", "heldout", "paired")  # reproduce-online's results file
 
 
 def paired_table(stores: Mapping[str, Sequence[RunStore]], n_boot: int = 1000) -> pd.DataFrame:
@@ -572,13 +575,9 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
 
 def summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
-    def fmt(v: float, ci: Sequence[float]) -> str:
-        z = 0.0  # adding +0.0 turns a -0.0 into 0.0, so no difference prints as "-0.000"
-        return f"{v + z:+.3f} [{ci[0] + z:+.3f}, {ci[1] + z:+.3f}]" if np.isfinite(v) else "—"
-
     if table.empty:
         return table
-    view = table.assign(**{c: [fmt(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
+    view = table.assign(**{c: [format_ci(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
                            for c in ("gain", "minus_static", "minus_eva")})
     cols = ["arm", "iteration", "n_seeds", "heldout", "gain", "minus_static", "minus_eva", "rollouts",
             "rollouts_saved", "creator_rollouts", "creator_train_s", "rollouts_per_pair", "gain_per_mtok"]
@@ -594,9 +593,10 @@ def write_results(path: str | Path, results: Mapping[str, Any]) -> Path:
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    """A results JSON with its tables (``RESULT_TABLES``) as DataFrames (None -> NaN)."""
+    """A results JSON (``reproduce`` or ``reproduce-online``) with its tables (``RESULT_TABLES``,
+    ``ONLINE_RESULT_TABLES``) as DataFrames (None -> NaN)."""
     out = json.loads(Path(path).read_text())
-    for k in RESULT_TABLES:
+    for k in dict.fromkeys(RESULT_TABLES + ONLINE_RESULT_TABLES):
         if k in out:
             out[k] = pd.DataFrame(out[k]).fillna(value=np.nan).infer_objects()
     return out
@@ -612,7 +612,8 @@ ONLINE_ARMS = ("online-eva", "online-seed", "online-eva+dynamic")
 def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, steps: int = 8,
                     evolve_every: int = 2, trainer: str = "grpo", progress: bool = True,
                     seed_prompts: Sequence[Any] | None = None, run_fn: Callable[..., Any] | None = None,
-                    arms: Sequence[str] = ONLINE_ARMS[:2], **kw: Any) -> dict[str, list[Path]]:
+                    arms: Sequence[str] = ONLINE_ARMS[:2], wall: dict[str, dict[str, float]] | None = None,
+                    **kw: Any) -> dict[str, list[Path]]:
     """Online arms, same trainer, steps, seeds and checkpoint cadence, each seed in ``root/<arm>/seed<k>``;
     resumable like any online run:
 
@@ -623,7 +624,7 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
       ``dynamic_sampling.parquet`` (``extra_completions``).
 
     ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
-    replaces. Returns {arm: [run_dir per seed]}."""
+    replaces. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. Returns {arm: [run_dir per seed]}."""
     if run_fn is None:
         from .online import run_online_eva as run_fn
     if steps < 1 or evolve_every < 1:
@@ -643,6 +644,8 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
             t0 = time.time()
             run_fn(cfg.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
                    evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
+            if wall is not None:
+                wall.setdefault(arm, {})[str(s)] = round(time.time() - t0, 1)
             if progress:
                 print(f"[evalab] online arm={arm} seed={s} done in {time.time() - t0:.1f}s", flush=True)
             out[arm].append(run_dir)
@@ -677,3 +680,208 @@ def online_curves(runs: Mapping[str, Sequence[str | Path]], n_boot: int = 1000, 
                 rows.append({"arm": arm, "step": step, "quantity": q, "mean": mean, "ci_low": lo, "ci_high": hi,
                              "n_seeds": len(cells)})
     return pd.DataFrame(rows, columns=["arm", "step", "quantity", "mean", "ci_low", "ci_high", "n_seeds"])
+
+
+# The final policy's held-out report is iteration 1 of an online run's store (θ0's is iteration 0), in the offline
+# loop's eval.json format, so paired_differences and iteration_curves read online runs as they read offline ones.
+ONLINE_FINAL = 1
+
+
+def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: bool = True,
+                         backend_factory: Callable[[str], Any] | None = None) -> dict[str, list[RunStore]]:
+    """Held-out greedy evaluation of online runs (``run_online_arms`` with ``save_model=True``): θ0 (the run's
+    ``solver``) as iteration 0 and the final policy (``<run_dir>/model``) as iteration ``ONLINE_FINAL`` of each
+    run's store (``iter_<t>/eval.json``, the offline loop's format, with the optimizer ``step`` it was taken at).
+    θ0 is decoded once and copied into the other runs with the same evaluation settings
+    (``ablation.INITIAL_EVAL_FIELDS``; marked ``shared_from``). A stored report is kept, so a rerun only evaluates
+    what is missing. ``backend_factory(path)`` replaces ``generation.make_backend`` (tests). Returns
+    {arm: [RunStore per run]}."""
+    import gc
+
+    from .ablation import INITIAL_EVAL_FIELDS
+    from .evaluation import heldout_report
+    from .loop import stage_seed
+    from .prompts import load_prompts
+
+    def backend(cfg: EvaConfig, path: str) -> Any:
+        if backend_factory is not None:
+            return backend_factory(path)
+        from .generation import make_backend
+
+        kw = dict(cfg.backend_kwargs)
+        if cfg.backend == "transformers":
+            kw.setdefault("batch_size", cfg.gen_batch_size)
+        else:
+            kw.setdefault("seed", cfg.seed)
+        return make_backend(cfg.backend, path, **kw)
+
+    def evaluate(store: RunStore, t: int, path: str) -> dict[str, Any]:
+        cfg = store.config
+        prompts = load_prompts(cfg.eval_set, cfg.n_eval)
+        b = backend(cfg, path)
+        try:
+            return heldout_report(b, prompts, max_new_tokens=cfg.eval_max_new_tokens,
+                                  seed=stage_seed(cfg.seed, t, "eval"), solver=path, iteration=t, progress=progress)
+        finally:
+            del b
+            gc.collect()
+
+    theta0: dict[str, tuple[dict[str, Any], str]] = {}
+    out: dict[str, list[RunStore]] = {}
+    for arm, dirs in runs.items():
+        out[arm] = []
+        for d in dirs:
+            d = Path(d)
+            summary = d / "online_summary.json"
+            if not summary.exists():
+                raise FileNotFoundError(f"{summary}: not a finished online run (arm {arm}); run it first")
+            store = RunStore(d)
+            cfg = store.config
+            key = json.dumps({k: getattr(cfg, k) for k in INITIAL_EVAL_FIELDS}, sort_keys=True, default=str)
+            if store.has(0, "eval"):
+                theta0.setdefault(key, (store.read_json(0, "eval"), str(d)))
+            elif key in theta0:
+                report, source = theta0[key]
+                store.write_json(0, "eval", {**report, "shared_from": report.get("shared_from", source)})
+                store.log_event("eval_shared", iteration=0, source=source)
+            else:
+                t0 = time.time()
+                report = evaluate(store, 0, cfg.solver)
+                store.write_json(0, "eval", report)
+                store.log_event("online_eval", iteration=0, seconds=round(time.time() - t0, 3))
+                theta0[key] = (report, str(d))
+            if not store.has(ONLINE_FINAL, "eval"):
+                model = d / "model"
+                if not (model / "config.json").exists():
+                    raise FileNotFoundError(f"{model}: the run kept no final policy; rerun the arm with "
+                                            "save_model=True (run_online_arms passes it for reproduce-online)")
+                t0 = time.time()
+                report = evaluate(store, ONLINE_FINAL, str(model))
+                report["step"] = int(json.loads(summary.read_text())["steps"])
+                store.write_json(ONLINE_FINAL, "eval", report)
+                store.log_event("online_eval", iteration=ONLINE_FINAL, seconds=round(time.time() - t0, 3))
+            if progress:
+                ev = store.read_json(ONLINE_FINAL, "eval")
+                print(f"[evalab] online eval arm={arm} seed={cfg.seed}: held-out full "
+                      f"{store.read_json(0, 'eval')['full_rate']:.3f} -> {ev['full_rate']:.3f}", flush=True)
+            out[arm].append(store)
+    return out
+
+
+def online_per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
+    """One row per (arm, seed) of evaluated online runs: held-out fully-satisfied and constraint rates of θ0 and
+    the final policy, the mean reward and zero-spread share over every scored group, the share of groups drawn
+    from evolved prompts, rollouts scored (groups × N), dynamic sampling's extra completions (0 without it),
+    evolution events, pool size and the trainer's runtime."""
+    from .online import SPREAD_TOL
+
+    rows = []
+    for arm, runs in stores.items():
+        for st in runs:
+            summ = json.loads((st.root / "online_summary.json").read_text())
+            g = pd.read_parquet(st.root / "groups.parquet")
+            e0 = st.read_json(0, "eval") if st.has(0, "eval") else {}
+            e1 = st.read_json(ONLINE_FINAL, "eval") if st.has(ONLINE_FINAL, "eval") else {}
+            nan = float("nan")
+            rows.append({
+                "arm": arm, "seed": int(st.config.seed), "steps": int(summ["steps"]),
+                "heldout_full_0": e0.get("full_rate", nan), "heldout_full": e1.get("full_rate", nan),
+                "heldout_frac_0": e0.get("constraint_rate", nan), "heldout_frac": e1.get("constraint_rate", nan),
+                "reward_mean": float(g["reward_mean"].mean()) if len(g) else nan,
+                "zero_spread": float((g["spread"] <= SPREAD_TOL).mean()) if len(g) else nan,
+                "evolved_share": float(g["evolved"].mean()) if len(g) and "evolved" in g else nan,
+                "rollouts": int(summ["groups_scored"]) * int(summ["num_generations"]),
+                "extra_completions": float((summ.get("dynamic_sampling") or {}).get("extra_completions", 0.0)),
+                "n_events": int(summ["n_events"]), "pool_size": int(summ["pool_size"]),
+                "pool_evolved": int(summ.get("pool_evolved", 0)), "train_runtime_s": summ.get("train_runtime", nan),
+            })
+    return pd.DataFrame(rows)
+
+
+def online_results(runs: Mapping[str, Sequence[str | Path]], stores: Mapping[str, Sequence[RunStore]], *,
+                   settings: Mapping[str, Any] | None = None, base: EvaConfig | None = None,
+                   wall: Mapping[str, Any] | None = None, command: str = "", n_boot: int = 1000) -> dict[str, Any]:
+    """Everything the online comparison reports, JSON-ready: the trainer settings (same for every arm), per-seed
+    rows (``online_per_seed_rows``), reward and zero-spread curves per step (``online_curves``), the held-out
+    curves (iteration 0 = θ0, ``ONLINE_FINAL`` = the final policy; ``iteration_curves``), the paired held-out
+    differences (online eva minus the other arms, each arm minus the seed stream; by seed and prompt) and wall
+    time ({arm: {seed: seconds}})."""
+    names = list(stores)
+    parts = []
+    for m in ("full", "frac"):
+        if "online-eva" in stores:
+            parts.append(paired_differences(stores, "online-eva", [a for a in names if a != "online-eva"], metric=m,
+                                            n_boot=n_boot))
+        if "online-seed" in stores:
+            parts += [paired_differences(stores, a, ["online-seed"], metric=m, n_boot=n_boot)
+                      for a in names if a not in ("online-eva", "online-seed")]
+    parts = [p for p in parts if len(p)]
+    paired = pd.concat(parts, ignore_index=True) if parts else paired_differences({}, "online-eva")
+    return {
+        "command": command,
+        "settings": dict(settings or {}),
+        "base_config": base.to_dict() if base is not None else None,
+        "arms": names,
+        "seeds": sorted({int(st.config.seed) for rs in stores.values() for st in rs}),
+        "per_seed": json_records(online_per_seed_rows(stores)),
+        "curves": json_records(online_curves(runs, n_boot=n_boot)),
+        "heldout": json_records(iteration_curves(stores, quantities=("heldout_full", "heldout_frac"), n_boot=n_boot,
+                                                 iterations=(0, ONLINE_FINAL))),
+        "paired": json_records(paired),
+        "wall_s": dict(wall or {}),
+        "manifests": run_manifests(stores),
+    }
+
+
+def online_summary_table(results: Mapping[str, Any], metric: str = "full") -> pd.DataFrame:
+    """One row per arm of an online results file (``load_results``): the final policy's held-out score (95% CI),
+    its paired difference with the seed stream (``online-seed``) and with online eva, and, mean over seeds, the
+    reward and zero-spread share of the trainer's groups, rollouts scored and dynamic sampling's extra
+    completions."""
+    heldout, paired, ps = results["heldout"], results["paired"], results["per_seed"]
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    rows = []
+    for arm in results["arms"]:
+        h = heldout[(heldout.arm == arm) & (heldout.quantity == q) & (heldout.iteration == ONLINE_FINAL)]
+        if not len(h):
+            continue
+        row: dict[str, Any] = {"arm": arm, "n_seeds": int(h.n_seeds.item()), "heldout": h["mean"].item(),
+                               "heldout_ci": (h.ci_low.item(), h.ci_high.item())}
+        for ref, col in (("online-seed", "minus_seed"), ("online-eva", "minus_eva")):
+            d, lo, hi = float("nan"), float("nan"), float("nan")
+            if arm != ref and len(paired):
+                pm = paired[(paired.metric == metric) & (paired.iteration == ONLINE_FINAL)]
+                fwd, rev = pm[(pm.arm == arm) & (pm.vs == ref)], pm[(pm.arm == ref) & (pm.vs == arm)]
+                if len(fwd):
+                    d, lo, hi = fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
+                elif len(rev):
+                    d, lo, hi = -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
+            row[col], row[f"{col}_ci"] = d, (lo, hi)
+        mine = ps[ps.arm == arm]
+        for col in ("reward_mean", "zero_spread", "evolved_share", "rollouts", "extra_completions",
+                    "train_runtime_s"):
+            row[col] = float(mine[col].mean()) if col in mine and mine[col].notna().any() else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_ci(v: float, ci: Sequence[float], signed: bool = True) -> str:
+    """``v [low, high]`` with three decimals ("—" for NaN); ``signed``: with a sign, and no "-0.000"."""
+    if not np.isfinite(v):
+        return "—"
+    z = 0.0  # adding +0.0 turns a -0.0 into 0.0
+    f = "{:+.3f}" if signed else "{:.3f}"
+    return f"{f.format(v + z)} [{f.format(ci[0] + z)}, {f.format(ci[1] + z)}]"
+
+
+def online_summary_view(table: pd.DataFrame) -> pd.DataFrame:
+    """``online_summary_table`` for reading: each value with its CI as one string, the rest rounded."""
+    if table.empty:
+        return table
+    view = table.assign(heldout=[format_ci(v, ci, signed=False) for v, ci in zip(table.heldout, table.heldout_ci)],
+                        **{c: [format_ci(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
+                           for c in ("minus_seed", "minus_eva")})
+    cols = ["arm", "n_seeds", "heldout", "minus_seed", "minus_eva", "reward_mean", "zero_spread", "evolved_share",
+            "rollouts", "extra_completions", "train_runtime_s"]
+    return view[cols].round(3)
+

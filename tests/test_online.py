@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -457,14 +458,22 @@ def test_trainer_draws_evolved_prompts(tmp_path, trainer):
 
 @pytest.mark.slow
 def test_notebook_05_ci(tmp_path):
+    from tests.test_online_reproduction import fake_online_results
+
+    online_json = fake_online_results(tmp_path / "several_seeds")  # the last section renders a comparison file
     out_nb = tmp_path / "o.ipynb"
     run_dir = tmp_path / "r05"
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_online.ipynb"), str(out_nb),
                     "-p", "profile", "ci", "-p", "run_dir", str(run_dir), "-p", "torch_threads", "1",
+                    "-p", "online_json", str(online_json),
                     "--cwd", str(ROOT / "notebooks"), "--execution-timeout", str(CELL_TIMEOUT)],
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()
+    last = nbformat.read(out_nb, as_version=4).cells[-1]
+    text = "".join(o.get("text", "") for o in last.outputs)
+    assert "reproduce-online (fake)" in text and "online-eva+dynamic" in text and "minus_seed" in text
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in last.outputs)
 
 
 def test_oaif_preference_oracle_is_a_pairwise_judge_through_the_adapter():

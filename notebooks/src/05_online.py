@@ -43,6 +43,7 @@ evolve_every = 0          # steps between evolution events; 0 takes the profile'
 overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "metric": "a_avg"}
 torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
 checkpoint_every = -1     # steps between resumable checkpoints; -1 takes the profile's default (ci 2, demo 3, paper 50), 0 = none
+online_json = "../data/online_reproduction.json"  # the several-seed comparison to render (reproduce-online's output)
 
 # %%
 import json
@@ -52,14 +53,12 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from evalab.config import check_profile, profile_config
-from evalab.online import run_online_eva
+from evalab.online import online_settings, run_online_eva
 
 check_profile(profile)  # an unknown profile: a ValueError naming it (not a KeyError below)
-ONLINE = {  # per profile: RL steps, evolution period, prompts per step (x N rollouts), completion budget
-    "ci": dict(steps=4, evolve_every=2, prompts_per_step=2, max_completion_length=16, checkpoint_every=2),
-    "demo": dict(steps=12, evolve_every=3, prompts_per_step=4, max_completion_length=48, checkpoint_every=3),
-    "paper": dict(steps=500, evolve_every=10, prompts_per_step=16, max_completion_length=1024, checkpoint_every=50),
-}[profile]
+# per profile (evalab.online.ONLINE_PROFILES): RL steps, evolution period, prompts per step (x N rollouts),
+# completion budget, checkpoint period
+ONLINE = online_settings(profile)
 ONLINE.update({k: v for k, v in dict(steps=steps, evolve_every=evolve_every).items() if v})
 if checkpoint_every >= 0:
     ONLINE["checkpoint_every"] = checkpoint_every
@@ -167,3 +166,35 @@ summary = json.loads((out["run_dir"] / "online_summary.json").read_text())
 assert summary["pool_size"] == len(pool)
 print(sorted(p.name for p in out["run_dir"].iterdir() if not p.name.startswith("_")))
 summary
+
+# %% [markdown]
+# ## Several seeds: does online eva train a better solver than the seed stream?
+# The run above shows the mechanism on one seed. Whether it pays off is a comparison: the same trainer, steps and
+# seeds on the seed prompts only (`online-seed`: no evolution event fires), and online eva with DAPO's dynamic
+# sampling (`online-eva+dynamic`). The reward curves alone cannot decide it (online eva trains on harder,
+# evolved prompts, so its reward is measured on a different stream), so each final policy is also scored greedily
+# on the held-out prompts, paired with the seed stream by seed and prompt. One resumable command writes the file
+# this section renders, without recomputing:
+#
+#     python -m evalab reproduce-online --config configs/online_reproduction.yaml
+
+# %%
+from pathlib import Path
+
+from evalab import plots
+from evalab.reproduction import load_results, online_summary_table, online_summary_view
+
+if Path(online_json).exists():
+    online = load_results(online_json)
+    print(online["command"])
+    print({k: online["settings"][k] for k in ("trainer", "steps", "evolve_every", "prompts_per_step")},
+          f"seeds {online['seeds']}, {online.get('total_wall_s', float('nan')) / 60:.0f} min")
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(online_summary_view(online_summary_table(online)).to_string(index=False))
+    fig = plots.fig_iteration_curves(online["curves"], ["reward", "zero_spread"], cols=2, x="step",
+                                     title="Per step, mean over seeds with 95% bootstrap CIs")
+else:
+    fig = None
+    print(f"{online_json} not found: run the command above to compare the arms")
+fig
+
