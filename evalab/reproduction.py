@@ -573,6 +573,40 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
     }
 
 
+def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = None, metric: str = "full") -> str:
+    """The README's two tables of a results file (``load_results``), as markdown: the held-out score of each arm
+    per evaluated iteration (mean over seeds, 95% CI), then eva minus each other arm, paired by seed and prompt
+    (95% CI, and in parentheses the share of bootstrap resamples in which eva is ahead). Minus signs are "−"."""
+    curves, paired = results["curves"], results["paired"]
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    arms = list(arms) if arms is not None else list(dict.fromkeys(curves.arm))
+    its = sorted({int(t) for t in curves[(curves.quantity == q) & curves.arm.isin(arms)].iteration})
+
+    def num(v: float, signed: bool = False) -> str:
+        return (f"{v + 0.0:+.3f}" if signed else f"{v:.3f}").replace("-", "−")
+
+    lines = ["| t | " + " | ".join(arms) + " |", "| --- |" + " --- |" * len(arms)]
+    for t in its:
+        cells = []
+        for a in arms:
+            c = curves[(curves.arm == a) & (curves.quantity == q) & (curves.iteration == t)]
+            cells.append(f"{num(c['mean'].item())} [{num(c.ci_low.item())}, {num(c.ci_high.item())}]" if len(c)
+                         else "—")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    others = [a for a in arms if a != "eva"]
+    lines += ["", "| t | " + " | ".join(f"eva − {a}" for a in others) + " |", "| --- |" + " --- |" * len(others)]
+    for t in its:
+        if t == 0:
+            continue
+        cells = []
+        for a in others:
+            d = paired[(paired.arm == "eva") & (paired.vs == a) & (paired.metric == metric) & (paired.iteration == t)]
+            cells.append(f"{num(d.delta.item(), True)} [{num(d.ci_low.item(), True)}, {num(d.ci_high.item(), True)}]"
+                         f" ({d.p_better.item():.2f})" if len(d) else "—")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
     if table.empty:

@@ -1,6 +1,7 @@
-"""The results files in data/ are what the README says: every number of README's reproduction table is read back
-from data/reproduction.json (and the file is a complete results file: per-seed rows for every arm × seed ×
-iteration, the budget rule, the checkpoints of the runs)."""
+"""The results files in data/ are what the README says: README's reproduction tables are the rendering of
+data/reproduction.json (`markdown_tables`), every number of them is read back from the file's curves and paired
+differences, and the file is a complete results file (per-seed rows for every arm × seed × iteration, the budget
+rule, the checkpoints of the runs)."""
 
 from __future__ import annotations
 
@@ -8,36 +9,63 @@ from pathlib import Path
 
 import pytest
 
-from evalab.reproduction import RESULT_TABLES, load_results
+from evalab.reproduction import RESULT_TABLES, load_results, markdown_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 REP = ROOT / "data" / "reproduction.json"
+SECTION = "## Does evolving beat a fixed set?"
 
 
-def _fmt(v: float) -> str:
-    return f"{v + 0.0:+.3f}".replace("-", "−")
+def _fmt(v: float, signed: bool = False) -> str:
+    return (f"{v + 0.0:+.3f}" if signed else f"{v:.3f}").replace("-", "−")
+
+
+def _readme_tables() -> list[list[list[str]]]:
+    """The markdown tables of README's reproduction section, as rows of cells (header first, separator dropped)."""
+    text = (ROOT / "README.md").read_text()
+    text = text[text.index(SECTION):]
+    text = text[:text.index("\n## ", 1)]
+    tables, cur = [], []
+    for line in text.splitlines():
+        if line.startswith("| "):
+            if not line.startswith("| ---"):
+                cur.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif cur:
+            tables.append(cur)
+            cur = []
+    return tables + ([cur] if cur else [])
 
 
 @pytest.mark.skipif(not REP.exists(), reason="data/reproduction.json is written by `python -m evalab reproduce`")
-def test_readme_reproduction_table_is_the_results_file():
+def test_readme_reproduction_tables_are_the_results_file():
     res = load_results(REP)
     assert set(RESULT_TABLES) <= set(res) and res["budget_rule"] and res["pairs_per_iteration"] == 24
     ps = res["per_seed"]
-    arms, seeds = sorted(set(ps.arm)), sorted(set(ps.seed))
+    arms, seeds = list(dict.fromkeys(ps.arm)), sorted(set(ps.seed))
     assert len(seeds) >= 3 and len(ps) == len(arms) * len(seeds) * 4   # iterations 0..3, θ3 evaluated
-    readme = (ROOT / "README.md").read_text()
-    readme = readme[readme.index("## Does evolving beat a fixed set?"):]
-    curves = res["curves"]
-    paired = res["paired"]
-    for t in (1, 2, 3):
-        row = next(line for line in readme.splitlines() if line.startswith(f"| {t} | "))
-        for arm in ("eva", "static"):
+    assert {"eva", "static"} <= set(arms)
+    assert set(res["checkpoints"]) == set(arms)
+    tables = _readme_tables()
+    scores = next(t for t in tables if t[0][0] == "t" and t[0][1] == "eva")
+    shown = scores[0][1:]
+    assert set(shown) <= set(arms) and {"eva", "static"} <= set(shown)
+    # the README is the file's rendering, not numbers typed in by hand
+    rendered = markdown_tables(res, arms=shown)
+    assert rendered in (ROOT / "README.md").read_text()
+    # and every number of it is the file's (an independent read of the curves and the paired table)
+    curves, paired = res["curves"], res["paired"]
+    for row in scores[1:]:
+        t = int(row[0])
+        for arm, cell in zip(shown, row[1:]):
             c = curves[(curves.arm == arm) & (curves.quantity == "heldout_full") & (curves.iteration == t)].iloc[0]
-            assert f"{c['mean']:.3f} [{c.ci_low:.3f}, {c.ci_high:.3f}]" in row, (arm, t, row)
-        for metric in ("full", "frac"):
-            d = paired[(paired.arm == "eva") & (paired.vs == "static") & (paired.metric == metric)
+            assert cell == f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]", (arm, t, cell)
+    diffs = next(t for t in tables if t[0][0] == "t" and t[0][1].startswith("eva − "))
+    assert [h.removeprefix("eva − ") for h in diffs[0][1:]] == [a for a in shown if a != "eva"]
+    assert [int(r[0]) for r in diffs[1:]] == [1, 2, 3]
+    for row in diffs[1:]:
+        t = int(row[0])
+        for vs, cell in zip(diffs[0][1:], row[1:]):
+            d = paired[(paired.arm == "eva") & (paired.vs == vs.removeprefix("eva − ")) & (paired.metric == "full")
                        & (paired.iteration == t)].iloc[0]
-            assert f"{_fmt(d.delta)} [{_fmt(d.ci_low)}, {_fmt(d.ci_high)}]" in row, (metric, t, row)
-        p = paired[(paired.arm == "eva") & (paired.vs == "static") & (paired.metric == "full")
-                   & (paired.iteration == t)].p_better.item()
-        assert f"| {p:.2f} |" in row
+            assert cell == (f"{_fmt(d.delta, True)} [{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}] "
+                            f"({d.p_better:.2f})"), (vs, t, cell)
