@@ -27,7 +27,7 @@
 #
 # The full comparison is one resumable command (hours on 2 cores; see README "Beyond eva"):
 #
-#     python -m evalab reproduce --config configs/curricula.yaml --root runs/curricula --out data/curricula.json
+#     python -m evalab reproduce --config configs/curricula.yaml --root runs/reproduction --out data/curricula.json
 #
 # This notebook renders `data/curricula.json` when it exists; otherwise it runs a small comparison of its own (the
 # `arms` below, 1 seed) so every figure has data — at that size the differences are noise, and the printout says so.
