@@ -3,7 +3,7 @@
     python -m evalab.data                 # (re)writes data/*.jsonl and data/README.md, deterministically
     python -m evalab.data --check         # exit 1 if the files in data/ differ from what the code builds
 
-Four sets, each a jsonl of ``evalab.prompts.Prompt`` records:
+Five sets, each a jsonl of ``evalab.prompts.Prompt`` records:
 
 - ``seed_constraint_prompts.jsonl``    X_0 for the verifiable task: a one-sentence task (task type x topic)
                                        plus 1-3 constraints (mostly 1-2, so a 135M solver satisfies some and a
@@ -15,6 +15,9 @@ Four sets, each a jsonl of ``evalab.prompts.Prompt`` records:
                                        (the paper's "+ new human prompts"): the (task type, topic) pairs neither
                                        the seed nor the held-out set uses, plus the same task types on topics
                                        only the pool has, so no task text of the seed or held-out set occurs in it.
+- ``seed_easy_constraint_prompts.jsonl`` the seed set's tasks with one constraint each, of a kind the untrained
+                                       solver meets about half the time (``EASY_KINDS``): an easier X_0 for the
+                                       regime where a fixed set can saturate (issue 11's seed-set difficulty lever).
 
 Every constraint prompt's text is ``constraints.render_prompt(task, constraints)`` and its constraints pass
 ``constraints.validate_constraints``. The data card (``data/README.md``) is written by the same code, so
@@ -43,7 +46,15 @@ N_CHAT = 60
 N_POOL = 240  # 5 demo iterations of 48 fresh prompts (the seed/held-out split leaves 140 unused task-topic pairs)
 N_CONSTRAINTS_P = {1: 0.45, 2: 0.40, 3: 0.15}  # constraints per prompt: mostly 1-2 (room for a curriculum)
 
+# The easy seed set: one constraint per prompt, of the kinds the untrained embedded solver met on 25-75% of the
+# seed prompts that carried them (data/base_solver_pass_rates.json: greedy, 64 tokens, 4 prompts per kind, so a
+# coarse cut). The kinds it always met (exclude_keywords, sentence_count_max) or never met are left out, and so is
+# word_count_min: most of its sampled minimums (60-100 words) cannot be met under the demo's 64-token cap.
+EASY_KINDS = ("end_with", "include_keywords", "no_commas", "placeholder_count", "start_with", "title",
+              "word_count_max")
+
 SEED_FILE = "seed_constraint_prompts.jsonl"
+EASY_FILE = "seed_easy_constraint_prompts.jsonl"
 HELDOUT_FILE = "heldout_constraint_prompts.jsonl"
 CHAT_FILE = "chat_prompts.jsonl"
 POOL_FILE = "pool_constraint_prompts.jsonl"
@@ -181,25 +192,31 @@ def _n_constraints(rng: np.random.Generator) -> int:
 
 
 def constraint_prompts(pairs: Sequence[tuple[str, int]], n: int, prefix: str, seed: int,
-                       topics: Sequence[Topic] = TOPICS) -> list[Prompt]:
-    """``n`` prompts, one per (task type, topic) pair taken in order, each with 1-3 sampled constraints.
+                       topics: Sequence[Topic] = TOPICS, *, kinds: Sequence[str] | None = None,
+                       n_constraints: int | None = None) -> list[Prompt]:
+    """``n`` prompts, one per (task type, topic) pair taken in order, each with 1-3 sampled constraints
+    (``n_constraints``: exactly that many; ``kinds``: only these kinds, default all).
 
     Kinds are drawn so that they are spread evenly: each new constraint prefers the kinds used least so far
     (among those compatible with the prompt's other constraints)."""
     if n > len(pairs):
         raise ValueError(f"asked for {n} {prefix} prompts but only {len(pairs)} (task, topic) pairs are available")
+    names = list(kinds) if kinds is not None else list(C.KIND_NAMES)
+    bad = [k for k in names if k not in C.KIND_NAMES]
+    if bad or not names:
+        raise ValueError(f"kinds={bad or names}: choose among {', '.join(C.KIND_NAMES)}")
     rng = np.random.default_rng(seed)
-    used: Counter[str] = Counter({k: 0 for k in C.KIND_NAMES})
+    used: Counter[str] = Counter({k: 0 for k in names})
     out = []
     for j, (task_type, ti) in enumerate(pairs[:n]):
         topic = topics[ti]
         task = _task_text(task_type, topic)
         cs: list[dict] = []
-        for _ in range(_n_constraints(rng)):
-            least = min(used[k] for k in C.KIND_NAMES if k not in {c["kind"] for c in cs})
-            rare = [k for k in C.KIND_NAMES if used[k] <= least + 2]
+        for _ in range(n_constraints if n_constraints is not None else _n_constraints(rng)):
+            least = min(used[k] for k in names if k not in {c["kind"] for c in cs})
+            rare = [k for k in names if used[k] <= least + 2]
             nxt = C.add_constraint(cs, rng, task=task, vocab=topic.keywords, kinds=rare) \
-                or C.add_constraint(cs, rng, task=task, vocab=topic.keywords)
+                or C.add_constraint(cs, rng, task=task, vocab=topic.keywords, kinds=names)
             if nxt is None:
                 break
             cs = nxt
@@ -231,13 +248,14 @@ def pool_pairs(seed: int = SEED) -> list[tuple[str, int]]:
 
 
 def build(seed: int = SEED) -> dict[str, list[Prompt]]:
-    """All four sets, by file name (deterministic for a seed)."""
+    """All five sets, by file name (deterministic for a seed)."""
     seed_pairs, held_pairs = split_pairs(seed)
     return {
         SEED_FILE: constraint_prompts(seed_pairs, N_SEED, "seed", seed),
         HELDOUT_FILE: constraint_prompts(held_pairs, N_HELDOUT, "heldout", seed + 1),
         CHAT_FILE: chat_prompts(N_CHAT, seed),
         POOL_FILE: constraint_prompts(pool_pairs(seed), N_POOL, "pool", seed + 3, TOPICS + POOL_TOPICS),
+        EASY_FILE: constraint_prompts(seed_pairs, N_SEED, "easy", seed + 4, kinds=EASY_KINDS, n_constraints=1),
     }
 
 
@@ -254,7 +272,7 @@ def _table(counter: Counter, total: int, head: tuple[str, str]) -> list[str]:
 
 
 def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
-    seed, held, chat, pool = sets[SEED_FILE], sets[HELDOUT_FILE], sets[CHAT_FILE], sets[POOL_FILE]
+    seed, held, chat, pool, easy = (sets[k] for k in (SEED_FILE, HELDOUT_FILE, CHAT_FILE, POOL_FILE, EASY_FILE))
     lines = [
         "# Data card: evalab prompt sets",
         "",
@@ -274,6 +292,8 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "constraints, for reward models and LLM judges |",
         f"| `{POOL_FILE}` | {len(pool)} | {len(texts[POOL_FILE].encode())} | unseen prompts of the seed "
         "set's kind: the pool of the `mode=\"fresh\"` control (the paper's \"+ new human prompts\") |",
+        f"| `{EASY_FILE}` | {len(easy)} | {len(texts[EASY_FILE].encode())} | the seed set's tasks with one "
+        "constraint each, of a kind the untrained solver meets about half the time: an easier X_0 |",
         "",
         "Each line is an `evalab.prompts.Prompt`: `id` (`seed-0001`, `heldout-0001`, `chat-0001`, `pool-0001`), "
         "`text` (what",
@@ -299,6 +319,11 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "- The prompt text is `constraints.render_prompt(task, constraints)`: the task, then one short",
         "  sentence per constraint.",
         "- Chat prompts: five question templates × topics, distinct (template, topic) pairs.",
+        f"- Easy seed prompts: the seed set's {N_SEED} (task type, topic) pairs, in the same order, each with exactly "
+        f"one constraint of {len(EASY_KINDS)} kinds ({', '.join(EASY_KINDS)}; seed {SEED + 4}), balanced as above: "
+        "the kinds the untrained solver met on 25–75% of the seed prompts that carried them in",
+        "  `data/base_solver_pass_rates.json` (4 prompts per kind, so a coarse cut), less `word_count_min`, whose",
+        "  sampled minimums (mostly 60–100 words) the demo's 64-token cap cannot reach.",
         f"- Pool prompts: the {len(TOPICS) * len(TASKS) - N_HELDOUT - N_SEED} (task type, topic) pairs that neither "
         f"the seed nor the held-out set uses, plus the {len(TASKS)} task types on {len(POOL_TOPICS)} topics only "
         f"the pool has ({', '.join(t.name for t in POOL_TOPICS)}), shuffled (seed {SEED + 3}); the first "
@@ -315,6 +340,8 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "- `chat`: prompts for a reward model (`rm:<id>`) or an LLM judge (`judge:<model>`), where there is",
         "  nothing to check mechanically.",
         "- `pool`: `EvaConfig.pool_set`, the fresh prompts of the `mode=\"fresh\"` control; never the held-out set.",
+        "- `easy`: `EvaConfig.prompt_set` for an easier X_0 (`configs/regime_easy.yaml`), where the solver passes",
+        "  a fixed set often enough that it can saturate; the held-out set stays the same.",
         "",
         "How hard the seed prompts are for the untrained embedded solver, per constraint kind:",
         "`python benchmarks/base_solver_pass_rates.py` (greedy, 64 new tokens) writes",
@@ -335,7 +362,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "general instruction following.",
         "",
     ]
-    for name, ps in (("seed", seed), ("held-out", held), ("pool", pool)):
+    for name, ps in (("seed", seed), ("held-out", held), ("pool", pool), ("easy seed", easy)):
         cons = [c for p in ps for c in p.constraints]
         lines += [f"## Counts: {name} set ({len(ps)} prompts, {len(cons)} constraints)", ""]
         lines += ["Constraints per prompt:", ""]
@@ -352,7 +379,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
 
 
 def render_files(seed: int = SEED) -> dict[str, str]:
-    """File name -> file content, for all four files."""
+    """File name -> file content, for all five sets and the data card."""
     sets = build(seed)
     texts = {name: to_jsonl(ps) for name, ps in sets.items()}
     texts[CARD_FILE] = data_card(sets, texts)

@@ -90,3 +90,16 @@ def test_fresh_pool_is_unseen_and_large_enough_for_three_demo_iterations(sets):
         assert p.text == C.render_prompt(p.task, p.constraints) and p.operator == "seed"
     assert {p.task.split(" ")[0] for p in pool} >= {t.split(" ")[0] for t in D.TASKS.values()}
     assert D.N_POOL > len(D.split_pairs()[0]) - D.N_SEED   # more than the unused task-topic pairs alone give
+
+
+def test_the_easy_seed_set_is_the_seed_tasks_with_one_frontier_constraint():
+    easy, seed = load_prompts(DATA / D.EASY_FILE), load_prompts(DATA / D.SEED_FILE)
+    assert len(easy) == len(seed) == D.N_SEED
+    assert [p.task for p in easy] == [p.task for p in seed]  # the same tasks, in the same order
+    assert all(len(p.constraints) == 1 and p.constraints[0]["kind"] in D.EASY_KINDS for p in easy)
+    kinds = Counter(p.constraints[0]["kind"] for p in easy)
+    assert set(kinds) == set(D.EASY_KINDS) and max(kinds.values()) - min(kinds.values()) <= 4  # balanced
+    for p in easy:
+        assert not C.validate_constraints(p.constraints) and p.text == C.render_prompt(p.task, p.constraints)
+    with pytest.raises(ValueError, match="kinds=\\['nonsense'\\]"):
+        D.constraint_prompts([("describe", 0)], 1, "x", 0, kinds=["nonsense"])

@@ -5,6 +5,7 @@ stand-in generation backend of test_loop and a recording trainer) and the online
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, iter
                                  normalised_gains, online_curves, paired_differences, per_seed_rows,
                                  reproduction_arms, reproduction_results, run_online_arms, write_results)
 from evalab.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
 from fake_run import build_fake_run
 
 
@@ -295,3 +298,17 @@ def test_online_arms_on_the_embedded_model(tmp_path):
     assert json.loads((runs["online-seed"][0] / "online_summary.json").read_text())["n_events"] == 0
     c = online_curves(runs, n_boot=50)
     assert set(c.arm) == {"online-eva", "online-seed"} and set(c.step) >= {1, 2, 3}
+
+
+@pytest.mark.parametrize("name", ["reproduction.yaml", "curricula.yaml", "regime_easy.yaml"])
+def test_the_shipped_grid_configs_pass_every_input_check(tmp_path, name):
+    """Each configs/*.yaml the README names is a valid `reproduce` job (arms, fields, prompt files), checked
+    without running it."""
+    import argparse
+
+    from evalab.__main__ import _prepare, build_parser
+
+    a = build_parser().parse_args(["reproduce", "--config", str(ROOT / "configs" / name), "--root", str(tmp_path)])
+    a.argv = []
+    assert callable(_prepare(a))
+    assert isinstance(a, argparse.Namespace) and not any(tmp_path.iterdir())  # nothing ran, nothing written
