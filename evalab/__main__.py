@@ -190,41 +190,44 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", default=None, help="also write the tables (and per-seed scores) to this json")
     rp = sub.add_parser("reproduce", help="run (or resume) the reproduction grid: arms × seeds × iterations under "
                         "one budget, then write the results json (evalab/reproduction.py)")
-    rp.add_argument("--config", default=None, help="yaml with any of: " + ", ".join(REPRODUCE_KEYS))
-    rp.add_argument("--root", default=None, help="directory of the run stores, <root>/<arm>/seed<k>")
-    rp.add_argument("--out", default=None, help="results json (default data/reproduction.json)")
-    rp.add_argument("--profile", default=None, choices=["ci", "demo", "paper"])
-    rp.add_argument("--arms", default=None, help="comma-separated arms or groups (evalab.reproduction."
-                    "REPRODUCTION_ARMS, ARM_GROUPS: protocol, sampling, metrics, all)")
-    rp.add_argument("--seeds", default=None, help="comma-separated integers, e.g. 1,2,3")
+    _grid_arguments(rp, REPRODUCE_KEYS, "run stores", "data/reproduction.json",
+                    "comma-separated arms or groups (evalab.reproduction.REPRODUCTION_ARMS, ARM_GROUPS: protocol, "
+                    "sampling, metrics, all)")
     rp.add_argument("--iterations", type=_positive_int, default=None)
-    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
-    rp.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
-    rp.add_argument("--quiet", action="store_true", help="only the plan and one line per finished (arm, seed)")
+    _grid_tail_arguments(rp, "only the plan and one line per finished (arm, seed)")
     ro = sub.add_parser("reproduce-online", help="run (or resume) the online arms (online eva, the seed stream, "
                         "+ dynamic sampling) × seeds with one trainer, evaluate each final policy on the held-out "
                         "set, then write the results json (evalab/reproduction.py)")
-    ro.add_argument("--config", default=None, help="yaml with any of: " + ", ".join(ONLINE_REPRODUCE_KEYS))
-    ro.add_argument("--root", default=None, help="directory of the runs, <root>/<arm>/seed<k>")
-    ro.add_argument("--out", default=None, help="results json (default data/online_reproduction.json)")
-    ro.add_argument("--profile", default=None, choices=["ci", "demo", "paper"])
-    ro.add_argument("--arms", default=None, help="comma-separated among evalab.reproduction.ONLINE_ARMS "
-                    "(default online-eva,online-seed)")
-    ro.add_argument("--seeds", default=None, help="comma-separated integers, e.g. 1,2,3")
+    _grid_arguments(ro, ONLINE_REPRODUCE_KEYS, "runs", "data/online_reproduction.json",
+                    "comma-separated among evalab.reproduction.ONLINE_ARMS (default online-eva,online-seed)")
     ro.add_argument("--trainer", default=None, choices=["grpo", "rloo", "oaif"])
     ro.add_argument("--steps", type=_positive_int, default=None, help="optimizer steps (default: the profile's, "
                     "evalab.online.ONLINE_PROFILES)")
     ro.add_argument("--evolve-every", type=_positive_int, default=None)
     ro.add_argument("--prompts-per-step", type=_positive_int, default=None)
     ro.add_argument("--torch-threads", type=_non_negative_int, default=None)
-    ro.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
-    ro.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
-    ro.add_argument("--quiet", action="store_true", help="no progress bars or stage lines (the trainer still logs each step)")
+    _grid_tail_arguments(ro, "no progress bars or stage lines (the trainer still logs each step)")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
                    help="show this trainer's recipe (as the profile adapts it)")
     return ap
+
+
+def _grid_arguments(p: argparse.ArgumentParser, keys: tuple[str, ...], what: str, out: str, arms: str) -> None:
+    """The options `reproduce` and `reproduce-online` share, before their own."""
+    p.add_argument("--config", default=None, help="yaml with any of: " + ", ".join(keys))
+    p.add_argument("--root", default=None, help=f"directory of the {what}, <root>/<arm>/seed<k>")
+    p.add_argument("--out", default=None, help=f"results json (default {out})")
+    p.add_argument("--profile", default=None, choices=["ci", "demo", "paper"])
+    p.add_argument("--arms", default=None, help=arms)
+    p.add_argument("--seeds", default=None, help="comma-separated integers, e.g. 1,2,3")
+
+
+def _grid_tail_arguments(p: argparse.ArgumentParser, quiet: str) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
+    p.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
+    p.add_argument("--quiet", action="store_true", help=quiet)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,14 +351,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     from .ablation import arm_config
     from .reproduction import reproduction_arms
 
-    f = _reproduce_file(a.config)
-    profile = a.profile or f.get("profile", "demo")
-    if profile not in ("ci", "demo", "paper"):
-        raise InputError(f"--config {a.config}: profile={profile!r}: choose one of ci, demo, paper")
-    root = a.root or f.get("root")
-    if not root:
-        raise InputError("reproduce: no --root (nor 'root' in --config): name the directory of the run stores")
-    out = a.out or f.get("out") or "data/reproduction.json"
+    f, profile, root, out = _grid_head(a, REPRODUCE_KEYS, "run stores", "data/reproduction.json")
     arms_in: Any = a.arms.split(",") if a.arms else f.get("arms", ["protocol"])
     from .reproduction import ARM_GROUPS, REPRODUCTION_ARMS
 
@@ -385,24 +381,46 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
-        from .reproduction import reproduction_results, run_reproduction, write_results
+        from .reproduction import reproduction_results, run_reproduction, summary_table, summary_view
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
         stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall)
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
-        res["total_wall_s"] = round(time.time() - t0, 1)
-        write_results(out, res)
-        import pandas as pd
 
-        from .reproduction import load_results, summary_table, summary_view
-
-        with pd.option_context("display.width", 250, "display.max_columns", 20):
-            print(summary_view(summary_table(load_results(out))).to_string(index=False), flush=True)
-        print(f"[evalab] reproduce: {len(arms) * len(seeds)} runs done in {_fmt_s(time.time() - t0)}; "
-              f"results in {out}; final checkpoints in {root}/<arm>/seed<k>/iter_<last>/checkpoint", flush=True)
-        return 0
+        return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
+                                 f"reproduce: {len(arms) * len(seeds)} runs", f"final checkpoints in {root}/<arm>/"
+                                 "seed<k>/iter_<last>/checkpoint")
     return _reproduce
+
+
+def _write_and_report(out: str, res: dict[str, Any], t0: float, view: Callable[[dict[str, Any]], Any], what: str,
+                      where: str) -> int:
+    """Write a grid's results json (with its total wall time), print ``view`` of it as read back, and one line."""
+    import pandas as pd
+
+    from .reproduction import load_results, write_results
+
+    res["total_wall_s"] = round(time.time() - t0, 1)
+    write_results(out, res)
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        print(view(load_results(out)).to_string(index=False), flush=True)
+    print(f"[evalab] {what} done in {_fmt_s(time.time() - t0)}; results in {out}; {where}", flush=True)
+    return 0
+
+
+def _grid_head(a: argparse.Namespace, keys: tuple[str, ...], what: str, out: str) -> tuple[dict[str, Any], str, str,
+                                                                                         str]:
+    """The config file, profile, root and results path of `reproduce` / `reproduce-online` (the command line wins
+    over the file; InputError naming a bad profile or a missing root)."""
+    f = _reproduce_file(a.config, keys)
+    profile = a.profile or f.get("profile", "demo")
+    if profile not in ("ci", "demo", "paper"):
+        raise InputError(f"--config {a.config}: profile={profile!r}: choose one of ci, demo, paper")
+    root = a.root or f.get("root")
+    if not root:
+        raise InputError(f"{a.cmd}: no --root (nor 'root' in --config): name the directory of the {what}")
+    return f, profile, str(root), a.out or f.get("out") or out
 
 
 def _seeds(seeds_in: Any) -> list[int]:
@@ -425,14 +443,7 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     from .online import DYNAMIC_SAMPLING_TRAINERS, ONLINE_TRAINERS, online_settings
     from .reproduction import ONLINE_ARMS
 
-    f = _reproduce_file(a.config, ONLINE_REPRODUCE_KEYS)
-    profile = a.profile or f.get("profile", "demo")
-    if profile not in ("ci", "demo", "paper"):
-        raise InputError(f"--config {a.config}: profile={profile!r}: choose one of ci, demo, paper")
-    root = a.root or f.get("root")
-    if not root:
-        raise InputError("reproduce-online: no --root (nor 'root' in --config): name the directory of the runs")
-    out = a.out or f.get("out") or "data/online_reproduction.json"
+    f, profile, root, out = _grid_head(a, ONLINE_REPRODUCE_KEYS, "runs", "data/online_reproduction.json")
     arms = a.arms.split(",") if a.arms else f.get("arms", ["online-eva", "online-seed"])
     if not isinstance(arms, list) or not arms or any(x not in ONLINE_ARMS for x in arms) or len(set(arms)) < len(arms):
         raise InputError(f"--arms {arms}: distinct names among {', '.join(ONLINE_ARMS)}")
@@ -465,10 +476,8 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce_online() -> int:
-        import pandas as pd
-
-        from .reproduction import (evaluate_online_runs, load_results, online_results, online_summary_table,
-                                   online_summary_view, run_online_arms, write_results)
+        from .reproduction import (evaluate_online_runs, online_results, online_summary_table, online_summary_view,
+                                   run_online_arms)
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
@@ -480,13 +489,9 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
         stores = evaluate_online_runs(runs, progress=not a.quiet)
         res = online_results(runs, stores, settings={"trainer": trainer, **settings}, base=base, wall=wall,
                              command=command, n_boot=n_boot)
-        res["total_wall_s"] = round(time.time() - t0, 1)
-        write_results(out, res)
-        with pd.option_context("display.width", 250, "display.max_columns", 20):
-            print(online_summary_view(online_summary_table(load_results(out))).to_string(index=False), flush=True)
-        print(f"[evalab] reproduce-online: {len(arms) * len(seeds)} runs done in {_fmt_s(time.time() - t0)}; "
-              f"results in {out}; final policies in {root}/<arm>/seed<k>/model", flush=True)
-        return 0
+        return _write_and_report(out, res, t0, lambda r: online_summary_view(online_summary_table(r)),
+                                 f"reproduce-online: {len(arms) * len(seeds)} runs",
+                                 f"final policies in {root}/<arm>/seed<k>/model")
     return _reproduce_online
 
 
