@@ -353,7 +353,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "baseline over 3 seeds on the held-out set) and `learning_demo_lora.json` (LoRA vs full fine-tuning,",
         "2 seeds), both made by `python -m evalab compare` and carrying the manifests of their runs;",
         "`reproduction.json` (the multi-iteration grid, `python -m evalab reproduce`, with the manifests of its",
-        "runs) and `creator_training_demo.json` (every proposal of a creator trained with GRPO in a 2-iteration",
+        "runs), `regime_easy.json` (the same grid's eva and static from the easy seed set) and `creator_training_demo.json` (every proposal of a creator trained with GRPO in a 2-iteration",
         "demo run, written by `evalab.plots.save_creator_training`; notebook 02's section 4c); see the README.",
         "",
         "Limitations: templated English, short tasks, a small fixed set of topics; constraint checks are",

@@ -69,3 +69,17 @@ def test_readme_reproduction_tables_are_the_results_file():
                        & (paired.iteration == t)].iloc[0]
             assert cell == (f"{_fmt(d.delta, True)} [{_fmt(d.ci_low, True)}, {_fmt(d.ci_high, True)}] "
                             f"({d.p_better:.2f})"), (vs, t, cell)
+
+
+EASY = ROOT / "data" / "regime_easy.json"
+
+
+@pytest.mark.skipif(not EASY.exists(), reason="data/regime_easy.json is written by `python -m evalab reproduce`")
+def test_readme_easy_regime_tables_are_the_results_file():
+    res = load_results(EASY)
+    assert res["base_config"]["prompt_set"].endswith("seed_easy_constraint_prompts.jsonl")
+    assert sorted(set(res["per_seed"].seed)) == [1, 2, 3] and set(res["per_seed"].arm) == {"eva", "static"}
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### An easier seed set")
+    section = readme[start:readme.index("\n## ", start)]
+    assert markdown_tables(res, arms=["eva", "static"]) in section
