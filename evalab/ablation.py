@@ -105,7 +105,7 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 run_fn(cfg)
             else:
                 run = EvaRun(cfg, progress=progress)
-                if share_initial_eval:
+                if share_initial_eval and cfg.run_eval:
                     _share_initial_eval(run.store, cfg, donors)
                 if share_warm_start:
                     _share_warm_start(run.store, cfg, donors)
@@ -126,7 +126,7 @@ INITIAL_EVAL_FIELDS = ("solver", "eval_set", "n_eval", "eval_max_new_tokens", "b
 def _share_initial_eval(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[EvaConfig, RunStore]]) -> None:
     """Copy θ₀'s held-out report from an earlier (arm, seed) of this ablation when it is the same
     computation (``INITIAL_EVAL_FIELDS`` equal), instead of decoding the held-out set again."""
-    if not cfg.run_eval or store.has(0, "eval"):
+    if store.has(0, "eval"):
         return
     key = {k: getattr(cfg, k) for k in INITIAL_EVAL_FIELDS}
     for dcfg, dstore in donors:

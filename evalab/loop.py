@@ -85,6 +85,19 @@ def round_of(cfg: EvaConfig, t: int) -> str:
     return "warmup" if cfg.warmup_round and t == 0 else cfg.mode
 
 
+def solver_backend(cfg: EvaConfig, path: str) -> Any:
+    """The generation backend ``cfg.backend`` of the solver weights at ``path``, with ``cfg.backend_kwargs``
+    (the transformers backend batches ``cfg.gen_batch_size`` rows by default, vLLM is seeded with ``cfg.seed``)."""
+    from .generation import make_backend
+
+    kw = dict(cfg.backend_kwargs)
+    if cfg.backend == "transformers":
+        kw.setdefault("batch_size", cfg.gen_batch_size)
+    else:
+        kw.setdefault("seed", cfg.seed)
+    return make_backend(cfg.backend, path, **kw)
+
+
 def stage_seed(seed: int, t: int, stage: str) -> int:
     """A stable per-(iteration, stage) seed, so re-running one stage after a crash repeats it exactly."""
     return int(hashlib.sha256(f"{seed}:{t}:{stage}".encode()).hexdigest()[:8], 16)
@@ -415,17 +428,7 @@ class EvaRun:
         if self._backend is None or self._backend[0] != path:
             self._backend = None
             gc.collect()
-            if self._backend_factory is not None:
-                b = self._backend_factory(path)
-            else:
-                from .generation import make_backend
-
-                kw = dict(self.cfg.backend_kwargs)
-                if self.cfg.backend == "transformers":
-                    kw.setdefault("batch_size", self.cfg.gen_batch_size)
-                else:
-                    kw.setdefault("seed", self.cfg.seed)
-                b = make_backend(self.cfg.backend, path, **kw)
+            b = self._backend_factory(path) if self._backend_factory is not None else solver_backend(self.cfg, path)
             self._backend = (path, b)
         return self._backend[1]
 

@@ -491,16 +491,31 @@ RESULT_TABLES = ("per_seed", "curves", "paired", "normalised", "pass_rates")
 ONLINE_RESULT_TABLES = ("per_seed", "curves", "heldout", "paired")  # reproduce-online's results file
 
 
-def paired_table(stores: Mapping[str, Sequence[RunStore]], n_boot: int = 1000) -> pd.DataFrame:
-    """Every paired difference a results file reports, held-out ``full`` and ``frac``: eva minus every other arm
-    present, then every other arm minus static (when static ran) — the rows of ``paired_differences``."""
-    others = [a for a in stores if a != "eva"]
-    parts = [paired_differences(stores, "eva", others, metric=m, n_boot=n_boot) for m in ("full", "frac")]
-    if "static" in stores:
-        parts += [paired_differences(stores, a, ["static"], metric=m, n_boot=n_boot)
-                  for m in ("full", "frac") for a in stores if a not in ("eva", "static")]
+def paired_table(stores: Mapping[str, Sequence[RunStore]], n_boot: int = 1000, arm: str = "eva",
+                 baseline: str = "static") -> pd.DataFrame:
+    """Every paired difference a results file reports, held-out ``full`` and ``frac``: ``arm`` (eva) minus every
+    other arm present, then every other arm minus ``baseline`` (static, when it ran) — the rows of
+    ``paired_differences``. The online comparison: ``arm="online-eva", baseline="online-seed"``."""
+    others = [a for a in stores if a != arm]
+    parts = [paired_differences(stores, arm, others, metric=m, n_boot=n_boot) for m in ("full", "frac")]
+    if baseline in stores:
+        parts += [paired_differences(stores, a, [baseline], metric=m, n_boot=n_boot)
+                  for m in ("full", "frac") for a in stores if a not in (arm, baseline)]
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else paired_differences({}, "eva")
+    return pd.concat(parts, ignore_index=True) if parts else paired_differences({}, arm)
+
+
+def paired_delta(paired: pd.DataFrame, arm: str, ref: str, metric: str, t: int) -> tuple[float, float, float]:
+    """``arm`` minus ``ref`` at iteration t from a paired table (``paired_table``): (delta, ci_low, ci_high), read
+    from the row ``arm`` vs ``ref`` or, negated, from ``ref`` vs ``arm``; NaNs when neither is there."""
+    if arm != ref and len(paired):
+        pm = paired[(paired.metric == metric) & (paired.iteration == t)]
+        fwd, rev = pm[(pm.arm == arm) & (pm.vs == ref)], pm[(pm.arm == ref) & (pm.vs == arm)]
+        if len(fwd):
+            return fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
+        if len(rev):
+            return -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
+    return float("nan"), float("nan"), float("nan")
 
 
 def summary_table(results: Mapping[str, Any], metric: str = "full") -> pd.DataFrame:
@@ -524,15 +539,7 @@ def summary_table(results: Mapping[str, Any], metric: str = "full") -> pd.DataFr
                                        else (float("nan"), (float("nan"), float("nan"))))
         row["gain_per_mtok"] = g.gain_per_mtok.item() if len(g) else float("nan")
         for ref in ("static", "eva"):
-            d, lo, hi = float("nan"), float("nan"), float("nan")
-            if arm != ref and len(paired):
-                pm = paired[(paired.metric == metric) & (paired.iteration == t)]
-                fwd = pm[(pm.arm == arm) & (pm.vs == ref)]
-                rev = pm[(pm.arm == ref) & (pm.vs == arm)]
-                if len(fwd):
-                    d, lo, hi = fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
-                elif len(rev):
-                    d, lo, hi = -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
+            d, lo, hi = paired_delta(paired, arm, ref, metric, t)
             row[f"minus_{ref}"], row[f"minus_{ref}_ci"] = d, (lo, hi)
         spent = ps[(ps.arm == arm) & (ps.iteration < t)]
         for col in ("rollouts", "rollouts_saved", "creator_rollouts", "creator_train_s"):
@@ -582,16 +589,13 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
     arms = list(arms) if arms is not None else list(dict.fromkeys(curves.arm))
     its = sorted({int(t) for t in curves[(curves.quantity == q) & curves.arm.isin(arms)].iteration})
 
-    def num(v: float, signed: bool = False) -> str:
-        return (f"{v + 0.0:+.3f}" if signed else f"{v:.3f}").replace("-", "−")
-
     lines = ["| t | " + " | ".join(arms) + " |", "| --- |" + " --- |" * len(arms)]
     for t in its:
         cells = []
         for a in arms:
             c = curves[(curves.arm == a) & (curves.quantity == q) & (curves.iteration == t)]
-            cells.append(f"{num(c['mean'].item())} [{num(c.ci_low.item())}, {num(c.ci_high.item())}]" if len(c)
-                         else "—")
+            cells.append(format_ci(c["mean"].item(), (c.ci_low.item(), c.ci_high.item()), signed=False)
+                         .replace("-", "−") if len(c) else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     others = [a for a in arms if a != "eva"]
     lines += ["", "| t | " + " | ".join(f"eva − {a}" for a in others) + " |", "| --- |" + " --- |" * len(others)]
@@ -601,8 +605,8 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
         cells = []
         for a in others:
             d = paired[(paired.arm == "eva") & (paired.vs == a) & (paired.metric == metric) & (paired.iteration == t)]
-            cells.append(f"{num(d.delta.item(), True)} [{num(d.ci_low.item(), True)}, {num(d.ci_high.item(), True)}]"
-                         f" ({d.p_better.item():.2f})" if len(d) else "—")
+            cells.append(format_ci(d.delta.item(), (d.ci_low.item(), d.ci_high.item())).replace("-", "−")
+                         + f" ({d.p_better.item():.2f})" if len(d) else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -727,32 +731,20 @@ def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: 
     ``solver``) as iteration 0 and the final policy (``<run_dir>/model``) as iteration ``ONLINE_FINAL`` of each
     run's store (``iter_<t>/eval.json``, the offline loop's format, with the optimizer ``step`` it was taken at).
     θ0 is decoded once and copied into the other runs with the same evaluation settings
-    (``ablation.INITIAL_EVAL_FIELDS``; marked ``shared_from``). A stored report is kept, so a rerun only evaluates
+    (``ablation._share_initial_eval``: ``INITIAL_EVAL_FIELDS`` equal; marked ``shared_from``). A stored report is kept, so a rerun only evaluates
     what is missing. ``backend_factory(path)`` replaces ``generation.make_backend`` (tests). Returns
     {arm: [RunStore per run]}."""
     import gc
 
-    from .ablation import INITIAL_EVAL_FIELDS
+    from .ablation import _share_initial_eval
     from .evaluation import heldout_report
-    from .loop import stage_seed
+    from .loop import solver_backend, stage_seed
     from .prompts import load_prompts
-
-    def backend(cfg: EvaConfig, path: str) -> Any:
-        if backend_factory is not None:
-            return backend_factory(path)
-        from .generation import make_backend
-
-        kw = dict(cfg.backend_kwargs)
-        if cfg.backend == "transformers":
-            kw.setdefault("batch_size", cfg.gen_batch_size)
-        else:
-            kw.setdefault("seed", cfg.seed)
-        return make_backend(cfg.backend, path, **kw)
 
     def evaluate(store: RunStore, t: int, path: str) -> dict[str, Any]:
         cfg = store.config
         prompts = load_prompts(cfg.eval_set, cfg.n_eval)
-        b = backend(cfg, path)
+        b = backend_factory(path) if backend_factory is not None else solver_backend(cfg, path)
         try:
             return heldout_report(b, prompts, max_new_tokens=cfg.eval_max_new_tokens,
                                   seed=stage_seed(cfg.seed, t, "eval"), solver=path, iteration=t, progress=progress)
@@ -760,7 +752,7 @@ def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: 
             del b
             gc.collect()
 
-    theta0: dict[str, tuple[dict[str, Any], str]] = {}
+    donors: list[tuple[EvaConfig, RunStore]] = []  # runs holding θ0's report, copied when the eval is the same
     out: dict[str, list[RunStore]] = {}
     for arm, dirs in runs.items():
         out[arm] = []
@@ -771,19 +763,12 @@ def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: 
                 raise FileNotFoundError(f"{summary}: not a finished online run (arm {arm}); run it first")
             store = RunStore(d)
             cfg = store.config
-            key = json.dumps({k: getattr(cfg, k) for k in INITIAL_EVAL_FIELDS}, sort_keys=True, default=str)
-            if store.has(0, "eval"):
-                theta0.setdefault(key, (store.read_json(0, "eval"), str(d)))
-            elif key in theta0:
-                report, source = theta0[key]
-                store.write_json(0, "eval", {**report, "shared_from": report.get("shared_from", source)})
-                store.log_event("eval_shared", iteration=0, source=source)
-            else:
+            _share_initial_eval(store, cfg, donors)
+            if not store.has(0, "eval"):
                 t0 = time.time()
-                report = evaluate(store, 0, cfg.solver)
-                store.write_json(0, "eval", report)
+                store.write_json(0, "eval", evaluate(store, 0, cfg.solver))
                 store.log_event("online_eval", iteration=0, seconds=round(time.time() - t0, 3))
-                theta0[key] = (report, str(d))
+            donors.append((cfg, store))
             if not store.has(ONLINE_FINAL, "eval"):
                 model = d / "model"
                 if not (model / "config.json").exists():
@@ -841,16 +826,7 @@ def online_results(runs: Mapping[str, Sequence[str | Path]], stores: Mapping[str
     differences (online eva minus the other arms, each arm minus the seed stream; by seed and prompt) and wall
     time ({arm: {seed: seconds}})."""
     names = list(stores)
-    parts = []
-    for m in ("full", "frac"):
-        if "online-eva" in stores:
-            parts.append(paired_differences(stores, "online-eva", [a for a in names if a != "online-eva"], metric=m,
-                                            n_boot=n_boot))
-        if "online-seed" in stores:
-            parts += [paired_differences(stores, a, ["online-seed"], metric=m, n_boot=n_boot)
-                      for a in names if a not in ("online-eva", "online-seed")]
-    parts = [p for p in parts if len(p)]
-    paired = pd.concat(parts, ignore_index=True) if parts else paired_differences({}, "online-eva")
+    paired = paired_table(stores, n_boot=n_boot, arm="online-eva", baseline="online-seed")
     return {
         "command": command,
         "settings": dict(settings or {}),
@@ -882,14 +858,7 @@ def online_summary_table(results: Mapping[str, Any], metric: str = "full") -> pd
         row: dict[str, Any] = {"arm": arm, "n_seeds": int(h.n_seeds.item()), "heldout": h["mean"].item(),
                                "heldout_ci": (h.ci_low.item(), h.ci_high.item())}
         for ref, col in (("online-seed", "minus_seed"), ("online-eva", "minus_eva")):
-            d, lo, hi = float("nan"), float("nan"), float("nan")
-            if arm != ref and len(paired):
-                pm = paired[(paired.metric == metric) & (paired.iteration == ONLINE_FINAL)]
-                fwd, rev = pm[(pm.arm == arm) & (pm.vs == ref)], pm[(pm.arm == ref) & (pm.vs == arm)]
-                if len(fwd):
-                    d, lo, hi = fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
-                elif len(rev):
-                    d, lo, hi = -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
+            d, lo, hi = paired_delta(paired, arm, ref, metric, ONLINE_FINAL)
             row[col], row[f"{col}_ci"] = d, (lo, hi)
         mine = ps[ps.arm == arm]
         for col in ("reward_mean", "zero_spread", "evolved_share", "rollouts", "extra_completions",
