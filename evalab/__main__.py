@@ -9,6 +9,7 @@
         --out data/reproduction.json        # the multi-iteration grid (evalab/reproduction.py), resumable
     python -m evalab reproduce-online --config configs/online_reproduction.yaml   # online eva vs the seed
         # stream (and + dynamic sampling), several seeds, each final policy evaluated on the held-out set
+    python -m evalab prune runs/reproduction --dry-run   # the disk that finished runs no longer need
 
 ``run`` and ``online`` resume: pointing them at an existing run directory continues from the last finished
 stage (online: the last checkpoint); a config that changes what the run computes is refused, naming the fields.
@@ -34,11 +35,11 @@ from .config import EvaConfig, profile_config
 
 EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
 # keys of a `reproduce --config` yaml (command-line options win over them)
-REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot")
+REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot", "prune")
 # keys of a `reproduce-online --config` yaml
 ONLINE_REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "trainer", "steps", "evolve_every",
                          "prompts_per_step", "max_completion_length", "checkpoint_every", "torch_threads", "set",
-                         "n_boot")
+                         "n_boot", "prune")
 
 
 class InputError(Exception):
@@ -207,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--prompts-per-step", type=_positive_int, default=None)
     ro.add_argument("--torch-threads", type=_non_negative_int, default=None)
     _grid_tail_arguments(ro, "no progress bars or stage lines (the trainer still logs each step)")
+    pr = sub.add_parser("prune", help="free the disk finished runs under a root no longer need: every checkpoint "
+                        "of an offline run but its last, the trainer checkpoints of a finished online run that saved "
+                        "its final policy (results, tables and final policies stay)")
+    pr.add_argument("root")
+    pr.add_argument("--dry-run", action="store_true", help="only list what would be freed")
     c = sub.add_parser("config", help="print the config of a profile")
     c.add_argument("--profile", default="paper", choices=["ci", "demo", "paper"])
     c.add_argument("--trainer", default="dpo", choices=["dpo", "simpo", "orpo", "sppo"],
@@ -228,6 +234,8 @@ def _grid_tail_arguments(p: argparse.ArgumentParser, quiet: str) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an EvaConfig field")
     p.add_argument("--n-boot", type=_positive_int, default=None, help="bootstrap resamples (default 1000)")
     p.add_argument("--quiet", action="store_true", help=quiet)
+    p.add_argument("--prune", action="store_true", default=None, help="as each run finishes, delete the checkpoints "
+                   "it no longer needs (`python -m evalab prune`); its final policy stays")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,6 +291,12 @@ def _prepare(a: argparse.Namespace) -> Callable[[], int]:
         except (FileNotFoundError, ValueError) as e:
             raise InputError(f"compare {a.root}: {_one_line(e)}; give the root an ablation was written to") from e
         return lambda: _compare(a, stores)
+    if a.cmd == "prune":
+        from pathlib import Path
+
+        if not Path(a.root).is_dir():
+            raise InputError(f"prune {a.root}: no such directory; give the root of run stores (e.g. runs/reproduction)")
+        return lambda: _prune(a.root, a.dry_run)
     if a.cmd == "reproduce":
         return _prepare_reproduce(a)
     if a.cmd == "reproduce-online":
@@ -378,6 +392,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
                 raise InputError(f"arm {arm}: {_one_line(e)}") from e
             _check_resume(cfg)
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
+    prune = _prune_flag(a, f)
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
@@ -385,7 +400,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
-        stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall)
+        stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall, prune=prune)
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
 
         return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
@@ -407,6 +422,25 @@ def _write_and_report(out: str, res: dict[str, Any], t0: float, view: Callable[[
         print(view(load_results(out)).to_string(index=False), flush=True)
     print(f"[evalab] {what} done in {_fmt_s(time.time() - t0)}; results in {out}; {where}", flush=True)
     return 0
+
+
+def _prune(root: str, dry_run: bool) -> int:
+    from .reproduction import prune_runs
+
+    df = prune_runs(root, dry_run=dry_run)
+    if len(df):
+        print(df.assign(GB=(df["bytes"] / 1e9).round(2)).drop(columns=["bytes"]).to_string(index=False))
+    verb = "would free" if dry_run else "freed"
+    print(f"[evalab] prune {root}: {verb} {df['bytes'].sum() / 1e9 if len(df) else 0:.1f} GB in {len(df)} "
+          f"checkpoint folders", flush=True)
+    return 0
+
+
+def _prune_flag(a: argparse.Namespace, f: dict[str, Any]) -> bool:
+    v = a.prune if a.prune is not None else f.get("prune", False)
+    if not isinstance(v, bool):
+        raise InputError(f"--config {a.config}: prune={v!r}: true or false")
+    return v
 
 
 def _grid_head(a: argparse.Namespace, keys: tuple[str, ...], what: str, out: str) -> tuple[dict[str, Any], str, str,
@@ -473,6 +507,7 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
             _check_resume(base.replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}"),
                                        dynamic_sampling=arm == "online-eva+dynamic"))
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
+    prune = _prune_flag(a, f)
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce_online() -> int:
@@ -485,7 +520,8 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
               f"in {root}", flush=True)
         kw = {k: v for k, v in settings.items() if k not in ("steps", "evolve_every")}
         runs = run_online_arms(base, seeds, root, steps=settings["steps"], evolve_every=settings["evolve_every"],
-                               trainer=trainer, arms=arms, progress=not a.quiet, wall=wall, save_model=True, **kw)
+                               trainer=trainer, arms=arms, progress=not a.quiet, wall=wall, save_model=True,
+                               prune=prune, **kw)
         stores = evaluate_online_runs(runs, progress=not a.quiet)
         res = online_results(runs, stores, settings={"trainer": trainer, **settings}, base=base, wall=wall,
                              command=command, n_boot=n_boot)

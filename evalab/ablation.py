@@ -160,7 +160,8 @@ def _share_warm_start(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[Ev
     key = {k: v for k, v in cfg.to_dict().items() if k not in AFTER_WARM_START_FIELDS}
     for dcfg, dstore in donors:
         same = {k: v for k, v in dcfg.to_dict().items() if k not in AFTER_WARM_START_FIELDS} == key
-        if not (same and dstore.has(0, "checkpoint") and all(dstore.has(0, s) for s in _WARM_START_SHARED)):
+        if not (same and dstore.has(0, "checkpoint") and not dstore.is_pruned(0, "checkpoint")
+                and all(dstore.has(0, s) for s in _WARM_START_SHARED)):
             continue
         for stage in _WARM_START_SHARED:
             if not store.has(0, stage):

@@ -435,10 +435,18 @@ class EvaRun:
     def solver_path(self, t: int) -> str:
         if t == 0:
             return self.cfg.solver
-        ck = self.store.path(t - 1, "checkpoint")
-        if not self.store.has(t - 1, "checkpoint"):
-            raise FileNotFoundError(f"solver checkpoint of iteration {t - 1} is missing: {ck}")
-        return str(ck)
+        return str(self._checkpoint(t - 1, "checkpoint", "solver"))
+
+    def _checkpoint(self, t: int, stage: str, what: str) -> Path:
+        """A finished, loadable checkpoint directory (FileNotFoundError naming it when missing or pruned)."""
+        ck = self.store.path(t, stage)
+        if not self.store.has(t, stage):
+            raise FileNotFoundError(f"{what} checkpoint of iteration {t} is missing: {ck}")
+        if self.store.is_pruned(t, stage):
+            raise FileNotFoundError(f"{what} checkpoint of iteration {t} was pruned (RunStore.prune_checkpoints, "
+                                    f"`python -m evalab prune`): {ck} keeps no weights; only the last checkpoint "
+                                    "of a run is kept, so start a new run_dir to recompute this one")
+        return ck
 
     # --- bookkeeping --------------------------------------------------------------------------------
     def _ensure_seed_prompts(self) -> None:
@@ -680,7 +688,7 @@ class EvaRun:
 
         ck = self.store.path(t, "creator_checkpoint")
         if not self.store.has(t, "creator_checkpoint"):
-            start = str(self.store.path(t - 1, "creator_checkpoint")) if t > 0 and self.store.has(
+            start = str(self._checkpoint(t - 1, "creator_checkpoint", "creator")) if t > 0 and self.store.has(
                 t - 1, "creator_checkpoint") else self.cfg.creator
             scorer = solver_scorer(self.backend(t), self.reward, self.cfg, stage_seed(self.cfg.seed, t, "creator"))
             work = self.store.scratch_dir(t, "creator_training")
@@ -697,7 +705,8 @@ class EvaRun:
                                  seconds_per_step=round(out["seconds_per_step"], 3),
                                  reward_mean=float(rewards["reward"].mean()),
                                  valid_share=float(rewards["valid"].mean()))
-        return make_creator(dataclasses.replace(self.cfg, creator=f"evalab/{ck}"))
+        served = self._checkpoint(t, "creator_checkpoint", "creator")
+        return make_creator(dataclasses.replace(self.cfg, creator=f"evalab/{served}"))
 
     def _stage_next_prompts(self, t: int) -> None:
         current = self.prompts(t)

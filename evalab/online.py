@@ -30,7 +30,9 @@ creator variant, accepted or not, with the reject reason), ``train_log.parquet``
 at every log step), ``online_summary.json`` (at the end).
 ``_trainer/checkpoint-<step>/`` (the two latest, each with ``eva_state.json``) and ``online_run.json`` make an
 online run resumable: after a crash or ``kill -9``, the same call with the same ``run_dir`` continues from the
-latest complete checkpoint (see ``run_online_eva``).
+latest complete checkpoint (see ``run_online_eva``). Once a run is finished and its final policy saved
+(``model/``), ``prune_online_run`` deletes those trainer checkpoints (model and optimizer state, the bulk of the
+run's disk) and leaves ``_trainer/PRUNED``; the run is then final (resuming it raises, naming the marker).
 
 Timing note: TRL's dataloader fetches one batch ahead, so a generation batch may be drawn just before an
 evolution event; evolved prompts then enter the stream from the following generation batch on.
@@ -42,6 +44,7 @@ import inspect
 import json
 import logging
 import math
+import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -58,7 +61,7 @@ from .config import METRICS, STRATEGIES, EvaConfig
 from .informativeness import as_reward_matrix, informativeness, weights_from_values
 from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
-from .store import RunStore, atomic_write_parquet, atomic_write_text, json_default
+from .store import PRUNED, RunStore, atomic_write_parquet, atomic_write_text, json_default
 
 ONLINE_TRAINERS = ("grpo", "rloo", "oaif")
 DYNAMIC_SAMPLING_TRAINERS = ("grpo", "rloo")  # group-relative advantages: a zero-spread group teaches nothing
@@ -1066,6 +1069,31 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     return result
 
 
+def online_run_finished(run_dir: str | Path) -> bool:
+    """Has this online run finished and kept its final policy (``online_summary.json`` and ``model/``)?"""
+    run_dir = Path(run_dir)
+    return (run_dir / "online_summary.json").exists() and (run_dir / "model" / "config.json").exists()
+
+
+def prune_online_run(run_dir: str | Path, *, dry_run: bool = False) -> dict[str, Any] | None:
+    """Delete the trainer checkpoints (``_trainer/checkpoint-*``: weights, optimizer, scheduler, RNG) of a finished
+    online run that kept its final policy, leaving ``_trainer/PRUNED`` so a later call on the run refuses to resume
+    it (there is nothing to resume from) instead of training it again. A run that is unfinished, or kept no
+    ``model/``, is left alone (None). Returns {path, files, bytes} of what was (or, ``dry_run``, would be) freed."""
+    run_dir = Path(run_dir)
+    work = run_dir / "_trainer"
+    if not online_run_finished(run_dir) or not work.is_dir():
+        return None
+    ckpts = sorted(d for d in work.glob("checkpoint-*") if d.is_dir())
+    files = [f for d in ckpts for f in d.rglob("*") if f.is_file()]
+    rec = {"path": str(run_dir), "files": len(files), "bytes": sum(f.stat().st_size for f in files)}
+    if not dry_run and (ckpts or not (work / PRUNED).exists()):
+        atomic_write_text(work / PRUNED, json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **rec}))
+        for d in ckpts:
+            shutil.rmtree(d)
+    return rec
+
+
 def _seeds_fingerprint(seeds: Sequence[Prompt]) -> str:
     import hashlib
 
@@ -1083,6 +1111,10 @@ def _online_resume_point(run_dir: Path, settings: Mapping[str, Any]) -> Path | N
             what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(diff.items()))
             raise ValueError(f"run_dir={str(run_dir)!r} holds an online run with other settings ({what}); "
                              "use another run_dir, or delete this one to start over")
+    if (run_dir / "_trainer" / PRUNED).exists():
+        raise ValueError(f"run_dir={str(run_dir)!r} holds a finished online run whose trainer checkpoints were "
+                         f"pruned (_trainer/{PRUNED}; its final policy is model/): it cannot be resumed or rerun; "
+                         "use another run_dir to train again")
     if not settings.get("checkpoint_every"):
         return None
     from .training import last_checkpoint

@@ -58,7 +58,7 @@ import pandas as pd
 from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_cells, resolve_arms, run_ablation,
                        run_manifests)
 from .config import EvaConfig
-from .store import RunStore, atomic_write_text, json_default, json_records
+from .store import PRUNED, RunStore, atomic_write_text, json_default, json_records
 
 METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
                                           for m in ("a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform")}
@@ -131,10 +131,13 @@ def reproduction_arms(arms: Mapping[str, Mapping[str, Any]] | Sequence[str]) -> 
 def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
                      root: str | Path, *, progress: bool = True, report: bool = True,
                      run_fn: Callable[[EvaConfig], Any] | None = None,
-                     wall: dict[str, dict[str, float]] | None = None) -> dict[str, list[RunStore]]:
+                     wall: dict[str, dict[str, float]] | None = None,
+                     prune: bool = False) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed of the grid through ``run_ablation`` (θ0's evaluation and the warm-start
     round shared). ``progress``: the loop's stage lines; ``report``: the plan, then one line per finished
-    (arm, seed) with its wall time. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given."""
+    (arm, seed) with its wall time. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune``:
+    as each run finishes, keep only its last checkpoint (``RunStore.prune_checkpoints``; iteration 0's too with
+    ``warmup_round``, which later arms share): a demo run then keeps ~0.5 GB instead of one per iteration."""
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
     done = [0]
@@ -147,11 +150,35 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
         done[0] += 1
         if wall is not None:
             wall.setdefault(arm, {})[str(seed)] = round(seconds, 1)
+        freed = sum(r["bytes"] for r in store.prune_checkpoints(keep=(0,) if base.warmup_round else ())) \
+            if prune else 0
         if report:
             print(f"[evalab] reproduce {done[0]}/{n}: arm={arm} seed={seed} done in {seconds:.1f}s "
-                  f"(stages so far {compute_seconds(store):.0f}s)", flush=True)
+                  f"(stages so far {compute_seconds(store):.0f}s)" + (f"; pruned {freed / 1e9:.1f} GB of "
+                                                                      "checkpoints" if freed else ""), flush=True)
 
     return run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished)
+
+
+def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
+    """Prune every finished run under ``root`` (any depth): an offline run store keeps only its last checkpoint
+    (``RunStore.prune_checkpoints``), a finished online run with a saved ``model/`` loses its trainer checkpoints
+    (``online.prune_online_run``). Tables, eval reports, logs and final policies stay, so results files and notebooks
+    re-render unchanged. One row per checkpoint folder freed: run, iteration (None online), stage, files, bytes."""
+    from .online import online_run_finished, prune_online_run
+
+    rows: list[dict[str, Any]] = []
+    for cfg_file in sorted(Path(root).rglob("config.json")):
+        d = cfg_file.parent
+        if (d / "online_summary.json").exists() or (d / "online_run.json").exists():
+            rec = prune_online_run(d, dry_run=dry_run) if online_run_finished(d) else None
+            if rec and rec["files"]:
+                rows.append({"run": str(d), "iteration": None, "stage": "_trainer", "files": rec["files"],
+                             "bytes": rec["bytes"]})
+        elif any(d.glob("iter_[0-9][0-9][0-9]")):
+            rows += [{"run": str(d), **{k: r[k] for k in ("iteration", "stage", "files", "bytes")}}
+                     for r in RunStore(d).prune_checkpoints(dry_run=dry_run)]
+    return pd.DataFrame(rows, columns=["run", "iteration", "stage", "files", "bytes"])
 
 
 def _finished(run_dir: Path, base: EvaConfig) -> bool:
@@ -651,7 +678,7 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
                     evolve_every: int = 2, trainer: str = "grpo", progress: bool = True,
                     seed_prompts: Sequence[Any] | None = None, run_fn: Callable[..., Any] | None = None,
                     arms: Sequence[str] = ONLINE_ARMS[:2], wall: dict[str, dict[str, float]] | None = None,
-                    **kw: Any) -> dict[str, list[Path]]:
+                    prune: bool = False, **kw: Any) -> dict[str, list[Path]]:
     """Online arms, same trainer, steps, seeds and checkpoint cadence, each seed in ``root/<arm>/seed<k>``;
     resumable like any online run:
 
@@ -662,7 +689,10 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
       ``dynamic_sampling.parquet`` (``extra_completions``).
 
     ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
-    replaces. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. Returns {arm: [run_dir per seed]}."""
+    replaces. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune`` (with
+    ``save_model=True``): as each run finishes, delete its trainer checkpoints (``online.prune_online_run``); a
+    pruned run is final, and a rerun skips it after checking that its summary has the same trainer, steps and
+    cadence. Returns {arm: [run_dir per seed]}."""
     if run_fn is None:
         from .online import run_online_eva as run_fn
     if steps < 1 or evolve_every < 1:
@@ -680,14 +710,35 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
         for s in seeds:
             run_dir = Path(root) / arm / f"seed{s}"
             t0 = time.time()
+            if (run_dir / "_trainer" / PRUNED).exists():  # finished and pruned: nothing to resume, nothing to do
+                _check_pruned_online_run(run_dir, trainer=trainer, steps=steps, evolve_every=every)
+                out[arm].append(run_dir)
+                continue
             run_fn(cfg.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
                    evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
+            if prune:
+                from .online import prune_online_run
+
+                rec = prune_online_run(run_dir)
+                if progress and rec:
+                    print(f"[evalab] online arm={arm} seed={s}: pruned {rec['bytes'] / 1e9:.1f} GB of trainer "
+                          "checkpoints", flush=True)
             if wall is not None:
                 wall.setdefault(arm, {})[str(s)] = round(time.time() - t0, 1)
             if progress:
                 print(f"[evalab] online arm={arm} seed={s} done in {time.time() - t0:.1f}s", flush=True)
             out[arm].append(run_dir)
     return out
+
+
+def _check_pruned_online_run(run_dir: Path, **expected: Any) -> None:
+    """A pruned online run is reused only if it ran what is asked now (ValueError naming the difference)."""
+    summ = json.loads((run_dir / "online_summary.json").read_text())
+    diff = {k: (summ.get(k), v) for k, v in expected.items() if summ.get(k) != v}
+    if diff:
+        what = ", ".join(f"{k}: ran {a!r}, asked {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise ValueError(f"{run_dir}: a finished, pruned online run with other settings ({what}); use another root, "
+                         "or delete it to train again")
 
 
 def online_curves(runs: Mapping[str, Sequence[str | Path]], n_boot: int = 1000, alpha: float = 0.05) -> pd.DataFrame:

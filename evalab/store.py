@@ -23,7 +23,8 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
         next_prompts.parquet    X_{t+1} (also written as iter_{t+1}/prompts.parquet)
         train_responses.parquet N responses per prompt of X_{t+1} by the solver of iteration t
         pairs.parquet           best-vs-worst preference pairs
-        checkpoint/             the trained solver (= the solver entering iteration t+1)
+        checkpoint/             the trained solver (= the solver entering iteration t+1); ``prune_checkpoints``
+                                empties all but the last one (its DONE stays, a PRUNED marker says when)
         train_log.parquet       trainer log history (loss, rewards/margins, lr per step)
         prediction.parquet      sampling="thompson" / skip="greso": the state entering t (Beta posterior, zero-
                                 variance run per prompt, p_e) and which prompts of X_t step 1 generated for
@@ -55,6 +56,7 @@ STAGES = ("prompts", "eval", "responses", "weights", "selected", "evolved", "nex
           "creator_training", "creator_checkpoint")  # the last two: creator_training="grpo" (creator_training.py)
 _JSON_STAGES = {"eval"}
 _DIR_STAGES = {"checkpoint", "creator_checkpoint"}
+PRUNED = "PRUNED"  # marker in a finished checkpoint directory whose weights prune_checkpoints removed
 
 
 FILE_MODE = 0o644  # mkstemp creates 0600 files; run artifacts are meant to be shared and read
@@ -214,6 +216,46 @@ class RunStore:
         if stage in _DIR_STAGES:
             return p.is_dir() and (p / "DONE").exists()
         return p.exists()
+
+    def is_pruned(self, t: int, stage: str = "checkpoint") -> bool:
+        """Is this finished checkpoint directory emptied by :meth:`prune_checkpoints` (the stage stays finished)?"""
+        return stage in _DIR_STAGES and (self.path(t, stage) / PRUNED).exists()
+
+    def prune_checkpoints(self, *, keep: tuple[int, ...] = (), dry_run: bool = False) -> list[dict[str, Any]]:
+        """Free the disk that a finished run no longer needs: the weights of every solver (and creator) checkpoint
+        but the last one. Checkpoint t is θ_{t+1}; once checkpoint t+1 exists, every stage that starts from θ_{t+1}
+        has run, so resuming or extending the run needs only the last checkpoint. A pruned directory keeps its DONE
+        marker (the stage stays finished: a rerun trains nothing) and gets a ``PRUNED`` marker; loading it as a
+        solver raises (``EvaRun.solver_path``). Hard-linked files (a shared warm start) free their bytes only when
+        the last link goes; the bytes returned count what was unlinked. ``keep``: iterations to leave whole as well
+        (0 keeps a warm-start round other arms may share). Returns one record per checkpoint pruned: iteration,
+        stage, path, files, bytes."""
+        out: list[dict[str, Any]] = []
+        for stage in sorted(_DIR_STAGES):
+            for t in self.iterations_with(stage)[:-1]:
+                if t in keep:
+                    continue
+                d = self.path(t, stage)
+                files = [f for f in d.rglob("*") if f.is_file() and f.name not in ("DONE", PRUNED)]
+                if not files:  # pruned before (a marker written first: a prune cut short is finished by the next)
+                    continue
+                n_bytes = sum(f.stat().st_size for f in files)
+                out.append({"iteration": t, "stage": stage, "path": str(d), "files": len(files), "bytes": n_bytes})
+                if dry_run:
+                    continue
+                atomic_write_text(d / PRUNED, json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                          "files": len(files), "bytes": n_bytes}))
+                for f in files:
+                    f.unlink()
+                for sub in sorted((x for x in d.rglob("*") if x.is_dir()), key=lambda x: len(x.parts), reverse=True):
+                    sub.rmdir()
+                self.log_event("checkpoint_pruned", iteration=t, stage=stage, files=len(files), bytes=n_bytes)
+        return out
+
+    def iterations_with(self, stage: str) -> list[int]:
+        """Iterations whose ``stage`` is finished, ascending."""
+        return [int(d.name[5:]) for d in sorted(self.root.glob("iter_[0-9][0-9][0-9]")) if self.has(int(d.name[5:]),
+                                                                                                     stage)]
 
     def iterations(self) -> list[int]:
         """Iterations that have at least a prompt set, ascending."""
