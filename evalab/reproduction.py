@@ -928,6 +928,32 @@ def format_ci(v: float, ci: Sequence[float], signed: bool = True) -> str:
     return f"{f.format(v + z)} [{f.format(ci[0] + z)}, {f.format(ci[1] + z)}]"
 
 
+def online_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
+    """The README's online table of a results file (``load_results`` of reproduce-online's output), as markdown:
+    per arm, the held-out score of θ0 and of the final policy (mean over seeds, 95% CI), the final policy minus
+    the seed stream's, paired by seed and prompt (95% CI; in parentheses the share of bootstrap resamples in which
+    the arm is ahead), and, mean over seeds, the trainer groups' reward and zero-spread share, the share of groups
+    drawn from evolved prompts and dynamic sampling's extra completions. Minus signs are "−"."""
+    heldout, paired = results["heldout"], results["paired"]
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    table = online_summary_table(results, metric=metric).set_index("arm")
+    lines = ["| arm | θ0 | final | − online-seed | reward | zero-spread | evolved share | extra completions |",
+             "| --- |" + " --- |" * 7]
+    for arm in table.index:
+        r = table.loc[arm]
+        h0 = heldout[(heldout.arm == arm) & (heldout.quantity == q) & (heldout.iteration == 0)]
+        cells = [format_ci(h0["mean"].item(), (h0.ci_low.item(), h0.ci_high.item()), signed=False) if len(h0)
+                 else "—", format_ci(r.heldout, r.heldout_ci, signed=False)]
+        d = paired[(paired.arm == arm) & (paired.vs == "online-seed") & (paired.metric == metric)
+                   & (paired.iteration == ONLINE_FINAL)]
+        cells.append(format_ci(d.delta.item(), (d.ci_low.item(), d.ci_high.item())) + f" ({d.p_better.item():.2f})"
+                     if len(d) else "—")
+        cells += [f"{r[c]:.3f}" if np.isfinite(r[c]) else "—" for c in ("reward_mean", "zero_spread", "evolved_share")]
+        cells.append(f"{r.extra_completions:.0f}" if np.isfinite(r.extra_completions) else "—")
+        lines.append(f"| {arm} | " + " | ".join(c.replace("-", "−") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def online_summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``online_summary_table`` for reading: each value with its CI as one string, the rest rounded."""
     if table.empty:

@@ -16,7 +16,8 @@ import pytest
 from evalab.__main__ import main
 from evalab.config import profile_config
 from evalab.reproduction import (ONLINE_ARMS, ONLINE_FINAL, evaluate_online_runs, load_results, online_results,
-                                 online_summary_table, online_summary_view, write_results)
+                                 online_markdown_table, online_summary_table, online_summary_view,
+                                 write_results)
 from evalab.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +141,23 @@ def test_online_results_pair_the_final_policies_by_seed_and_prompt(online_runs, 
     assert np.isnan(t.loc["online-seed", "minus_seed"])
     v = online_summary_view(t.reset_index())
     assert v.loc[v.arm == "online-seed", "minus_seed"].item() == "—"
+
+
+def test_online_markdown_table_reads_the_results_file(tmp_path):
+    r = load_results(fake_online_results(tmp_path))
+    md = online_markdown_table(r)
+    rows = {line.split(" | ")[0].lstrip("| "): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in md.splitlines()[2:]}
+    assert list(rows) == list(ONLINE_ARMS)
+    h, p = r["heldout"], r["paired"]
+    eva = rows["online-eva"]
+    full0 = h[(h.arm == "online-eva") & (h.quantity == "heldout_full") & (h.iteration == 0)]["mean"].item()
+    full1 = h[(h.arm == "online-eva") & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)]["mean"].item()
+    assert eva[1].startswith(f"{full0:.3f} [") and eva[2].startswith(f"{full1:.3f} [") and full1 > full0
+    d = p[(p.arm == "online-eva") & (p.vs == "online-seed") & (p.metric == "full") & (p.iteration == ONLINE_FINAL)]
+    assert eva[3].startswith(f"{d.delta.item():+.3f} [") and eva[3].endswith(f"({d.p_better.item():.2f})")
+    assert rows["online-seed"][3] == "—"  # no difference with itself
+    assert rows["online-seed"][6] == "0.000" and rows["online-eva+dynamic"][7] == "8"  # evolved share, extra
 
 
 @pytest.mark.parametrize("argv, needle", [
