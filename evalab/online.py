@@ -1033,7 +1033,7 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
 
         t._load_from_checkpoint(str(resume))
         t.state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
-        train_runtime = float("nan")
+        train_runtime = _finished_runtime(run_dir)  # what the run measured when it trained (NaN if unknown)
     else:
         out = t.train(resume_from_checkpoint=str(resume) if resume is not None else None)
         train_runtime = float(out.metrics.get("train_runtime", float("nan")))
@@ -1067,6 +1067,22 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)
     return result
+
+
+def _finished_runtime(run_dir: Path) -> float:
+    """The training time a finished online run measured: its ``online_summary.json``, else the first
+    ``online_end`` event of its log that has one (a rerun that only reloads the run must not lose it)."""
+    summ = run_dir / "online_summary.json"
+    if summ.exists():
+        v = json.loads(summ.read_text()).get("train_runtime")
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            return float(v)
+    ev = RunStore(run_dir).events() if (run_dir / "config.json").exists() else pd.DataFrame()
+    if len(ev) and "train_runtime" in ev:
+        vals = pd.to_numeric(ev.loc[ev["event"] == "online_end", "train_runtime"], errors="coerce").dropna()
+        if len(vals):
+            return float(vals.iloc[0])
+    return float("nan")
 
 
 def online_run_finished(run_dir: str | Path) -> bool:

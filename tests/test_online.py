@@ -493,3 +493,21 @@ def test_oaif_preference_oracle_is_a_pairwise_judge_through_the_adapter():
         assert srv.stats()["ok"] == 4  # 2 prompts x 1 pair x both orders
     assert out == [0.0, 0.5, 1.0, 0.5]
     assert adapter.groups_frame().spread.tolist() == [1.0, 0.0]  # the tie teaches nothing: zero spread
+
+
+def test_a_rerun_of_a_finished_online_run_keeps_its_measured_runtime(tmp_path):
+    """The reload-only branch of run_online_eva takes the runtime the run measured, from its summary or, when a
+    rerun already wrote NaN there, from the first online_end event of its log."""
+    import math
+
+    from evalab.online import _finished_runtime
+    from evalab.store import RunStore
+
+    assert math.isnan(_finished_runtime(tmp_path))  # nothing known
+    store = RunStore(tmp_path, profile_config("ci", run_dir=str(tmp_path)))
+    store.log_event("online_end", train_runtime=721.5)
+    store.log_event("online_end", train_runtime=float("nan"))
+    (tmp_path / "online_summary.json").write_text(json.dumps({"train_runtime": float("nan")}))
+    assert _finished_runtime(tmp_path) == 721.5
+    (tmp_path / "online_summary.json").write_text(json.dumps({"train_runtime": 600.0}))
+    assert _finished_runtime(tmp_path) == 600.0
