@@ -165,13 +165,13 @@ def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
     (``RunStore.prune_checkpoints``), a finished online run with a saved ``model/`` loses its trainer checkpoints
     (``online.prune_online_run``). Tables, eval reports, logs and final policies stay, so results files and notebooks
     re-render unchanged. One row per checkpoint folder freed: run, iteration (None online), stage, files, bytes."""
-    from .online import online_run_finished, prune_online_run
+    from .online import prune_online_run
 
     rows: list[dict[str, Any]] = []
     for cfg_file in sorted(Path(root).rglob("config.json")):
         d = cfg_file.parent
         if (d / "online_summary.json").exists() or (d / "online_run.json").exists():
-            rec = prune_online_run(d, dry_run=dry_run) if online_run_finished(d) else None
+            rec = prune_online_run(d, dry_run=dry_run)  # None unless finished with its model/
             if rec and rec["files"]:
                 rows.append({"run": str(d), "iteration": None, "stage": "_trainer", "files": rec["files"],
                              "bytes": rec["bytes"]})
