@@ -35,7 +35,7 @@ from .config import EvaConfig, profile_config
 
 EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
 # keys of a `reproduce --config` yaml (command-line options win over them)
-REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot", "prune")
+REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot", "prune", "digests")
 # keys of a `reproduce-online --config` yaml
 ONLINE_REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "trainer", "steps", "evolve_every",
                          "prompts_per_step", "max_completion_length", "checkpoint_every", "torch_threads", "set",
@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "comma-separated arms or groups (evalab.reproduction.REPRODUCTION_ARMS, ARM_GROUPS: protocol, "
                     "sampling, metrics, all)")
     rp.add_argument("--iterations", type=_positive_int, default=None)
+    rp.add_argument("--digests", default=None, help="directory of run digests (evalab/digest.py): each finished run "
+                    "writes <dir>/<arm>/seed<k>.json, and a run whose digest is there (same config) is not run again, "
+                    "so the results json can be rebuilt on another machine from the digests alone")
+    rp.add_argument("--collect", action="store_true", help="run nothing: write the results json (and the digests) "
+                    "from the finished runs and the digests there are, naming each (arm, seed) left out")
     _grid_tail_arguments(rp, "only the plan and one line per finished (arm, seed)")
     ro = sub.add_parser("reproduce-online", help="run (or resume) the online arms (online eva, the seed stream, "
                         "+ dynamic sampling) × seeds with one trainer, evaluate each final policy on the held-out "
@@ -393,6 +398,12 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
             _check_resume(cfg)
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
+    digests = a.digests or f.get("digests")
+    if digests is not None and (not isinstance(digests, str) or (Path(digests).exists() and
+                                                                 not Path(digests).is_dir())):
+        raise InputError(f"digests={digests!r}: a directory path (it is created if missing)")
+    if digests is not None:
+        _check_digests(digests, base, arms, seeds, root)
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
@@ -400,13 +411,40 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
-        stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall, prune=prune)
+        stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall, prune=prune,
+                                  digests=digests, collect_only=a.collect)
+        if not stores:
+            print(f"error: reproduce --collect: no finished run in {root} and no digest"
+                  + (f" in {digests}" if digests else "") + ": nothing to collect", file=sys.stderr)
+            return EXIT_USAGE
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
 
         return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
                                  f"reproduce: {len(arms) * len(seeds)} runs", f"final checkpoints in {root}/<arm>/"
                                  "seed<k>/iter_<last>/checkpoint")
     return _reproduce
+
+
+def _check_digests(digests: str, base: EvaConfig, arms: dict[str, Any], seeds: list[int], root: str) -> None:
+    """Every digest the grid would use read and matched against its run's config before anything runs (InputError
+    naming the file and what differs)."""
+    from pathlib import Path
+
+    from .ablation import arm_config
+    from .digest import digest_path, load_digest
+
+    for arm, ov in arms.items():
+        for s in seeds:
+            p = digest_path(digests, arm, s)
+            if not p.exists():
+                continue
+            try:
+                diff = load_digest(p).config_differences(arm_config(base, ov, s, Path(root) / arm / f"seed{s}"))
+            except ValueError as e:
+                raise InputError(_one_line(e)) from e
+            if diff:
+                raise InputError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to rerun "
+                                 "that run, or give another --digests directory")
 
 
 def _write_and_report(out: str, res: dict[str, Any], t0: float, view: Callable[[dict[str, Any]], Any], what: str,

@@ -24,7 +24,7 @@ reflects both run-to-run and prompt-sampling variance. With a single seed it is 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,8 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                  root: str | Path,
                  *, progress: bool = True, share_initial_eval: bool = True, share_warm_start: bool = True,
                  run_fn: Callable[[EvaConfig], Any] | None = None,
-                 on_run_end: Callable[[str, int, RunStore, float], Any] | None = None) -> dict[str, list[RunStore]]:
+                 on_run_end: Callable[[str, int, RunStore, float], Any] | None = None,
+                 skip: Collection[tuple[str, int]] = ()) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``arms``: {name: EvaConfig
     overrides}, or names of ``PROTOCOL_ARMS``. ``run_fn(cfg)`` replaces the default runner
     (``EvaRun(cfg).run()``), e.g. to farm arms out to other machines.
@@ -82,7 +83,9 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     ``share_warm_start``: with ``warmup_round``, arms that differ only in what happens after the warm-start round
     (mode, selection, creator, mix: ``AFTER_WARM_START_FIELDS``) and share the seed compute the same θ0 -> θ1
     round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible).
-    ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done)."""
+    ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done).
+    ``skip``: (arm, seed) pairs not to run here (their results are elsewhere, e.g. a digest); they are left out of
+    the returned stores."""
     import time
 
     from .loop import EvaRun
@@ -97,6 +100,8 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     for arm, ov in arms.items():
         out[arm] = []
         for s in seeds:
+            if (arm, int(s)) in skip:
+                continue
             cfg = arm_config(base, ov, s, Path(root) / arm / f"seed{s}")
             if progress:
                 print(f"[evalab] ablation arm={arm} seed={s} -> {cfg.run_dir}", flush=True)

@@ -58,6 +58,7 @@ import pandas as pd
 from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_cells, resolve_arms, run_ablation,
                        run_manifests)
 from .config import EvaConfig
+from .digest import RunDigest
 from .store import PRUNED, RunStore, atomic_write_text, json_default, json_records
 
 METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
@@ -132,24 +133,52 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                      root: str | Path, *, progress: bool = True, report: bool = True,
                      run_fn: Callable[[EvaConfig], Any] | None = None,
                      wall: dict[str, dict[str, float]] | None = None,
-                     prune: bool = False) -> dict[str, list[RunStore]]:
+                     prune: bool = False, digests: str | Path | None = None, collect_only: bool = False
+                     ) -> dict[str, list[RunStore | RunDigest]]:
     """Run (or resume) every arm × seed of the grid through ``run_ablation`` (θ0's evaluation and the warm-start
     round shared). ``progress``: the loop's stage lines; ``report``: the plan, then one line per finished
     (arm, seed) with its wall time. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune``:
     as each run finishes, keep only its last checkpoint (``RunStore.prune_checkpoints``; iteration 0's too with
-    ``warmup_round``, which later arms share): a demo run then keeps ~0.5 GB instead of one per iteration."""
+    ``warmup_round``, which later arms share): a demo run then keeps ~0.5 GB instead of one per iteration.
+
+    ``digests``: a directory of run digests (``evalab.digest``, ``DIR/<arm>/seed<k>.json``). Each run writes its
+    digest when it finishes (or is found finished); an (arm, seed) whose store is not finished here but whose digest
+    is there, made with the same config, is not run: its digest stands for it in the returned mapping. A digest made
+    with another config raises ValueError naming the file and the fields.
+
+    ``collect_only``: run nothing; gather the finished runs (writing their digests) and the digests, report what is
+    missing, and return those (e.g. a results file mid-grid, while other processes run the rest)."""
+    from .ablation import arm_config
+    from .digest import digest_of, digest_path, load_digest
+
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
     done = [0]
+    have: dict[tuple[str, int], RunDigest] = {}
+    for a, ov in arms.items():
+        for s in seeds:
+            run_dir = Path(root) / a / f"seed{s}"
+            if digests is None or _finished(run_dir, base) or not digest_path(digests, a, s).exists():
+                continue
+            d = load_digest(digest_path(digests, a, s))
+            diff = d.config_differences(arm_config(base, ov, s, run_dir))
+            if diff:
+                raise ValueError(f"digest {digest_path(digests, a, s)} was made with another config: "
+                                 f"{'; '.join(diff)}; remove it to rerun that run, or use another digests directory")
+            have[(a, int(s))] = d
     if report:
-        left = [(a, s) for a in arms for s in seeds if not _finished(Path(root) / a / f"seed{s}", base)]
+        left = [(a, s) for a in arms for s in seeds
+                if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
         print(f"[evalab] reproduce: {len(arms)} arms × {len(seeds)} seeds × {base.iterations} iterations = {n} runs "
-              f"in {root}; {len(left)} to run or finish", flush=True)
+              f"in {root}; {len(left)} to run or finish" + (f", {len(have)} from digests in {digests}" if have else ""),
+              flush=True)
 
     def finished(arm: str, seed: int, store: RunStore, seconds: float) -> None:
         done[0] += 1
         if wall is not None:
             wall.setdefault(arm, {})[str(seed)] = round(seconds, 1)
+        if digests is not None:
+            digest_of(store, arm).write(digest_path(digests, arm, seed))
         freed = sum(r["bytes"] for r in store.prune_checkpoints(keep=(0,) if base.warmup_round else ())) \
             if prune else 0
         if report:
@@ -157,7 +186,29 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                   f"(stages so far {compute_seconds(store):.0f}s)" + (f"; pruned {freed / 1e9:.1f} GB of "
                                                                       "checkpoints" if freed else ""), flush=True)
 
-    return run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished)
+    by_seed: dict[str, dict[int, RunStore | RunDigest]] = {a: {} for a in arms}
+    for (a, s), d in have.items():
+        by_seed[a][s] = d
+    if collect_only:
+        for a in arms:
+            for s in seeds:
+                run_dir = Path(root) / a / f"seed{s}"
+                if (a, int(s)) in have:
+                    continue
+                if not _finished(run_dir, base):
+                    if report:
+                        print(f"[evalab] reproduce (collect): arm={a} seed={s} is neither finished in {run_dir} nor "
+                              "in a digest: left out", flush=True)
+                    continue
+                by_seed[a][int(s)] = store = RunStore(run_dir)
+                if digests is not None:
+                    digest_of(store, a).write(digest_path(digests, a, s))
+    elif len(have) < n:
+        ran = run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished,
+                           skip=set(have))
+        for a, runs in ran.items():  # run_ablation keeps the seeds' order
+            by_seed[a].update(zip([int(s) for s in seeds if (a, int(s)) not in have], runs))
+    return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
 
 
 def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
@@ -188,8 +239,10 @@ def _finished(run_dir: Path, base: EvaConfig) -> bool:
         (run_dir / f"iter_{k - 1:03d}" / "checkpoint" / "DONE").exists()
 
 
-def compute_seconds(store: RunStore) -> float:
+def compute_seconds(store: RunStore | RunDigest) -> float:
     """Seconds the stages of a run took, summed over every attempt (``stage_end`` events of events.jsonl)."""
+    if isinstance(store, RunDigest):
+        return store.stage_seconds
     ev = store.events()
     if not len(ev) or "seconds" not in ev:
         return 0.0
@@ -202,6 +255,9 @@ def final_checkpoints(stores: Mapping[str, Sequence[RunStore]]) -> dict[str, dic
     for arm, runs in stores.items():
         out[arm] = {}
         for st in runs:
+            if isinstance(st, RunDigest):
+                out[arm][str(st.config.seed)] = st.checkpoint
+                continue
             done = [t for t in st.iterations() if st.has(t, "checkpoint")]
             out[arm][str(st.config.seed)] = str(st.path(max(done), "checkpoint")) if done else None
     return out
@@ -233,10 +289,15 @@ def _outcomes(store: RunStore, t: int) -> pd.Series | None:
     return pass_breakdown(reward_matrix(store.read_table(t, "responses"), ids), store.config.pass_threshold)["outcome"]
 
 
-def prompt_cells(store: RunStore, t: int, quantity: str) -> np.ndarray:
+def prompt_cells(store: RunStore | RunDigest, t: int, quantity: str) -> np.ndarray:
     """The per-prompt values of ``quantity`` at iteration t of one run (per-seed values — ``n_pairs``,
     ``gen_tokens``, ``rollouts_per_pair`` — as one value); empty when the run has not reached that stage."""
     from .breakdown import iteration_gen_tokens
+
+    if isinstance(store, RunDigest):
+        if quantity not in QUANTITIES:
+            raise ValueError(f"quantity={quantity!r}: choose one of {QUANTITIES}")
+        return store.cells(t, quantity)
 
     if quantity in ("heldout_full", "heldout_frac"):
         c = eval_cells(store, "full" if quantity == "heldout_full" else "frac")
@@ -340,27 +401,36 @@ def pass_rate_distribution(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataF
     """The pass-rate distribution of each iteration's training set (the prompts pairs are built from, under the
     solver that samples them): one row per (arm, iteration, bin of ``PASS_RATE_BINS``) with ``share`` (mean over
     seeds of each seed's share of scored prompts in the bin) and ``n_seeds``."""
-    from .breakdown import pass_breakdown
-    from .loop import reward_matrix
-
     rows = []
     for arm, runs in stores.items():
         per: dict[int, list[np.ndarray]] = {}
         for st in runs:
-            for t in st.iterations():
-                resp = _training_responses(st, t)
-                if resp is None or not len(resp):
-                    continue
-                ids = list(dict.fromkeys(str(i) for i in resp.prompt_id))
-                rate = pass_breakdown(reward_matrix(resp, ids), st.config.pass_threshold)["pass_rate"].dropna()
-                if not len(rate):
-                    continue
-                per.setdefault(int(t), []).append(pass_rate_shares(rate.to_numpy(float)))
+            for t, rate in _training_pass_rates(st).items():
+                per.setdefault(int(t), []).append(pass_rate_shares(rate))
         for t, shares in sorted(per.items()):
             m = np.mean(shares, axis=0)
             rows += [{"arm": arm, "iteration": t, "bin": b, "share": float(v), "n_seeds": len(shares)}
                      for b, v in zip(PASS_RATE_BINS, m)]
     return pd.DataFrame(rows, columns=["arm", "iteration", "bin", "share", "n_seeds"])
+
+
+def _training_pass_rates(store: RunStore | RunDigest) -> dict[int, np.ndarray]:
+    """{iteration: pass rates of the scored prompts of its training set} (iterations with none left out)."""
+    from .breakdown import pass_breakdown
+    from .loop import reward_matrix
+
+    if isinstance(store, RunDigest):
+        return {t: r[np.isfinite(r)] for t, r in store.pass_rates().items() if np.isfinite(r).any()}
+    out = {}
+    for t in store.iterations():
+        resp = _training_responses(store, t)
+        if resp is None or not len(resp):
+            continue
+        ids = list(dict.fromkeys(str(i) for i in resp.prompt_id))
+        rate = pass_breakdown(reward_matrix(resp, ids), store.config.pass_threshold)["pass_rate"].dropna()
+        if len(rate):
+            out[int(t)] = rate.to_numpy(float)
+    return out
 
 
 def pass_rate_shares(rate: np.ndarray) -> np.ndarray:
@@ -383,6 +453,9 @@ def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
     rows = []
     for arm, runs in stores.items():
         for st in runs:
+            if isinstance(st, RunDigest):
+                rows += [{**r, "arm": arm} for r in st.rows()]
+                continue
             summ = summarize(st).set_index("iteration") if st.iterations() else pd.DataFrame()
             for t in st.iterations():
                 row: dict[str, Any] = {"arm": arm, "seed": int(st.config.seed), "iteration": int(t),
@@ -430,6 +503,19 @@ def iteration_curves(stores: Mapping[str, Sequence[RunStore]], quantities: Seque
     return pd.DataFrame(rows, columns=["arm", "iteration", "quantity", "mean", "ci_low", "ci_high", "n_seeds"])
 
 
+def _eval_cells(run: RunStore | RunDigest, metric: str) -> pd.DataFrame:
+    """``ablation.eval_cells`` of a run store or a digest."""
+    return run.eval_cells(metric) if isinstance(run, RunDigest) else eval_cells(run, metric)
+
+
+def _manifests(stores: Mapping[str, Sequence[RunStore | RunDigest]]) -> dict[str, dict[str, Any]]:
+    """``ablation.run_manifests`` of run stores and digests (a digest keeps its run's manifest)."""
+    from .provenance import read_manifest
+
+    return {arm: {str(st.root): st.manifest if isinstance(st, RunDigest) else read_manifest(st.root) for st in runs}
+            for arm, runs in stores.items()}
+
+
 def _by_seed(runs: Sequence[RunStore]) -> dict[int, RunStore]:
     return {int(st.config.seed): st for st in runs}
 
@@ -450,7 +536,7 @@ def paired_differences(stores: Mapping[str, Sequence[RunStore]], arm: str = "eva
             continue
         theirs = _by_seed(stores[b])
         seeds = sorted(set(mine) & set(theirs))
-        cells = {s: (eval_cells(mine[s], metric), eval_cells(theirs[s], metric)) for s in seeds}
+        cells = {s: (_eval_cells(mine[s], metric), _eval_cells(theirs[s], metric)) for s in seeds}
         its = sorted({int(t) for a, _ in cells.values() for t in a.iteration})
         for t in its:
             diffs = []
@@ -478,7 +564,7 @@ def normalised_gains(stores: Mapping[str, Sequence[RunStore]], metric: str = "fu
     cost)."""
     rows = []
     for arm, runs in stores.items():
-        evals = [(st, eval_cells(st, metric)) for st in runs]
+        evals = [(st, _eval_cells(st, metric)) for st in runs]
         its = sorted({int(t) for _, c in evals for t in c.iteration if t > 0})
         for t in its:
             gains, toks, pairs = [], [], []
@@ -492,7 +578,7 @@ def normalised_gains(stores: Mapping[str, Sequence[RunStore]], metric: str = "fu
                 tk = [prompt_cells(st, s, "gen_tokens") for s in range(t)]
                 toks.append(float(sum(v.sum() for v in tk)) if all(len(v) for v in tk) else float("nan"))
                 toks[-1] = toks[-1] if toks[-1] > 0 else float("nan")
-                pairs.append(float(sum(len(st.read_table(s, "pairs")) for s in range(t) if st.has(s, "pairs"))))
+                pairs.append(float(sum(prompt_cells(st, s, "n_pairs").sum() for s in range(t))))
             if not gains:
                 continue
             g, lo, hi = bootstrap_ci(gains, n_boot, alpha, seed=5 + t)
@@ -603,7 +689,7 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
         "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
                           for a, runs in stores.items()},
         "checkpoints": final_checkpoints(stores),
-        "manifests": run_manifests(stores),
+        "manifests": _manifests(stores),
     }
 
 

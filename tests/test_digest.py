@@ -1,0 +1,144 @@
+"""Run digests (evalab/digest.py): a grid's results rebuilt from digests equal the results from the run stores; the
+reproduce command writes them, counts a run with a matching digest as done (the stores can be gone), and names a
+digest made with another config, or one that is not a digest, in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from evalab.config import profile_config
+from evalab.digest import DIGEST_VERSION, RunDigest, digest_of, digest_path, load_digest, load_digests
+from evalab.reproduction import prompt_cells, reproduction_results, write_results
+from test_curricula_grid import _with_costs
+from test_reproduction import _fake_grid
+
+
+def _results_json(stores, tmp_path, name):
+    base = profile_config("ci", pairs_per_iteration=6)
+    res = reproduction_results(stores, base=base, command="x", n_boot=200)
+    return json.loads(write_results(tmp_path / name, res).read_text())
+
+
+def test_results_from_digests_equal_results_from_the_stores(tmp_path):
+    stores = _fake_grid(tmp_path / "runs", seeds=(1, 2), iterations=2, shift={"eva": 0.5})
+    for arm, runs in stores.items():
+        for st in runs:  # a training set (train_reward, pass rates) and every cost column on iteration 1
+            st.write_table(1, "train_responses", st.read_table(1, "responses"))
+            _with_costs(st, 1)
+    d = tmp_path / "digests"
+    for arm, runs in stores.items():
+        for st in runs:
+            digest_of(st, arm).write(digest_path(d, arm, st.config.seed))
+    assert sorted(p.relative_to(d).as_posix() for p in d.rglob("*.json")) == [
+        "eva/seed1.json", "eva/seed2.json", "static/seed1.json", "static/seed2.json"]
+    assert max(p.stat().st_size for p in d.rglob("*.json")) < 60_000
+    digests = load_digests(d, arms=["eva", "static"])
+    assert all(isinstance(x, RunDigest) for runs in digests.values() for x in runs)
+
+    from_stores = _results_json(stores, tmp_path, "a.json")
+    from_digests = _results_json(digests, tmp_path, "b.json")
+    assert from_stores.keys() == from_digests.keys()
+    for k in from_stores:
+        assert from_digests[k] == from_stores[k], k      # the same numbers, to the last digit
+    # the numbers a digest answers are the store's
+    st, dg = stores["eva"][1], digests["eva"][1]
+    for q in ("heldout_full", "informative_share", "train_reward", "n_pairs", "gen_tokens", "rollouts_per_pair"):
+        np.testing.assert_allclose(prompt_cells(dg, 1, q), prompt_cells(st, 1, q), rtol=0, atol=0)
+    assert from_digests["per_seed"][0]["arm"] == "eva"
+    assert any(r["creator_train_s"] == 12.5 for r in from_digests["per_seed"])
+    assert dg.iterations() == st.iterations() and dg.config.seed == 2
+
+
+def test_a_bad_digest_is_named(tmp_path):
+    p = tmp_path / "eva" / "seed1.json"
+    p.parent.mkdir(parents=True)
+    p.write_text("{not json")
+    with pytest.raises(ValueError, match="seed1.json: not valid JSON"):
+        load_digest(p)
+    p.write_text(json.dumps({"version": DIGEST_VERSION + 1}))
+    with pytest.raises(ValueError, match=f"version {DIGEST_VERSION + 1}"):
+        load_digest(p)
+    p.write_text(json.dumps({"version": DIGEST_VERSION, "arm": "eva"}))
+    with pytest.raises(ValueError, match="missing field"):
+        load_digest(p)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_digest(tmp_path / "nope.json")
+
+
+def _stand_in(monkeypatch):
+    """The real loop with stand-in generation and a recording trainer (as test_reproduction's command test)."""
+    import evalab.loop
+    import evalab.training
+    from evalab.creator import StructuredEvolver
+    from test_loop import TableBackend
+
+    monkeypatch.setattr(evalab.training, "train_preference",
+                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text(str(len(pairs)))
+                        and {"log_history": []})
+    real = evalab.loop.EvaRun
+
+    class StandIn(real):
+        def __init__(self, cfg, **kw):
+            super().__init__(cfg, backend_factory=TableBackend, creator=StructuredEvolver(llm_rewrite=False),
+                             progress=False)
+
+    monkeypatch.setattr(evalab.loop, "EvaRun", StandIn)
+
+
+def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_path, monkeypatch, capsys):
+    from evalab.__main__ import main
+
+    _stand_in(monkeypatch)
+    (tmp_path / "rep.yaml").write_text("profile: ci\narms: [eva, static]\nseeds: [3, 4]\niterations: 2\n"
+                                       f"digests: {tmp_path / 'dg'}\n"
+                                       "set: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n")
+    argv = ["reproduce", "--config", str(tmp_path / "rep.yaml"), "--root", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "rep.json"), "--n-boot", "50", "--quiet"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("done in") == 4 + 1  # four runs, then the command's own line
+    first = json.loads((tmp_path / "rep.json").read_text())
+    assert sorted(p.relative_to(tmp_path / "dg").as_posix() for p in (tmp_path / "dg").rglob("*.json")) == [
+        "eva/seed3.json", "eva/seed4.json", "static/seed3.json", "static/seed4.json"]
+
+    shutil.rmtree(tmp_path / "runs")           # the machine that ran the grid is gone: only the digests are left
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 from digests" in out and "arm=" not in out and not (tmp_path / "runs").exists()
+    again = json.loads((tmp_path / "rep.json").read_text())
+    for k in ("per_seed", "curves", "paired", "normalised", "pass_rates", "stage_seconds", "checkpoints", "seeds"):
+        assert again[k] == first[k], k
+
+    # one seed's store back, the other from its digest: the store's run is reused, the digest stands for the other
+    (tmp_path / "dg" / "static" / "seed4.json").unlink()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 from digests" in out and out.count("arm=static seed=4 done in") == 1
+    mixed = json.loads((tmp_path / "rep.json").read_text())
+    assert {(r["arm"], r["seed"]) for r in mixed["per_seed"]} == {(a, s) for a in ("eva", "static") for s in (3, 4)}
+    assert (tmp_path / "dg" / "static" / "seed4.json").exists()
+
+    # --collect runs nothing: the finished stores and the digests there are, each one left out named
+    assert not (tmp_path / "runs" / "eva").exists()   # eva's two runs are digests only
+    (tmp_path / "dg" / "eva" / "seed4.json").unlink()
+    assert main([*argv, "--collect"]) == 0
+    out = capsys.readouterr().out
+    assert "arm=eva seed=4 is neither finished" in out and "done in" in out.splitlines()[-1]
+    assert not (tmp_path / "runs" / "eva").exists()
+    got = json.loads((tmp_path / "rep.json").read_text())
+    assert {(r["arm"], r["seed"]) for r in got["per_seed"]} == {("eva", 3), ("static", 3), ("static", 4)}
+    assert main([*argv, "--collect", "--digests", str(tmp_path / "empty"), "--root", str(tmp_path / "none")]) == 2
+    assert "nothing to collect" in capsys.readouterr().err
+
+    # a digest made with another config is named before anything runs, in one line
+    shutil.rmtree(tmp_path / "runs")
+    assert main([*argv, "--set", "pairs_per_iteration=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "seed3.json was made with another config: pairs_per_iteration=2 (grid: 3)" in err
+    assert len(err.splitlines()) == 1
+    (tmp_path / "dg" / "eva" / "seed3.json").write_text("{")
+    assert main(argv) == 2
+    assert "eva/seed3.json: not valid JSON" in capsys.readouterr().err
