@@ -460,13 +460,14 @@ def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
             for t in st.iterations():
                 row: dict[str, Any] = {"arm": arm, "seed": int(st.config.seed), "iteration": int(t),
                                        "round": round_of(st.config, t)}
+                costs = curriculum_costs(st, t)  # read once: rollouts_per_pair is both a quantity and a cost
                 for q in QUANTITIES:
-                    c = prompt_cells(st, t, q)
+                    c = np.array([costs[q]]) if q == "rollouts_per_pair" else prompt_cells(st, t, q)
                     row[q] = float(c.mean()) if len(c) else float("nan")
                 row.update(_pair_budget(st, t))
                 if "acceptance" in summ and t in summ.index:
                     row["acceptance"] = float(summ.at[t, "acceptance"])
-                row.update({k: v for k, v in curriculum_costs(st, t).items() if k in COST_COLUMNS})
+                row.update({k: v for k, v in costs.items() if k in COST_COLUMNS})
                 rows.append(row)
     cols = ["arm", "seed", "iteration", "round", *QUANTITIES, "n_pairs_built", "pairs_budget", "pairs_shortfall",
             "acceptance", *COST_COLUMNS]
