@@ -14,7 +14,7 @@ from evalab.config import profile_config
 from evalab.digest import DIGEST_VERSION, RunDigest, digest_of, digest_path, load_digest, load_digests
 from evalab.reproduction import prompt_cells, reproduction_results, write_results
 from test_curricula_grid import _with_costs
-from test_reproduction import _fake_grid
+from test_reproduction import _fake_grid, stand_in_loop
 
 
 def _results_json(stores, tmp_path, name):
@@ -69,30 +69,10 @@ def test_a_bad_digest_is_named(tmp_path):
         load_digest(tmp_path / "nope.json")
 
 
-def _stand_in(monkeypatch):
-    """The real loop with stand-in generation and a recording trainer (as test_reproduction's command test)."""
-    import evalab.loop
-    import evalab.training
-    from evalab.creator import StructuredEvolver
-    from test_loop import TableBackend
-
-    monkeypatch.setattr(evalab.training, "train_preference",
-                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text(str(len(pairs)))
-                        and {"log_history": []})
-    real = evalab.loop.EvaRun
-
-    class StandIn(real):
-        def __init__(self, cfg, **kw):
-            super().__init__(cfg, backend_factory=TableBackend, creator=StructuredEvolver(llm_rewrite=False),
-                             progress=False)
-
-    monkeypatch.setattr(evalab.loop, "EvaRun", StandIn)
-
-
 def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_path, monkeypatch, capsys):
     from evalab.__main__ import main
 
-    _stand_in(monkeypatch)
+    stand_in_loop(monkeypatch)
     (tmp_path / "rep.yaml").write_text("profile: ci\narms: [eva, static]\nseeds: [3, 4]\niterations: 2\n"
                                        f"digests: {tmp_path / 'dg'}\n"
                                        "set: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n")

@@ -203,12 +203,10 @@ def test_reproduce_config_file_with_an_unknown_key_is_named(tmp_path, capsys):
     assert "itertions" in err and "iterations" in err
 
 
-def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, capsys):
-    """The command end to end through the real loop (stand-in generation, recording trainer): 2 arms × 1 seed ×
-    2 iterations, then a rerun that finds everything done and only rewrites the JSON."""
+def stand_in_loop(monkeypatch):
+    """The real loop with stand-in generation (a table of answers) and a trainer that records its pair count."""
     import evalab.loop
     import evalab.training
-    from evalab.__main__ import main
     from evalab.creator import StructuredEvolver
     from test_loop import TableBackend
 
@@ -223,6 +221,14 @@ def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, ca
                              progress=False)
 
     monkeypatch.setattr(evalab.loop, "EvaRun", StandIn)
+
+
+def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, capsys):
+    """The command end to end through the real loop (stand-in generation, recording trainer): 2 arms × 1 seed ×
+    2 iterations, then a rerun that finds everything done and only rewrites the JSON."""
+    from evalab.__main__ import main
+
+    stand_in_loop(monkeypatch)
     (tmp_path / "rep.yaml").write_text("profile: ci\narms: [eva, static]\nseeds: [3]\niterations: 2\n"
                                        "set: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n")
     argv = ["reproduce", "--config", str(tmp_path / "rep.yaml"), "--root", str(tmp_path / "runs"),
