@@ -420,7 +420,9 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
 
         return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
-                                 f"reproduce: {len(arms) * len(seeds)} runs", f"final checkpoints in {root}/<arm>/"
+                                 f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else
+                                 f"reproduce --collect: {sum(map(len, stores.values()))} of {len(arms) * len(seeds)} "
+                                 "runs", f"final checkpoints in {root}/<arm>/"
                                  "seed<k>/iter_<last>/checkpoint")
     return _reproduce
 

@@ -106,7 +106,7 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     (tmp_path / "dg" / "eva" / "seed4.json").unlink()
     assert main([*argv, "--collect"]) == 0
     out = capsys.readouterr().out
-    assert "arm=eva seed=4 is neither finished" in out and "done in" in out.splitlines()[-1]
+    assert "arm=eva seed=4 is neither finished" in out and "collect: 3 of 4 runs done in" in out.splitlines()[-1]
     assert not (tmp_path / "runs" / "eva").exists()
     got = json.loads((tmp_path / "rep.json").read_text())
     assert {(r["arm"], r["seed"]) for r in got["per_seed"]} == {("eva", 3), ("static", 3), ("static", 4)}
