@@ -725,6 +725,32 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
     return "\n".join(lines) + "\n"
 
 
+def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
+    """The README's curricula table of a results file (``load_results``), one row per arm at its last evaluated
+    iteration (``summary_table``): seeds, held-out score (95% CI), gain over θ0, arm − eva and arm − static (paired
+    by seed and prompt, 95% CI; in parentheses the share of bootstrap resamples in which eva is not ahead of it),
+    and what the trained iterations spent per seed: rollouts generated, rollouts saved by prediction, the trained
+    creator's rollouts and GRPO seconds, and rollouts per pair built. Minus signs are "−"."""
+    table = summary_table(results, metric=metric)
+    paired = results["paired"]
+    lines = ["| arm | seeds | held-out | gain over θ0 | − eva | − static | rollouts | saved | creator rollouts "
+             "| creator s | rollouts / pair |", "| --- |" + " --- |" * 10]
+
+    def num(v: float, fmt: str = "{:.0f}") -> str:
+        return fmt.format(v) if np.isfinite(v) else "—"
+
+    for _, r in table.iterrows():
+        p = paired[(paired.arm == "eva") & (paired.vs == r.arm) & (paired.metric == metric)
+                   & (paired.iteration == r.iteration)]
+        ahead = f" ({1 - p.p_better.item():.2f})" if len(p) else ""  # resamples in which eva is not ahead
+        cells = [str(int(r.n_seeds)), format_ci(r.heldout, r.heldout_ci, signed=False), format_ci(r.gain, r.gain_ci),
+                 format_ci(r.minus_eva, r.minus_eva_ci) + (ahead if np.isfinite(r.minus_eva) else ""),
+                 format_ci(r.minus_static, r.minus_static_ci), num(r.rollouts), num(r.rollouts_saved),
+                 num(r.creator_rollouts), num(r.creator_train_s), num(r.rollouts_per_pair, "{:.1f}")]
+        lines.append(f"| {r.arm} | " + " | ".join(c.replace("-", "−") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
     if table.empty:

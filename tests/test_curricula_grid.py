@@ -11,7 +11,7 @@ import pytest
 
 from evalab.config import profile_config
 from evalab.reproduction import (ARM_GROUPS, COST_COLUMNS, CURRICULA_ARMS, PASS_RATE_BINS, REPRODUCTION_ARMS,
-                                 curriculum_costs, load_results, paired_table, pass_rate_distribution,
+                                 curricula_markdown_table, curriculum_costs, load_results, paired_table, pass_rate_distribution,
                                  pass_rate_shares, per_seed_rows, reproduction_results, run_online_arms,
                                  summary_table, summary_view, write_results)
 from evalab.store import RunStore
@@ -106,6 +106,14 @@ def test_paired_table_and_summary_see_a_shifted_arm_against_static_and_eva(tmp_p
     assert v.loc["static", "minus_static"] == "—" and v.loc["thompson", "minus_static"].startswith("+")
     lo, hi = th.minus_static_ci
     assert v.loc["thompson", "minus_static"] == f"{th.minus_static:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    # the README's table: one row per arm, the same numbers, eva behind thompson in every resample
+    md = curricula_markdown_table(back).splitlines()
+    assert md[0].startswith("| arm | seeds | held-out |") and [r.split(" | ")[0] for r in md[2:]] == [
+        "| eva", "| thompson", "| static"]
+    row = md[3].strip("| ").split(" | ")
+    assert row[1] == "2" and row[2] == f"{th.heldout:.3f} [{th.heldout_ci[0]:.3f}, {th.heldout_ci[1]:.3f}]"
+    assert row[4].startswith(f"{th.minus_eva:+.3f} [") and row[4].endswith("(1.00)")
+    assert row[5] == v.loc["thompson", "minus_static"] and "-" not in "".join(md[2:])  # minus signs are "−"
 
 
 def test_the_online_dynamic_arm_differs_only_in_dynamic_sampling(tmp_path):
