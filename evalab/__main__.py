@@ -418,6 +418,8 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
                   + (f" in {digests}" if digests else "") + ": nothing to collect", file=sys.stderr)
             return EXIT_USAGE
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
+        got = {(arm, int(st.config.seed)) for arm, runs in stores.items() for st in runs}
+        res["missing"] = [{"arm": arm, "seed": int(s)} for arm in arms for s in seeds if (arm, int(s)) not in got]
 
         return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
                                  f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else

@@ -110,6 +110,7 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     assert not (tmp_path / "runs" / "eva").exists()
     got = json.loads((tmp_path / "rep.json").read_text())
     assert {(r["arm"], r["seed"]) for r in got["per_seed"]} == {("eva", 3), ("static", 3), ("static", 4)}
+    assert got["missing"] == [{"arm": "eva", "seed": 4}] and first["missing"] == []
     assert main([*argv, "--collect", "--digests", str(tmp_path / "empty"), "--root", str(tmp_path / "none")]) == 2
     assert "nothing to collect" in capsys.readouterr().err
 

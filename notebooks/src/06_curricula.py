@@ -80,6 +80,9 @@ curves, paired, per_seed, pass_rates = res["curves"], res["paired"], res["per_se
 print(f"{source}: arms {list(dict.fromkeys(curves.arm))}, seeds {res['seeds']}, "
       f"iterations {sorted(set(curves.iteration))}")
 print(f"budget (pairs_per_iteration={res['pairs_per_iteration']}):", res["budget_rule"])
+if res.get("missing"):  # written by `reproduce --collect` mid-grid: these (arm, seed) runs are not in it yet
+    print(f"PARTIAL: {len(res['missing'])} runs of the grid are not in this file yet:",
+          ", ".join(f"{m['arm']}/seed{m['seed']}" for m in res["missing"]))
 
 # %% [markdown]
 # ## Which curriculum wins at equal compute?
