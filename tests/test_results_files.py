@@ -105,3 +105,31 @@ def test_readme_online_table_is_the_results_file():
         c = h[(h.arm == arm) & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)].iloc[0]
         assert f"| {arm} | " in (ROOT / "README.md").read_text()
         assert f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]" in online_markdown_table(res)
+
+
+CURRICULA = ROOT / "data" / "curricula.json"
+
+
+def test_readme_curricula_table_is_the_results_file_and_names_what_is_missing():
+    """data/curricula.json (`python -m evalab reproduce --config configs/curricula.yaml`, or `--collect` mid-grid)
+    is rendered in README's curricula section; every run of the grid is either in it or listed as missing, and each
+    run in it has a digest in git that rebuilds it (data/digests/reproduction)."""
+    from evalab.digest import digest_path, load_digest
+    from evalab.reproduction import ARM_GROUPS, curricula_markdown_table
+
+    res = load_results(CURRICULA)
+    ps = res["per_seed"]
+    assert list(res["arms"]) == ARM_GROUPS["curricula"] and res["pairs_per_iteration"] == 24
+    grid = {(a, s) for a in res["arms"] for s in (1, 2, 3)}
+    have = set(zip(ps.arm, ps.seed.astype(int)))
+    assert have | {(m["arm"], m["seed"]) for m in res["missing"]} == grid and not have & {
+        (m["arm"], m["seed"]) for m in res["missing"]}
+    assert (ps.groupby(["arm", "seed"]).size() == 4).all()          # iterations 0..3, θ3 evaluated
+    for arm, seed in have:
+        d = load_digest(digest_path(ROOT / "data" / "digests" / "reproduction", arm, seed))
+        assert d.arm == arm and d.config.seed == seed and d.config.iterations == 3
+        rows = ps[(ps.arm == arm) & (ps.seed == seed)].sort_values("iteration")
+        assert [r["heldout_full"] for r in d.rows()] == pytest.approx(rows.heldout_full.tolist())
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Beyond eva: the comparison")
+    assert curricula_markdown_table(res) in readme[start:readme.index("\n## ", start + 1)]
