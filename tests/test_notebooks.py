@@ -131,3 +131,11 @@ def test_notebook_06_curricula(tmp_path):
     nb2, run_dir2 = execute("06_curricula", tmp_path / "again", curricula_json=str(run_dir / "curricula.json"))
     assert not run_dir2.exists()
     assert "a smoke-size comparison" not in text_of(nb2) and "minus_static" in text_of(nb2)
+    # by default it renders the shipped data/curricula.json, and names the runs a partial one lacks
+    shipped = json.loads((ROOT / "data" / "curricula.json").read_text())
+    (tmp_path / "shipped").mkdir()
+    nb3, run_dir3 = execute("06_curricula", tmp_path / "shipped")
+    out3 = text_of(nb3)
+    assert "data/curricula.json: arms" in out3 and not run_dir3.exists()
+    assert ("PARTIAL" in out3) == bool(shipped["missing"])
+    assert all(f"{m['arm']}/seed{m['seed']}" in out3 for m in shipped["missing"])
