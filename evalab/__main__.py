@@ -146,14 +146,15 @@ def _config(profile: str, run_dir: str, overrides: dict[str, Any], eval_set: boo
 
 
 def _check_resume(cfg: EvaConfig) -> None:
-    """An existing run directory must have been created with the same identity fields (InputError naming them)."""
+    """An existing run directory must have been created with the same identity fields (InputError naming them).
+    Read-only: the run may be one another process is writing (a grid lane), so nothing in it is touched."""
     from pathlib import Path
 
-    from .store import ConfigMismatch, RunStore
+    from .store import ConfigMismatch, check_config
 
     if (Path(cfg.run_dir) / "config.json").exists():
         try:
-            RunStore(cfg.run_dir, cfg, create=False)
+            check_config(cfg.run_dir, cfg)
         except ConfigMismatch as e:
             raise InputError(_one_line(e)) from e
 

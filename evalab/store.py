@@ -132,6 +132,21 @@ class ConfigMismatch(ValueError):
     """The run directory was created with a config that computes something else."""
 
 
+def check_config(run_dir: str | Path, config: EvaConfig) -> None:
+    """Raise ConfigMismatch, naming each field, when the run directory's config.json differs from ``config`` in an
+    identity field. Read-only (nothing in the run is touched), so it can check a run another process is writing."""
+    root = Path(run_dir)
+    # a field newer than the run directory did not exist when it ran: LEGACY_DEFAULTS says what it computed
+    # instead (e.g. no warmup), any other new field has its (off) default
+    defaults = {k: v for k, v in EvaConfig().to_dict().items() if k in IDENTITY_FIELDS}
+    old = {**defaults, **LEGACY_DEFAULTS, **json.loads((root / "config.json").read_text())}
+    diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
+    if diff:
+        lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))
+        raise ConfigMismatch(f"run directory {root} was created with a different config ({lines}); "
+                             "use a new run_dir or the original settings")
+
+
 class RunStore:
     def __init__(self, run_dir: str | Path, config: EvaConfig | None = None, *, create: bool = True):
         self.root = Path(run_dir)
@@ -145,15 +160,7 @@ class RunStore:
         cfg_path = self.root / "config.json"
         existed = cfg_path.exists()
         if existed:
-            # a field newer than the run directory did not exist when it ran: LEGACY_DEFAULTS says what it computed
-            # instead (e.g. no warmup), any other new field has its (off) default
-            defaults = {k: v for k, v in EvaConfig().to_dict().items() if k in IDENTITY_FIELDS}
-            old = {**defaults, **LEGACY_DEFAULTS, **json.loads(cfg_path.read_text())}
-            diff = {k: (old.get(k), getattr(config, k)) for k in IDENTITY_FIELDS if old.get(k) != getattr(config, k)}
-            if diff:
-                lines = ", ".join(f"{k}: run has {a!r}, config asks {b!r}" for k, (a, b) in sorted(diff.items()))
-                raise ConfigMismatch(f"run directory {self.root} was created with a different config ({lines}); "
-                                     "use a new run_dir or the original settings")
+            check_config(self.root, config)
         elif create:
             self.root.mkdir(parents=True, exist_ok=True)
             atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))

@@ -123,3 +123,22 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     (tmp_path / "dg" / "eva" / "seed3.json").write_text("{")
     assert main(argv) == 2
     assert "eva/seed3.json: not valid JSON" in capsys.readouterr().err
+
+
+def test_the_input_checks_never_touch_a_run_another_process_is_writing(tmp_path, monkeypatch, capsys):
+    """`reproduce` checks every existing run directory's config before it starts; a grid lane may be writing one of
+    them at that moment (its half-written temporaries, its events), so the check only reads."""
+    from evalab.__main__ import main
+
+    stand_in_loop(monkeypatch)
+    argv = ["reproduce", "--profile", "ci", "--arms", "eva", "--seeds", "1", "--iterations", "1",
+            "--set", "n_prompts=8", "--root", str(tmp_path / "runs"), "--out", str(tmp_path / "r.json"), "--quiet"]
+    assert main(argv) == 0
+    run = tmp_path / "runs" / "eva" / "seed1"
+    (run / "iter_001" / "eval.json").unlink()         # unfinished again: as if a lane were still running it
+    tmp = run / "iter_001" / ".eval.json.123.tmp"     # and in the middle of an atomic write
+    tmp.write_text("half")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert main([*argv, "--collect"]) == 2            # nothing finished to collect
+    assert "nothing to collect" in capsys.readouterr().err
+    assert tmp.read_text() == "half" and {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
