@@ -403,8 +403,13 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     if digests is not None and (not isinstance(digests, str) or (Path(digests).exists() and
                                                                  not Path(digests).is_dir())):
         raise InputError(f"digests={digests!r}: a directory path (it is created if missing)")
-    if digests is not None:
-        _check_digests(digests, base, arms, seeds, root)
+    if digests is not None:  # every digest of the grid read and checked before anything runs
+        from .reproduction import grid_digests
+
+        try:
+            grid_digests(base, arms, seeds, root, digests)
+        except ValueError as e:
+            raise InputError(_one_line(e)) from e
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
@@ -428,28 +433,6 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
                                  "runs", f"final checkpoints in {root}/<arm>/"
                                  "seed<k>/iter_<last>/checkpoint")
     return _reproduce
-
-
-def _check_digests(digests: str, base: EvaConfig, arms: dict[str, Any], seeds: list[int], root: str) -> None:
-    """Every digest the grid would use read and matched against its run's config before anything runs (InputError
-    naming the file and what differs)."""
-    from pathlib import Path
-
-    from .ablation import arm_config
-    from .digest import digest_path, load_digest
-
-    for arm, ov in arms.items():
-        for s in seeds:
-            p = digest_path(digests, arm, s)
-            if not p.exists():
-                continue
-            try:
-                diff = load_digest(p).config_differences(arm_config(base, ov, s, Path(root) / arm / f"seed{s}"))
-            except ValueError as e:
-                raise InputError(_one_line(e)) from e
-            if diff:
-                raise InputError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to rerun "
-                                 "that run, or give another --digests directory")
 
 
 def _write_and_report(out: str, res: dict[str, Any], t0: float, view: Callable[[dict[str, Any]], Any], what: str,

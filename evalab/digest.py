@@ -12,15 +12,15 @@ session, a GPU node handed back), so is every number. A digest keeps what the ag
 - the config, the provenance manifest, the stage seconds and where the final checkpoint was.
 
 ``reproduction_results`` and every aggregate it calls take a ``RunDigest`` wherever they take a ``RunStore``, and
-give the same numbers (``tests/test_digest.py`` checks it on a real run). ``reproduce --digests DIR`` writes one
+give the same numbers (``tests/test_digest.py`` checks every table of a results file, to the last digit). ``reproduce --digests DIR`` writes one
 digest per finished run (``DIR/<arm>/seed<k>.json``) and counts a run whose digest matches its config as done, so a
 grid can be finished across machines and the results file rebuilt from the digests alone:
 
-    python -m evalab reproduce --config configs/curricula.yaml     # digests: data/digests/curricula (in the yaml)
+    python -m evalab reproduce --config configs/curricula.yaml     # digests: data/digests/reproduction (in the yaml)
 
     from evalab.digest import load_digests
     from evalab.reproduction import reproduction_results
-    results = reproduction_results(load_digests("data/digests/curricula"))
+    results = reproduction_results(load_digests("data/digests/reproduction", arms=["eva", "static"]))
 """
 
 from __future__ import annotations

@@ -143,29 +143,17 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
 
     ``digests``: a directory of run digests (``evalab.digest``, ``DIR/<arm>/seed<k>.json``). Each run writes its
     digest when it finishes (or is found finished); an (arm, seed) whose store is not finished here but whose digest
-    is there, made with the same config, is not run: its digest stands for it in the returned mapping. A digest made
-    with another config raises ValueError naming the file and the fields.
+    is there, made with the same config, is not run: its digest stands for it in the returned mapping. A digest of
+    the grid made with another config raises ValueError naming the file and the fields (``grid_digests``).
 
     ``collect_only``: run nothing; gather the finished runs (writing their digests) and the digests, report what is
     missing, and return those (e.g. a results file mid-grid, while other processes run the rest)."""
-    from .ablation import arm_config
-    from .digest import digest_of, digest_path, load_digest
+    from .digest import digest_of, digest_path
 
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
     done = [0]
-    have: dict[tuple[str, int], RunDigest] = {}
-    for a, ov in arms.items():
-        for s in seeds:
-            run_dir = Path(root) / a / f"seed{s}"
-            if digests is None or _finished(run_dir, base) or not digest_path(digests, a, s).exists():
-                continue
-            d = load_digest(digest_path(digests, a, s))
-            diff = d.config_differences(arm_config(base, ov, s, run_dir))
-            if diff:
-                raise ValueError(f"digest {digest_path(digests, a, s)} was made with another config: "
-                                 f"{'; '.join(diff)}; remove it to rerun that run, or use another digests directory")
-            have[(a, int(s))] = d
+    have = grid_digests(base, arms, seeds, root, digests) if digests is not None else {}
     if report:
         left = [(a, s) for a in arms for s in seeds
                 if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
@@ -209,6 +197,29 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
         for a, runs in ran.items():  # run_ablation keeps the seeds' order
             by_seed[a].update(zip([int(s) for s in seeds if (a, int(s)) not in have], runs))
     return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
+
+
+def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
+                 digests: str | Path) -> dict[tuple[str, int], RunDigest]:
+    """Read every digest of the grid there is in ``digests`` and check it against its run's config (ValueError
+    naming the file, and the fields that differ); return those that stand for a run not finished under ``root``."""
+    from .ablation import arm_config
+    from .digest import digest_path, load_digest
+
+    have: dict[tuple[str, int], RunDigest] = {}
+    for a, ov in arms.items():
+        for s in seeds:
+            p, run_dir = digest_path(digests, a, s), Path(root) / a / f"seed{s}"
+            if not p.exists():
+                continue
+            d = load_digest(p)
+            diff = d.config_differences(arm_config(base, ov, s, run_dir))
+            if diff:
+                raise ValueError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to rerun "
+                                 "that run, or give another digests directory")
+            if not _finished(run_dir, base):
+                have[(a, int(s))] = d
+    return have
 
 
 def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
