@@ -84,8 +84,9 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     (mode, selection, creator, mix: ``AFTER_WARM_START_FIELDS``) and share the seed compute the same θ0 -> θ1
     round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible).
     ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done).
-    ``skip``: (arm, seed) pairs not to run here (their results are elsewhere, e.g. a digest); they are left out of
-    the returned stores."""
+    ``skip``: (arm, seed) pairs not to run here (their results are elsewhere, e.g. a digest, or the run is already
+    finished); they are left out of the returned stores. A skipped run whose store exists under ``root`` is still
+    read (never written) as a donor of θ₀'s evaluation and the warm-start round."""
     import time
 
     from .loop import EvaRun
@@ -97,6 +98,11 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}
     donors: list[tuple[EvaConfig, RunStore]] = []
+    for arm, ov in arms.items():
+        for s in seeds:
+            run_dir = Path(root) / arm / f"seed{s}"
+            if (arm, int(s)) in skip and (run_dir / "config.json").exists():
+                donors.append((arm_config(base, ov, s, run_dir), RunStore(run_dir)))  # read-only
     for arm, ov in arms.items():
         out[arm] = []
         for s in seeds:
@@ -262,10 +268,13 @@ def _paired_diff(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 
 def run_manifests(stores: Mapping[str, Sequence[RunStore]]) -> dict[str, dict[str, Any]]:
-    """``{arm: {run_dir: manifest or None}}``: the provenance of every compared run (evalab/provenance.py)."""
+    """``{arm: {run_dir: manifest or None}}``: the provenance of every compared run (evalab/provenance.py). A run
+    digest (evalab/digest.py) carries its run's manifest."""
+    from .digest import RunDigest
     from .provenance import read_manifest
 
-    return {arm: {str(st.root): read_manifest(st.root) for st in runs} for arm, runs in stores.items()}
+    return {arm: {str(st.root): st.manifest if isinstance(st, RunDigest) else read_manifest(st.root) for st in runs}
+            for arm, runs in stores.items()}
 
 
 def warn_if_environments_differ(stores: Mapping[str, Sequence[RunStore]]) -> list[str]:

@@ -177,25 +177,31 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
     by_seed: dict[str, dict[int, RunStore | RunDigest]] = {a: {} for a in arms}
     for (a, s), d in have.items():
         by_seed[a][s] = d
-    if collect_only:
-        for a in arms:
-            for s in seeds:
-                run_dir = Path(root) / a / f"seed{s}"
-                if (a, int(s)) in have:
-                    continue
-                if not _finished(run_dir, base):
-                    if report:
-                        print(f"[evalab] reproduce (collect): arm={a} seed={s} is neither finished in {run_dir} nor "
-                              "in a digest: left out", flush=True)
-                    continue
-                by_seed[a][int(s)] = store = RunStore(run_dir)
-                if digests is not None:
-                    digest_of(store, a).write(digest_path(digests, a, s))
-    elif len(have) < n:
+    # A run already finished under root is read, never reopened for writing: reopening would append the current
+    # environment to its manifest (a spurious resume) and rewrite its digest in git. Its digest is written only
+    # when there is none yet.
+    for a in arms:
+        for s in seeds:
+            run_dir = Path(root) / a / f"seed{s}"
+            if (a, int(s)) in have:
+                continue
+            if not _finished(run_dir, base):
+                if collect_only and report:
+                    print(f"[evalab] reproduce (collect): arm={a} seed={s} is neither finished in {run_dir} nor "
+                          "in a digest: left out", flush=True)
+                continue
+            by_seed[a][int(s)] = store = RunStore(run_dir)
+            if digests is not None and not digest_path(digests, a, s).exists():
+                digest_of(store, a).write(digest_path(digests, a, s))
+            if prune and not collect_only:
+                store.prune_checkpoints(keep=(0,) if base.warmup_round else ())
+    todo = [(a, int(s)) for a in arms for s in seeds if int(s) not in by_seed[a]]
+    if todo and not collect_only:
+        skip = {(a, int(s)) for a in arms for s in seeds if int(s) in by_seed[a]}
         ran = run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished,
-                           skip=set(have))
+                           skip=skip)
         for a, runs in ran.items():  # run_ablation keeps the seeds' order
-            by_seed[a].update(zip([int(s) for s in seeds if (a, int(s)) not in have], runs))
+            by_seed[a].update(zip([int(s) for s in seeds if (a, int(s)) not in skip], runs))
     return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
 
 
@@ -520,14 +526,6 @@ def _eval_cells(run: RunStore | RunDigest, metric: str) -> pd.DataFrame:
     return run.eval_cells(metric) if isinstance(run, RunDigest) else eval_cells(run, metric)
 
 
-def _manifests(stores: Mapping[str, Sequence[RunStore | RunDigest]]) -> dict[str, dict[str, Any]]:
-    """``ablation.run_manifests`` of run stores and digests (a digest keeps its run's manifest)."""
-    from .provenance import read_manifest
-
-    return {arm: {str(st.root): st.manifest if isinstance(st, RunDigest) else read_manifest(st.root) for st in runs}
-            for arm, runs in stores.items()}
-
-
 def _by_seed(runs: Sequence[RunStore]) -> dict[int, RunStore]:
     return {int(st.config.seed): st for st in runs}
 
@@ -701,7 +699,7 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
         "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
                           for a, runs in stores.items()},
         "checkpoints": final_checkpoints(stores),
-        "manifests": _manifests(stores),
+        "manifests": run_manifests(stores),
     }
 
 

@@ -142,3 +142,28 @@ def test_the_input_checks_never_touch_a_run_another_process_is_writing(tmp_path,
     assert main([*argv, "--collect"]) == 2            # nothing finished to collect
     assert "nothing to collect" in capsys.readouterr().err
     assert tmp.read_text() == "half" and {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_a_finished_run_is_read_not_reopened(tmp_path, monkeypatch, capsys):
+    """A lane started under a new commit finds finished runs: it reads them (their manifest gains no resume entry,
+    their digest in git is not rewritten) and still copies θ₀'s evaluation from them into the run it starts."""
+    from evalab.__main__ import main
+
+    stand_in_loop(monkeypatch)
+    argv = ["reproduce", "--profile", "ci", "--arms", "eva", "--iterations", "1", "--set", "n_prompts=8",
+            "--root", str(tmp_path / "runs"), "--digests", str(tmp_path / "dg"), "--out", str(tmp_path / "r.json"),
+            "--quiet"]
+    assert main([*argv, "--seeds", "1"]) == 0
+    run, dg = tmp_path / "runs" / "eva" / "seed1", tmp_path / "dg" / "eva" / "seed1.json"
+    m = json.loads((run / "manifest.json").read_text())
+    m["git"] = {"commit": "0" * 40, "dirty": False}   # made under another commit than the one that finds it
+    (run / "manifest.json").write_text(json.dumps(m))
+    before = {p: p.read_bytes() for p in (run / "manifest.json", run / "events.jsonl", dg)}
+    capsys.readouterr()
+    assert main([*argv, "--seeds", "1,2"]) == 0
+    out = capsys.readouterr().out
+    assert "arm=eva seed=1 done in" not in out and "arm=eva seed=2 done in" in out
+    assert {p: p.read_bytes() for p in before} == before
+    events = [json.loads(x) for x in (tmp_path / "runs" / "eva" / "seed2" / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "eval_shared" and e.get("source") == str(run) for e in events)
+    assert {r["seed"] for r in json.loads((tmp_path / "r.json").read_text())["per_seed"]} == {1, 2}
