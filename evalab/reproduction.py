@@ -233,17 +233,27 @@ def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
     (``RunStore.prune_checkpoints``), a finished online run with a saved ``model/`` loses its trainer checkpoints
     (``online.prune_online_run``). Tables, eval reports, logs and final policies stay, so results files and notebooks
     re-render unchanged. One row per checkpoint folder freed: run, iteration (None online), stage, files, bytes."""
-    from .online import prune_online_run
+    import os
+
+    def online(d: Path) -> bool:
+        return (d / "online_summary.json").exists() or (d / "online_run.json").exists()
 
     rows: list[dict[str, Any]] = []
-    for cfg_file in sorted(Path(root).rglob("config.json")):
-        d = cfg_file.parent
-        if (d / "online_summary.json").exists() or (d / "online_run.json").exists():
+    for here, dirs, files in os.walk(root):  # top-down: a run's own folders (checkpoints, models) are not searched
+        d = Path(here)
+        dirs.sort()
+        if "config.json" not in files:
+            continue
+        if online(d):
+            from .online import prune_online_run  # imports TRL: only when there is an online run
+
+            dirs.clear()
             rec = prune_online_run(d, dry_run=dry_run)  # None unless finished with its model/
             if rec and rec["files"]:
                 rows.append({"run": str(d), "iteration": None, "stage": "_trainer", "files": rec["files"],
                              "bytes": rec["bytes"]})
         elif any(d.glob("iter_[0-9][0-9][0-9]")):
+            dirs.clear()
             rows += [{"run": str(d), **{k: r[k] for k in ("iteration", "stage", "files", "bytes")}}
                      for r in RunStore(d).prune_checkpoints(dry_run=dry_run)]
     return pd.DataFrame(rows, columns=["run", "iteration", "stage", "files", "bytes"])
