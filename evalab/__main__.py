@@ -427,7 +427,10 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         got = {(arm, int(st.config.seed)) for arm, runs in stores.items() for st in runs}
         res["missing"] = [{"arm": arm, "seed": int(s)} for arm in arms for s in seeds if (arm, int(s)) not in got]
 
-        return _write_and_report(out, res, t0, lambda r: summary_view(summary_table(r)),
+        def view(r: dict[str, Any]) -> Any:
+            return summary_view(summary_table(r), seeds=len(r.get("seeds") or []) or None)
+
+        return _write_and_report(out, res, t0, view,
                                  f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else
                                  f"reproduce --collect: {sum(map(len, stores.values()))} of {len(arms) * len(seeds)} "
                                  "runs", f"final checkpoints in {root}/<arm>/"

@@ -744,16 +744,33 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
     return "\n".join(lines) + "\n"
 
 
+def curriculum_verdict(n_seeds: int, seeds: int, minus_eva: tuple[float, float],
+                       minus_static: tuple[float, float]) -> str:
+    """One phrase for the README's table: "interim (k of n seeds)" while seeds are missing; otherwise, against eva
+    and against static (each a 95% CI of arm − other; NaN for the arm itself), "ahead of" when the CI is above 0,
+    "behind" when below, "null vs" when it holds 0 — a null result is stated, never read as a win."""
+    if n_seeds < seeds:
+        return f"interim ({n_seeds} of {seeds} seeds)"
+    parts = []
+    for other, (lo, hi) in (("eva", minus_eva), ("static", minus_static)):
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            continue
+        parts.append(f"ahead of {other}" if lo > 0 else f"behind {other}" if hi < 0 else f"null vs {other}")
+    return ", ".join(parts)
+
+
 def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
     """The README's curricula table of a results file (``load_results``), one row per arm at its last evaluated
     iteration (``summary_table``): seeds, held-out score (95% CI), gain over θ0, arm − eva and arm − static (paired
     by seed and prompt, 95% CI; in parentheses the share of bootstrap resamples in which eva is not ahead of it),
     and what the trained iterations spent per seed: rollouts generated, rollouts saved by prediction, the trained
-    creator's rollouts and GRPO seconds, and rollouts per pair built. Minus signs are "−"."""
+    creator's rollouts and GRPO seconds, rollouts per pair built, and the verdict (``curriculum_verdict``, against
+    the grid's seeds ``results["seeds"]``). Minus signs are "−"."""
     table = summary_table(results, metric=metric)
     paired = results["paired"]
+    n_grid = (len(results.get("seeds") or []) or int(table.n_seeds.max())) if len(table) else 0
     lines = ["| arm | seeds | held-out | gain over θ0 | − eva | − static | rollouts | saved | creator rollouts "
-             "| creator s | rollouts / pair |", "| --- |" + " --- |" * 10]
+             "| creator s | rollouts / pair | verdict |", "| --- |" + " --- |" * 11]
 
     def num(v: float, fmt: str = "{:.0f}") -> str:
         return fmt.format(v) if np.isfinite(v) else "—"
@@ -765,19 +782,24 @@ def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -
         cells = [str(int(r.n_seeds)), format_ci(r.heldout, r.heldout_ci, signed=False), format_ci(r.gain, r.gain_ci),
                  format_ci(r.minus_eva, r.minus_eva_ci) + (ahead if np.isfinite(r.minus_eva) else ""),
                  format_ci(r.minus_static, r.minus_static_ci), num(r.rollouts), num(r.rollouts_saved),
-                 num(r.creator_rollouts), num(r.creator_train_s), num(r.rollouts_per_pair, "{:.1f}")]
+                 num(r.creator_rollouts), num(r.creator_train_s), num(r.rollouts_per_pair, "{:.1f}"),
+                 curriculum_verdict(int(r.n_seeds), n_grid, r.minus_eva_ci, r.minus_static_ci)]
         lines.append(f"| {r.arm} | " + " | ".join(c.replace("-", "−") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def summary_view(table: pd.DataFrame) -> pd.DataFrame:
-    """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded."""
+def summary_view(table: pd.DataFrame, seeds: int | None = None) -> pd.DataFrame:
+    """``summary_table`` for reading: each difference as "+0.012 [-0.010, +0.035]", costs rounded, and the
+    ``curriculum_verdict`` of each arm against a grid of ``seeds`` seeds (default: the most any arm has)."""
     if table.empty:
         return table
+    n_grid = seeds or int(table.n_seeds.max())
     view = table.assign(**{c: [format_ci(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
-                           for c in ("gain", "minus_static", "minus_eva")})
+                           for c in ("gain", "minus_static", "minus_eva")},
+                        verdict=[curriculum_verdict(int(n), n_grid, e, st) for n, e, st in
+                                 zip(table.n_seeds, table.minus_eva_ci, table.minus_static_ci)])
     cols = ["arm", "iteration", "n_seeds", "heldout", "gain", "minus_static", "minus_eva", "rollouts",
-            "rollouts_saved", "creator_rollouts", "creator_train_s", "rollouts_per_pair", "gain_per_mtok"]
+            "rollouts_saved", "creator_rollouts", "creator_train_s", "rollouts_per_pair", "gain_per_mtok", "verdict"]
     return view[cols].round(3)
 
 

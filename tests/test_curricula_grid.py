@@ -11,9 +11,9 @@ import pytest
 
 from evalab.config import profile_config
 from evalab.reproduction import (ARM_GROUPS, COST_COLUMNS, CURRICULA_ARMS, PASS_RATE_BINS, REPRODUCTION_ARMS,
-                                 curricula_markdown_table, curriculum_costs, load_results, paired_table, pass_rate_distribution,
-                                 pass_rate_shares, per_seed_rows, reproduction_results, run_online_arms,
-                                 summary_table, summary_view, write_results)
+                                 curricula_markdown_table, curriculum_costs, curriculum_verdict, load_results,
+                                 paired_table, pass_rate_distribution, pass_rate_shares, per_seed_rows,
+                                 reproduction_results, run_online_arms, summary_table, summary_view, write_results)
 from evalab.store import RunStore
 from test_reproduction import _fake_grid
 
@@ -114,6 +114,17 @@ def test_paired_table_and_summary_see_a_shifted_arm_against_static_and_eva(tmp_p
     assert row[1] == "2" and row[2] == f"{th.heldout:.3f} [{th.heldout_ci[0]:.3f}, {th.heldout_ci[1]:.3f}]"
     assert row[4].startswith(f"{th.minus_eva:+.3f} [") and row[4].endswith("(1.00)")
     assert row[5] == v.loc["thompson", "minus_static"] and "-" not in "".join(md[2:])  # minus signs are "−"
+    assert row[-1] == "ahead of eva, ahead of static"
+    one_seed = {**back, "seeds": [1, 2, 3]}            # a grid of 3 seeds of which 2 are in: no verdict yet
+    assert curricula_markdown_table(one_seed).splitlines()[3].endswith("| interim (2 of 3 seeds) |")
+
+
+def test_a_verdict_states_nulls_and_never_calls_an_interval_holding_zero_a_win():
+    nan = (float("nan"), float("nan"))
+    assert curriculum_verdict(3, 3, (0.01, 0.2), (-0.3, -0.01)) == "ahead of eva, behind static"
+    assert curriculum_verdict(3, 3, (-0.01, 0.2), nan) == "null vs eva"            # static's own row
+    assert curriculum_verdict(3, 3, nan, (0.0, 0.1)) == "null vs static"           # 0 at the edge is not a win
+    assert curriculum_verdict(1, 3, (0.5, 0.9), (0.5, 0.9)) == "interim (1 of 3 seeds)"
 
 
 def test_the_online_dynamic_arm_differs_only_in_dynamic_sampling(tmp_path):
