@@ -152,17 +152,17 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
 
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
-    done = [0]
     have = grid_digests(base, arms, seeds, root, digests) if digests is not None else {}
+    left = [(a, s) for a in arms for s in seeds
+            if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
     if report:
-        left = [(a, s) for a in arms for s in seeds
-                if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
         print(f"[evalab] reproduce: {len(arms)} arms × {len(seeds)} seeds × {base.iterations} iterations = {n} runs "
               f"in {root}; {len(left)} to run or finish" + (f", {len(have)} from digests in {digests}" if have else ""),
               flush=True)
+    took: list[float] = []  # wall seconds of each run this call finished
 
     def finished(arm: str, seed: int, store: RunStore, seconds: float) -> None:
-        done[0] += 1
+        took.append(seconds)
         if wall is not None:
             wall.setdefault(arm, {})[str(seed)] = round(seconds, 1)
         if digests is not None:
@@ -170,9 +170,12 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
         freed = sum(r["bytes"] for r in store.prune_checkpoints(keep=(0,) if base.warmup_round else ())) \
             if prune else 0
         if report:
-            print(f"[evalab] reproduce {done[0]}/{n}: arm={arm} seed={seed} done in {seconds:.1f}s "
-                  f"(stages so far {compute_seconds(store):.0f}s)" + (f"; pruned {freed / 1e9:.1f} GB of "
-                                                                      "checkpoints" if freed else ""), flush=True)
+            rest = len(left) - len(took)  # estimate: the mean run so far (a resumed run is shorter than a new one)
+            print(f"[evalab] reproduce {len(took)}/{len(left)}: arm={arm} seed={seed} done in {seconds:.1f}s "
+                  f"(stages so far {compute_seconds(store):.0f}s)"
+                  + (f"; pruned {freed / 1e9:.1f} GB of checkpoints" if freed else "")
+                  + (f"; {rest} left, about {rest * float(np.mean(took)) / 60:.0f} min" if rest > 0 else ""),
+                  flush=True)
 
     by_seed: dict[str, dict[int, RunStore | RunDigest]] = {a: {} for a in arms}
     for (a, s), d in have.items():

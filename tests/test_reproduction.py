@@ -236,6 +236,9 @@ def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, ca
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "arm=eva seed=3 done in" in out and "arm=static seed=3 done in" in out
+    lines = [x for x in out.splitlines() if " done in " in x and "arm=" in x]  # run k of the runs left, and an ETA
+    assert lines[0].startswith("[evalab] reproduce 1/2: arm=eva") and "; 1 left, about " in lines[0]
+    assert lines[1].startswith("[evalab] reproduce 2/2: arm=static") and " left, about" not in lines[1]
     res = load_results(tmp_path / "rep.json")
     ps = res["per_seed"]
     assert set(ps.arm) == {"eva", "static"} and set(ps.iteration) == {0, 1, 2}
