@@ -194,3 +194,23 @@ def test_training_through_a_launcher_subprocess(tmp_path, launcher):
     log = run.store.read_table(0, "train_log")
     assert "loss" in log and log["loss"].notna().any()
     assert run.solver_path(1) == str(ck)
+
+
+def test_the_loop_returns_a_dropped_models_memory(tmp_path, monkeypatch):
+    """release_memory (gc, then glibc's malloc_trim) runs where the loop drops a model: before training, once
+    the generation backend is gone, and after training; benchmarks/bench_memory.py measures what it returns."""
+    import evalab.loop
+    import evalab.training
+
+    evalab.loop.release_memory()  # runs anywhere (a no-op trim off glibc)
+    monkeypatch.setattr(evalab.training, "train_preference",
+                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text("x") and {"log_history": []})
+    run = make_run(tmp_path)
+    seen = []
+    monkeypatch.setattr(evalab.loop, "release_memory", lambda: seen.append((run._backend, run.store.has(0, "pairs"))))
+    run.run(until=(0, "checkpoint"))
+    # the first backend's load, then before training (pairs built) and after it
+    assert run.store.has(0, "checkpoint") and [has_pairs for _, has_pairs in seen] == [False, True, True]
+    assert all(backend is None for backend, _ in seen)   # never while a model is still referenced
+    run.run()                                            # iteration 1 loads the new solver: the old one is dropped
+    assert len(seen) == 4 and all(backend is None for backend, _ in seen)

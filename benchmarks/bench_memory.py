@@ -1,0 +1,135 @@
+"""Resident memory of an eva run, stage by stage: RSS when each stage starts, its peak and RSS when it ends.
+
+    python benchmarks/bench_memory.py --quick                     # the ci profile, 2 iterations (minutes)
+    python benchmarks/bench_memory.py --profile demo --iterations 2 --threads 1
+    python benchmarks/bench_memory.py --quick --compare           # with and without returning freed memory
+
+A thread samples this process's VmRSS (/proc/self/status) every 50 ms while the loop runs its stages one by
+one. ``--compare`` runs the same configuration twice, each in a fresh process: once as the library runs it
+(``evalab.loop.release_memory`` after a model is dropped: gc, then glibc's ``malloc_trim``), once with
+``release_memory`` reduced to ``gc.collect()``, and prints the ratio of the peaks and of the RSS each stage
+leaves behind. Linux only (reads /proc). The RSS a stage leaves is what the next stage, or another process on
+the machine (a second grid lane, the tests), cannot use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class Sampler(threading.Thread):
+    """Keeps the peak RSS since the last ``reset``."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.every, self.peak, self.stop = every, rss_bytes(), threading.Event()
+
+    def reset(self) -> int:
+        self.peak = now = rss_bytes()
+        return now
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.every)
+
+
+def measure(args: argparse.Namespace) -> list[dict]:
+    """Run the loop stage by stage in this process; one row per stage."""
+    import evalab.loop
+    from evalab.__main__ import _parse_set
+    from evalab.config import profile_config
+
+    if args.no_release:
+        evalab.loop.release_memory = lambda: gc.collect()  # the baseline: drop references, keep the heap
+    run_dir = Path(tempfile.mkdtemp(prefix="bench_memory_"))
+    cfg = profile_config(args.profile, run_dir=str(run_dir), iterations=args.iterations, **_parse_set(args.set))
+    run = evalab.loop.EvaRun(cfg, progress=False)
+    sampler = Sampler()
+    sampler.start()
+    rows = []
+    for t, stage in run.pending():
+        start = sampler.reset()
+        t0 = time.time()
+        run.run_stage(t, stage)
+        rows.append({"iteration": t, "stage": stage, "start": start, "peak": max(sampler.peak, rss_bytes()),
+                     "end": rss_bytes(), "seconds": time.time() - t0})
+    sampler.stop.set()
+    return rows
+
+
+def show(rows: list[dict], title: str) -> None:
+    gb = 1e9
+    print(title)
+    print(f"{'it':>3} {'stage':16s} {'start GB':>9s} {'peak GB':>8s} {'end GB':>7s} {'seconds':>8s}")
+    for r in rows:
+        print(f"{r['iteration']:>3} {r['stage']:16s} {r['start'] / gb:9.2f} {r['peak'] / gb:8.2f} {r['end'] / gb:7.2f} "
+              f"{r['seconds']:8.1f}")
+    print(f"run peak {max(r['peak'] for r in rows) / gb:.2f} GB; RSS at the end {rows[-1]['end'] / gb:.2f} GB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="demo")
+    ap.add_argument("--quick", action="store_true", help="the ci profile")
+    ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (OMP_NUM_THREADS)")
+    ap.add_argument("--no-release", action="store_true", help="release_memory is gc.collect() only")
+    ap.add_argument("--compare", action="store_true", help="run with and without release_memory, fresh processes")
+    ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # --compare's children write their rows here
+    args = ap.parse_args()
+    if args.quick:
+        args.profile = "ci"
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if not args.compare:
+        rows = measure(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows))
+        show(rows, f"{args.profile}, {args.iterations} iterations" + (", release_memory = gc only"
+                                                                         if args.no_release else ""))
+        return
+    base = [sys.executable, __file__, "--profile", args.profile, "--iterations", str(args.iterations),
+            *[x for s in args.set for x in ("--set", s)], *(["--threads", str(args.threads)] if args.threads else [])]
+    out = {}
+    for name, extra in (("release", []), ("gc only", ["--no-release"])):
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+            path = f.name
+        subprocess.run([*base, *extra, "--json", path], check=True)
+        out[name] = json.loads(Path(path).read_text())
+    a, b = out["release"], out["gc only"]
+    print(f"\n{'it':>3} {'stage':16s} {'end GB: release':>16s} {'gc only':>8s} {'ratio':>6s}")
+    for x, y in zip(a, b):
+        print(f"{x['iteration']:>3} {x['stage']:16s} {x['end'] / 1e9:16.2f} {y['end'] / 1e9:8.2f} "
+              f"{x['end'] / y['end']:6.2f}")
+    pa, pb = max(r["peak"] for r in a), max(r["peak"] for r in b)
+    ea, eb = (sum(r["end"] for r in rows) / len(rows) for rows in (a, b))
+    print(f"peak RSS: {pa / 1e9:.2f} GB with release_memory, {pb / 1e9:.2f} GB gc only (ratio {pa / pb:.2f}); "
+          f"mean RSS a stage leaves: {ea / 1e9:.2f} vs {eb / 1e9:.2f} GB (ratio {ea / eb:.2f})")
+
+
+if __name__ == "__main__":
+    main()
