@@ -100,8 +100,8 @@ def solver_backend(cfg: EvaConfig, path: str) -> Any:
 
 def release_memory() -> None:
     """Collect garbage, then hand the freed heap back to the operating system (glibc's ``malloc_trim``; a no-op
-    elsewhere). Called where the loop drops a model (the generation backend before training or when the solver
-    changes, the trainer after training): without the trim a freed model's pages stay in the process's RSS, which
+    elsewhere). Called where a model is dropped (the loop's generation backend before training or when the solver
+    changes, its trainer after training; the online runs' evaluation backend, ``evaluate_online_runs``): without the trim a freed model's pages stay in the process's RSS, which
     another grid lane or the tests on the same machine cannot use. ``benchmarks/bench_memory.py --compare``
     measures the difference."""
     gc.collect()

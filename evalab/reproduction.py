@@ -942,11 +942,9 @@ def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: 
     (``ablation._share_initial_eval``: ``INITIAL_EVAL_FIELDS`` equal; marked ``shared_from``). A stored report is kept, so a rerun only evaluates
     what is missing. ``backend_factory(path)`` replaces ``generation.make_backend`` (tests). Returns
     {arm: [RunStore per run]}."""
-    import gc
-
     from .ablation import _share_initial_eval
     from .evaluation import heldout_report
-    from .loop import solver_backend, stage_seed
+    from .loop import release_memory, solver_backend, stage_seed
     from .prompts import load_prompts
 
     def evaluate(store: RunStore, t: int, path: str) -> dict[str, Any]:
@@ -958,7 +956,7 @@ def evaluate_online_runs(runs: Mapping[str, Sequence[str | Path]], *, progress: 
                                   seed=stage_seed(cfg.seed, t, "eval"), solver=path, iteration=t, progress=progress)
         finally:
             del b
-            gc.collect()
+            release_memory()
 
     donors: list[tuple[EvaConfig, RunStore]] = []  # runs holding θ0's report, copied when the eval is the same
     out: dict[str, list[RunStore]] = {}
