@@ -61,19 +61,19 @@ def measure(args: argparse.Namespace) -> list[dict]:
 
     if args.no_release:
         evalab.loop.release_memory = lambda: gc.collect()  # the baseline: drop references, keep the heap
-    run_dir = Path(tempfile.mkdtemp(prefix="bench_memory_"))
-    cfg = profile_config(args.profile, run_dir=str(run_dir), iterations=args.iterations, **_parse_set(args.set))
-    run = evalab.loop.EvaRun(cfg, progress=False)
-    sampler = Sampler()
-    sampler.start()
     rows = []
-    for t, stage in run.pending():
-        start = sampler.reset()
-        t0 = time.time()
-        run.run_stage(t, stage)
-        rows.append({"iteration": t, "stage": stage, "start": start, "peak": max(sampler.peak, rss_bytes()),
-                     "end": rss_bytes(), "seconds": time.time() - t0})
-    sampler.stop.set()
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as run_dir:  # the run's checkpoints go with it
+        cfg = profile_config(args.profile, run_dir=run_dir, iterations=args.iterations, **_parse_set(args.set))
+        run = evalab.loop.EvaRun(cfg, progress=False)
+        sampler = Sampler()
+        sampler.start()
+        for t, stage in run.pending():
+            start = sampler.reset()
+            t0 = time.time()
+            run.run_stage(t, stage)
+            rows.append({"iteration": t, "stage": stage, "start": start, "peak": max(sampler.peak, rss_bytes()),
+                         "end": rss_bytes(), "seconds": time.time() - t0})
+        sampler.stop.set()
     return rows
 
 
@@ -115,11 +115,11 @@ def main() -> None:
     base = [sys.executable, __file__, "--profile", args.profile, "--iterations", str(args.iterations),
             *[x for s in args.set for x in ("--set", s)], *(["--threads", str(args.threads)] if args.threads else [])]
     out = {}
-    for name, extra in (("release", []), ("gc only", ["--no-release"])):
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
-            path = f.name
-        subprocess.run([*base, *extra, "--json", path], check=True)
-        out[name] = json.loads(Path(path).read_text())
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
+        for i, (name, extra) in enumerate((("release", []), ("gc only", ["--no-release"]))):
+            path = Path(tmp) / f"rows{i}.json"
+            subprocess.run([*base, *extra, "--json", str(path)], check=True)
+            out[name] = json.loads(path.read_text())
     a, b = out["release"], out["gc only"]
     print(f"\n{'it':>3} {'stage':16s} {'end GB: release':>16s} {'gc only':>8s} {'ratio':>6s}")
     for x, y in zip(a, b):
