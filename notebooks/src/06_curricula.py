@@ -92,7 +92,7 @@ if res.get("missing"):  # written by `reproduce --collect` mid-grid: these (arm,
 # prediction saved, the creator's solver rollouts and GRPO seconds, and rollouts per pair built.
 
 # %%
-display(summary_view(summary_table(res)))
+display(summary_view(summary_table(res), seeds=len(res.get("seeds") or []) or None))
 
 # %% [markdown]
 # ## Curves per iteration
