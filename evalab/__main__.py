@@ -413,7 +413,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
-        from .reproduction import reproduction_results, run_reproduction, summary_table, summary_view
+        from .reproduction import grid_seeds, reproduction_results, run_reproduction, summary_table, summary_view
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
@@ -428,7 +428,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         res["missing"] = [{"arm": arm, "seed": int(s)} for arm in arms for s in seeds if (arm, int(s)) not in got]
 
         def view(r: dict[str, Any]) -> Any:
-            return summary_view(summary_table(r), seeds=len(r.get("seeds") or []) or None)
+            return summary_view(summary_table(r), seeds=grid_seeds(r))
 
         return _write_and_report(out, res, t0, view,
                                  f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else

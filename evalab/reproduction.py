@@ -762,6 +762,12 @@ def curriculum_verdict(n_seeds: int, seeds: int, minus_eva: tuple[float, float],
     return ", ".join(parts)
 
 
+def grid_seeds(results: Mapping[str, Any]) -> int | None:
+    """How many seeds the grid of a results file asks for (``results["seeds"]``), or None where it does not say
+    (``summary_view`` then takes the most any arm has)."""
+    return len(results.get("seeds") or []) or None
+
+
 def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
     """The README's curricula table of a results file (``load_results``), one row per arm at its last evaluated
     iteration (``summary_table``): seeds, held-out score (95% CI), gain over θ0, arm − eva and arm − static (paired
@@ -771,7 +777,7 @@ def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -
     the grid's seeds ``results["seeds"]``). Minus signs are "−"."""
     table = summary_table(results, metric=metric)
     paired = results["paired"]
-    n_grid = (len(results.get("seeds") or []) or int(table.n_seeds.max())) if len(table) else 0
+    n_grid = (grid_seeds(results) or int(table.n_seeds.max())) if len(table) else 0
     lines = ["| arm | seeds | held-out | gain over θ0 | − eva | − static | rollouts | saved | creator rollouts "
              "| creator s | rollouts / pair | verdict |", "| --- |" + " --- |" * 11]
 

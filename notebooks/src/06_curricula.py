@@ -52,7 +52,7 @@ from IPython.display import display
 
 from evalab import plots
 from evalab.config import check_profile, profile_config
-from evalab.reproduction import (load_results, reproduction_arms, reproduction_results, run_reproduction,
+from evalab.reproduction import (grid_seeds, load_results, reproduction_arms, reproduction_results, run_reproduction,
                                  summary_table, summary_view, write_results)
 
 check_profile(profile)
@@ -92,7 +92,7 @@ if res.get("missing"):  # written by `reproduce --collect` mid-grid: these (arm,
 # prediction saved, the creator's solver rollouts and GRPO seconds, and rollouts per pair built.
 
 # %%
-display(summary_view(summary_table(res), seeds=len(res.get("seeds") or []) or None))
+display(summary_view(summary_table(res), seeds=grid_seeds(res)))
 
 # %% [markdown]
 # ## Curves per iteration
