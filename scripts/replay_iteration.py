@@ -14,37 +14,35 @@ Exit status 0 when every held-out response is identical, 1 when any differs.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from evalab.config import EvaConfig
 from evalab.loop import EvaRun
+from evalab.store import RunStore
 
 
 def replay(run: Path, t: int, out: Path) -> int:
-    src_eval = run / f"iter_{t + 1:03d}" / "eval.json"
-    if not src_eval.exists():
-        raise SystemExit(f"{src_eval} is missing: iteration {t + 1}'s evaluation has not run in {run}")
+    src = RunStore(run)  # read-only: no config given, nothing in the source run is touched
+    if not src.has(t + 1, "eval"):
+        raise SystemExit(f"{src.path(t + 1, 'eval')} is missing: iteration {t + 1}'s evaluation has not run in {run}")
     if out.exists():
         raise SystemExit(f"--out {out} exists; pass a new directory")
-    cfg = json.loads((run / "config.json").read_text())
-    cfg["run_dir"] = str(out)
     out.mkdir(parents=True)
     for k in range(t):  # earlier iterations whole: every stage finished, θ_t = their last checkpoint
-        shutil.copytree(run / f"iter_{k:03d}", out / f"iter_{k:03d}")
-    # iteration t without its training (the solver checkpoint, its trainer work dir and its train log)
-    shutil.copytree(run / f"iter_{t:03d}", out / f"iter_{t:03d}",
-                    ignore=lambda d, names: [n for n in names if Path(d) == run / f"iter_{t:03d}"
-                                             and (n.startswith("checkpoint") or n == "train_log.parquet")])
-    (out / f"iter_{t + 1:03d}").mkdir()
-    shutil.copy(run / f"iter_{t + 1:03d}" / "prompts.parquet", out / f"iter_{t + 1:03d}" / "prompts.parquet")
-    replay_run = EvaRun(EvaConfig.from_dict(cfg), progress=True)
+        shutil.copytree(src.iter_dir(k), out / src.iter_dir(k).name)
+    # iteration t without its training: the solver checkpoint (and its trainer work dir beside it) and the train log
+    training = (src.path(t, "checkpoint").name, src.path(t, "train_log").name)
+    shutil.copytree(src.iter_dir(t), out / src.iter_dir(t).name,
+                    ignore=lambda d, names: [n for n in names if Path(d) == src.iter_dir(t) and n.startswith(training)])
+    nxt = src.path(t + 1, "prompts")
+    (out / nxt.parent.name).mkdir()
+    shutil.copy(nxt, out / nxt.parent.name / nxt.name)
+    replay_run = EvaRun(src.config.replace(run_dir=str(out)), progress=True)
     t0 = time.time()
     replay_run.run(until=(t + 1, "eval"))
-    a, b = json.loads(src_eval.read_text()), json.loads((out / f"iter_{t + 1:03d}" / "eval.json").read_text())
+    a, b = src.read_json(t + 1, "eval"), replay_run.store.read_json(t + 1, "eval")
     print(f"replayed iteration {t} in {time.time() - t0:.0f}s")
     for key in ("full_rate", "constraint_rate", "reward_mean"):
         print(f"{key}: stored {a[key]}, replayed {b[key]}")
