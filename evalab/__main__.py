@@ -203,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "from the finished runs and the digests there are, naming each (arm, seed) left out")
     _grid_tail_arguments(rp, "only the plan and one line per finished (arm, seed)")
     ro = sub.add_parser("reproduce-online", help="run (or resume) the online arms (online eva, the seed stream, "
-                        "+ dynamic sampling) × seeds with one trainer, evaluate each final policy on the held-out "
-                        "set, then write the results json (evalab/reproduction.py)")
+                        "+ dynamic sampling, + MoPPS / GRESO prediction) × seeds with one trainer, evaluate each "
+                        "final policy on the held-out set, then write the results json (evalab/reproduction.py)")
     _grid_arguments(ro, ONLINE_REPRODUCE_KEYS, "runs", "data/online_reproduction.json",
                     "comma-separated among evalab.reproduction.ONLINE_ARMS (default online-eva,online-seed)")
     ro.add_argument("--trainer", default=None, choices=["grpo", "rloo", "oaif"])
@@ -504,7 +504,7 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     from pathlib import Path
 
     from .online import DYNAMIC_SAMPLING_TRAINERS, ONLINE_TRAINERS, online_settings
-    from .reproduction import ONLINE_ARMS
+    from .reproduction import ONLINE_ARMS, online_arm_config
 
     f, profile, root, out = _grid_head(a, ONLINE_REPRODUCE_KEYS, "runs", "data/online_reproduction.json")
     arms = a.arms.split(",") if a.arms else f.get("arms", ["online-eva", "online-seed"])
@@ -533,8 +533,7 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     base = _config(profile, str(root), {**f.get("set", {}), **_parse_set(a.set)})
     for arm in arms:
         for s in seeds:
-            _check_resume(base.replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}"),
-                                       dynamic_sampling=arm == "online-eva+dynamic"))
+            _check_resume(online_arm_config(base, arm).replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}")))
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
     command = "python -m evalab " + " ".join(a.argv)

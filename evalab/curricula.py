@@ -202,16 +202,12 @@ def observe(state: PredictionState, prompt_ids: Sequence[str], rewards: np.ndarr
     return out
 
 
-def plan_step1(state: PredictionState, prompt_ids: Sequence[str], lineage: Mapping[str, str | None], cfg: Any,
-               seed: int) -> pd.DataFrame:
-    """Which prompts of X_t step 1 generates for: one row per prompt of X_t (in order) with the state entering
-    iteration t (alpha, beta, prior_source, zero_run, p_explore), GRESO's p_skip / skipped, Thompson's draw /
-    chosen_rank (-1: not chosen) and ``generate``; ``rollouts_saved`` = (not generated) · N."""
-    from .sampling import subset_size
-
-    rng = np.random.default_rng(seed)
+def _predict(state: PredictionState, prompt_ids: Sequence[str], lineage: Mapping[str, str | None], cfg: Any,
+             k: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    """The prediction shared by the offline plan and the online draw: one row per candidate with its state
+    (alpha, beta, prior_source, zero_run, p_explore), GRESO's p_skip / skipped (at least k survive), Thompson's
+    draw / chosen_rank among the survivors (-1: not chosen); and the mask kept (survivors, or Thompson's k)."""
     n = len(prompt_ids)
-    k = subset_size(n, cfg.subset_fraction)
     priors = [inherited_prior(p, lineage, state, cfg) for p in prompt_ids]
     df = pd.DataFrame({"prompt_id": list(prompt_ids), "alpha": [a for a, _, _ in priors],
                        "beta": [b for _, b, _ in priors], "prior_source": [s for _, _, s in priors],
@@ -232,9 +228,47 @@ def plan_step1(state: PredictionState, prompt_ids: Sequence[str], lineage: Mappi
         df.loc[cand, "draw"] = draws
         df.loc[cand[idx], "chosen_rank"] = np.arange(idx.size)
         keep = df.chosen_rank.to_numpy() >= 0
+    return df, keep
+
+
+def plan_step1(state: PredictionState, prompt_ids: Sequence[str], lineage: Mapping[str, str | None], cfg: Any,
+               seed: int) -> pd.DataFrame:
+    """Which prompts of X_t step 1 generates for: one row per prompt of X_t (in order) with the state entering
+    iteration t (alpha, beta, prior_source, zero_run, p_explore), GRESO's p_skip / skipped, Thompson's draw /
+    chosen_rank (-1: not chosen) and ``generate``; ``rollouts_saved`` = (not generated) · N."""
+    from .sampling import subset_size
+
+    df, keep = _predict(state, prompt_ids, lineage, cfg, subset_size(len(prompt_ids), cfg.subset_fraction),
+                        np.random.default_rng(seed))
     df["generate"] = keep
     df["rollouts_saved"] = np.where(keep, 0, cfg.n_responses)
     return df
+
+
+def plan_draw(state: PredictionState, prompt_ids: Sequence[str], lineage: Mapping[str, str | None], cfg: Any,
+              k: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    """Online: which k of a generation batch's candidates (``prompt_ids``, in the pool's weighted draw order) the
+    trainer generates for. GRESO skips first (at least k survive); then Thompson's k closest to p* among the
+    survivors, or, with GRESO alone, the first k survivors in draw order. Returns the candidates' table
+    (``_predict``'s columns + ``generate``, ``rank`` (-1: declined), ``considered``: candidates up to the last
+    one generated for in draw order, all of them with Thompson, which compares every survivor) and the chosen
+    positions, in rank order."""
+    if not 1 <= k <= len(prompt_ids):
+        raise ValueError(f"plan_draw: k={k} must be in [1, {len(prompt_ids)}] (the number of candidates)")
+    df, keep = _predict(state, prompt_ids, lineage, cfg, k, rng)
+    if cfg.sampling == "thompson":
+        chosen = np.flatnonzero(keep)
+        chosen = chosen[np.argsort(df.chosen_rank.to_numpy()[chosen], kind="stable")]
+        considered = np.ones(len(df), dtype=bool)
+    else:
+        chosen = np.flatnonzero(keep)[:k]
+        considered = np.arange(len(df)) <= chosen[-1]
+    rank = np.full(len(df), -1)
+    rank[chosen] = np.arange(chosen.size)
+    df["generate"] = rank >= 0
+    df["rank"] = rank
+    df["considered"] = considered
+    return df, chosen
 
 
 def state_from_table(table: pd.DataFrame) -> PredictionState:

@@ -22,12 +22,15 @@ per prompt, scored by the same reward interface as offline eva), and:
     EvaCallback          every ``evolve_every`` optimizer steps: weigh the recent groups (per group, never per
                          rollout), sample the informative subset, evolve it, add accepted variants to the pool,
                          and write the event, the pool (with lineage) and the variants to the run directory
+    PoolPredictor        sampling="thompson" (MoPPS) / skip="greso" (GRESO): the pool offers more candidates
+                         than a batch needs and the predictor picks the batch before anything is generated
 
 Run directory (every table rewritten atomically after each event, so a reader never sees half a file):
 ``config.json``, ``online_events.parquet`` (one row per evolution event), ``pool.parquet`` (the prompt stream
 with lineage and sampling statistics), ``groups.parquet`` (every scored group), ``variants.parquet`` (every
 creator variant, accepted or not, with the reject reason), ``train_log.parquet`` (TRL's log history, rewritten
-at every log step), ``online_summary.json`` (at the end).
+at every log step), ``prediction.parquet`` (with a predictor: every candidate offered and the choice),
+``online_summary.json`` (at the end).
 ``_trainer/checkpoint-<step>/`` (the two latest, each with ``eva_state.json``) and ``online_run.json`` make an
 online run resumable: after a crash or ``kill -9``, the same call with the same ``run_dir`` continues from the
 latest complete checkpoint (see ``run_online_eva``). Once a run is finished and its final policy saved
@@ -57,7 +60,7 @@ import pandas as pd
 from torch.utils.data import Sampler
 from transformers import TrainerCallback
 
-from .config import METRICS, STRATEGIES, EvaConfig
+from .config import METRICS, PREDICTIVE, STRATEGIES, EvaConfig
 from .informativeness import as_reward_matrix, informativeness, weights_from_values
 from .prompts import Prompt, load_prompts
 from .sampling import sample_subset
@@ -144,6 +147,7 @@ class EvaPromptPool:
         self.n_groups: list[int] = []       # groups of this prompt that were scored (reached the trainer)
         self.n_drawn: list[int] = []        # times the sampler drew it into a generation batch
         self.n_dropped_full = 0
+        self.predictor: PoolPredictor | None = None  # set by EvaCallback for sampling="thompson" / skip="greso"
         added = self.add(seeds, step=0, evolved=False)
         if len(added) != len(seeds):
             raise ValueError("EvaPromptPool: seed prompts contain duplicate ids or duplicate texts")
@@ -222,10 +226,16 @@ class EvaPromptPool:
 
     def draw(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """Indices of ``k`` prompts for one generation batch: without replacement while the pool is large
-        enough (so each prompt forms one group), with replacement otherwise."""
+        enough (so each prompt forms one group), with replacement otherwise. With a ``predictor``
+        (:class:`PoolPredictor`) and a pool of at least k prompts, ``predictor.n_candidates(k)`` candidates are
+        drawn the same way and the predictor chooses k of them before anything is generated."""
         p = self.sampling_weights()
         n_pos = int((p > 0).sum())
-        idx = rng.choice(len(self), size=k, replace=k > n_pos, p=p)
+        if self.predictor is not None and k <= n_pos:
+            cand = rng.choice(len(self), size=min(n_pos, self.predictor.n_candidates(k)), replace=False, p=p)
+            idx = cand[self.predictor.choose(self, cand, k, rng)]
+        else:
+            idx = rng.choice(len(self), size=k, replace=k > n_pos, p=p)
         for i in idx:
             self.n_drawn[int(i)] += 1
         return idx.astype(int)
@@ -589,6 +599,147 @@ def select_informative(weights: np.ndarray, fraction: float, strategy: str, seed
     return idx[weights[idx] > 0]
 
 
+# --------------------------------------------------------------------------------------------------
+# Prediction before sampling, online (MoPPS / GRESO on the trainer's prompt stream)
+# --------------------------------------------------------------------------------------------------
+
+PREDICTION_COLUMNS = ["batch", "calls_scored", "position", "prompt_id", "alpha", "beta", "prior_source", "zero_run",
+                      "p_explore", "p_skip", "skipped", "draw", "chosen_rank", "generate", "rank", "considered",
+                      "predicted_pass"]
+
+
+class PoolPredictor:
+    """``sampling="thompson"`` (MoPPS) and ``skip="greso"`` (GRESO) inside the trainer: before each generation
+    batch (and each dynamic-sampling refill), :meth:`EvaPromptPool.draw` offers ``n_candidates(k)`` prompts
+    drawn with the pool's weights and the predictor picks the k the trainer generates for.
+
+        pred = PoolPredictor(cfg, adapter)       # EvaCallback builds it and sets pool.predictor
+        pool.draw(4, rng)                        # 16 candidates (subset_fraction 0.25) -> 4 chosen
+        pred.frame(); pred.summary()             # one row per candidate; totals
+
+    The rules are the offline ones (:mod:`evalab.curricula`, the papers cited there), on the online stream:
+
+    - **Observations** are the groups the reward adapter scored (every reward call, refills included), folded in
+      one call at a time before each choice: per prompt α ← λ·α + passes, β ← λ·β + fails (``beta_update``;
+      a new evolved prompt starts from its parent's posterior shrunk toward the prior) and its zero-variance run;
+      with GRESO, p_e steps toward ``greso_target`` after each call from that call's zero-variance share.
+    - **Candidates**: c = ceil(k / ``subset_fraction``) (at most the pool), so k of c is chosen as offline step 3
+      chooses ``subset_fraction`` of X_t. GRESO skips candidates with P = 1 − p_e^z (at least k survive);
+      Thompson takes the k survivors whose draw p̃ ~ Beta(α, β) is closest to ``target_pass_rate``; GRESO alone
+      takes the first k survivors in draw order (eva's weighted order).
+    - **Cost**: the trainer still generates k groups per batch. ``rollouts_declined`` = (c − k)·N counts what a
+      generate-then-select step (offline eva's step 1 → 3, or dynamic sampling's oversampling) would have spent
+      on the declined candidates; the saving against online eva without prediction shows as a lower zero-spread
+      share of the generated groups and, with ``dynamic_sampling``, fewer extra completions — measured by
+      comparing runs, not counted here. ``groups_skipped``: GRESO's skips among the candidates considered.
+    - **Staleness**: TRL's data loader draws one batch ahead, so a batch's choice sees the groups scored before
+      the previous batch was generated, not those of the previous batch itself.
+
+    The evolution event selects its parents under ``sampling="thompson"`` the same way (:meth:`select`).
+    """
+
+    def __init__(self, cfg: EvaConfig, adapter: TrlRewardAdapter) -> None:
+        from .curricula import PredictionState
+
+        if cfg.sampling not in PREDICTIVE and not cfg.skip:
+            raise ValueError(f"PoolPredictor: EvaConfig.sampling={cfg.sampling!r} and skip={cfg.skip!r} predict "
+                             f"nothing; use sampling in {PREDICTIVE} or skip='greso'")
+        self.cfg = cfg
+        self.adapter = adapter
+        self.state = PredictionState(p_explore=float(cfg.greso_explore_init))
+        self._next_call = 0
+        self.rows: list[dict[str, Any]] = []
+        self.n_batches = 0
+
+    def n_candidates(self, k: int) -> int:
+        return max(int(k), math.ceil(int(k) / self.cfg.subset_fraction - 1e-9))
+
+    def sync(self, pool: EvaPromptPool) -> None:
+        """Fold in the groups scored since the last sync, one reward call at a time."""
+        from .curricula import greso_adapt, observe, zero_variance
+
+        groups = self.adapter.groups_since(self._next_call)
+        self._next_call = self.adapter.n_calls
+        if not groups:
+            return
+        lineage = {q.id: q.parent_id for q in pool.prompts}
+        for call in sorted({gr.call for gr in groups}):
+            at = [gr for gr in groups if gr.call == call]
+            r = np.array([gr.rewards for gr in at], dtype=float)
+            self.state = observe(self.state, [gr.prompt_id for gr in at], r, self.cfg, lineage)
+            if self.cfg.skip == "greso":
+                self.state.p_explore = greso_adapt(self.state.p_explore, float(zero_variance(r).mean()),
+                                                   self.cfg.greso_target, self.cfg.greso_step)
+
+    def choose(self, pool: EvaPromptPool, candidates: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """Positions in ``candidates`` (pool indices in draw order) of the k prompts to generate for."""
+        from .curricula import plan_draw
+
+        self.sync(pool)
+        lineage = {q.id: q.parent_id for q in pool.prompts}
+        ids = [pool[int(i)].id for i in candidates]
+        df, chosen = plan_draw(self.state, ids, lineage, self.cfg, int(k), rng)
+        df.insert(0, "batch", self.n_batches)
+        df.insert(1, "calls_scored", self._next_call)
+        df.insert(2, "position", np.arange(len(df)))
+        df["predicted_pass"] = df.alpha / (df.alpha + df.beta)
+        self.rows.extend(df[PREDICTION_COLUMNS].to_dict("records"))
+        self.n_batches += 1
+        return chosen
+
+    def select(self, prompt_ids: Sequence[str], weights: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+        """Step 3 of an evolution event under ``sampling="thompson"``: of the groups' prompts with weight > 0 (a
+        zero-spread group is never evolved), the ceil(fraction·n) whose Thompson draw is closest to p*, closest
+        first (indices into ``prompt_ids``)."""
+        from .curricula import inherited_prior, thompson_choose
+        from .sampling import subset_size
+
+        cand = np.flatnonzero(np.asarray(weights) > 0)
+        if not len(prompt_ids) or not cand.size:
+            return np.zeros(0, dtype=int)
+        ab = [inherited_prior(prompt_ids[i], {}, self.state, self.cfg)[:2] for i in cand]
+        idx, _ = thompson_choose(np.array([a for a, _ in ab]), np.array([b for _, b in ab]),
+                                 min(cand.size, subset_size(len(prompt_ids), fraction)), self.cfg.target_pass_rate,
+                                 np.random.default_rng(seed))
+        return cand[idx]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per candidate offered: the batch, the scored reward calls it saw, its state and the choice."""
+        df = pd.DataFrame(self.rows, columns=PREDICTION_COLUMNS)
+        return df.astype({c: float for c in ("alpha", "beta", "p_explore", "p_skip", "draw", "predicted_pass")})
+
+    def summary(self) -> dict[str, float]:
+        """Totals: batches, candidates, groups generated, GRESO's skips among the candidates considered,
+        ``rollouts_declined`` (declined candidates × N), the mean predicted pass rate of the chosen and the
+        declined candidates, and the final p_e."""
+        df = self.frame()
+        g = self.adapter.num_generations
+        gen = df[df.generate] if len(df) else df
+        dec = df[~df.generate] if len(df) else df
+        return {"batches": float(self.n_batches), "candidates": float(len(df)), "groups_generated": float(len(gen)),
+                "groups_skipped": float((df.skipped & df.considered).sum()) if len(df) else 0.0,
+                "rollouts_declined": float(len(dec) * g),
+                "predicted_pass_generated": float(gen.predicted_pass.mean()) if len(gen) else float("nan"),
+                "predicted_pass_declined": float(dec.predicted_pass.mean()) if len(dec) else float("nan"),
+                "p_explore": float(self.state.p_explore)}
+
+    def state_dict(self) -> dict[str, Any]:
+        st = self.state
+        return {"alpha": st.alpha, "beta": st.beta, "zero_run": st.zero_run, "p_explore": st.p_explore,
+                "next_call": self._next_call, "n_batches": self.n_batches,
+                "rows": json.loads(self.frame().to_json(orient="records"))}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        from .curricula import PredictionState
+
+        self.state = PredictionState({k: float(v) for k, v in state["alpha"].items()},
+                                     {k: float(v) for k, v in state["beta"].items()},
+                                     {k: int(v) for k, v in state["zero_run"].items()}, float(state["p_explore"]))
+        self._next_call = int(state["next_call"])
+        self.n_batches = int(state["n_batches"])
+        self.rows = [dict(r) for r in state["rows"]]
+
+
 class EvaCallback(TrainerCallback):
     """Every ``evolve_every`` optimizer steps: weigh → select → evolve → grow the pool, and write it down.
 
@@ -607,10 +758,9 @@ class EvaCallback(TrainerCallback):
             raise ValueError(f"evolve_every={evolve_every!r} must be >= 1")
         if cfg.metric not in METRICS:
             raise ValueError(f"EvaConfig.metric={cfg.metric!r}: online eva needs a built-in metric {METRICS}")
-        if cfg.sampling not in STRATEGIES or cfg.skip:  # evalab.curricula's predictions are offline-only so far
-            field = "sampling" if cfg.sampling not in STRATEGIES else "skip"
-            raise ValueError(f"EvaConfig.{field}={getattr(cfg, field)!r}: prediction before sampling is offline only "
-                             f"(EvaRun); online eva samples with one of {STRATEGIES}")
+        if cfg.sampling not in STRATEGIES + PREDICTIVE:
+            raise ValueError(f"EvaConfig.sampling={cfg.sampling!r}: online eva samples with one of "
+                             f"{STRATEGIES + PREDICTIVE}")
         self.pool = pool
         self.adapter = adapter
         self.creator = creator
@@ -622,6 +772,9 @@ class EvaCallback(TrainerCallback):
         self.variants: list[pd.DataFrame] = []
         self._next_call = 0
         self.sampler: EvaPoolSampler | None = None  # set by the trainer; its epoch is saved for resume
+        # prediction before sampling (sampling="thompson" / skip="greso"): the pool's draws go through it
+        self.predictor = PoolPredictor(cfg, adapter) if cfg.sampling in PREDICTIVE or cfg.skip else None
+        pool.predictor = self.predictor
 
     # --- TrainerCallback hooks -----------------------------------------------------------------------
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
@@ -653,12 +806,18 @@ class EvaCallback(TrainerCallback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"events": self.events, "next_call": self._next_call,
-                "variants": [json.loads(df.to_json(orient="records")) for df in self.variants]}
+                "variants": [json.loads(df.to_json(orient="records")) for df in self.variants],
+                "predictor": self.predictor.state_dict() if self.predictor is not None else None}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.events = [dict(e) for e in state["events"]]
         self._next_call = int(state["next_call"])
         self.variants = [pd.DataFrame(rows) for rows in state["variants"]]
+        if self.predictor is not None:
+            if state.get("predictor") is None:
+                raise ValueError("eva state: this run predicts before sampling (sampling/skip) but its checkpoint "
+                                 "holds no predictor state")
+            self.predictor.load_state_dict(state["predictor"])
 
     # --- the event -----------------------------------------------------------------------------------
     def evolve_event(self, step: int) -> dict[str, Any]:
@@ -674,8 +833,14 @@ class EvaCallback(TrainerCallback):
         for gr, wi in zip(latest, sw):
             self.pool.observe(gr.prompt_id, float(wi))
         means = np.array([np.nanmean(gr.rewards) if np.isfinite(gr.rewards).any() else np.nan for gr in latest])
-        sel = select_informative(sw, self.cfg.subset_fraction, self.cfg.sampling, seed=self.cfg.seed + k,
-                                 reward_mean=means, band=(self.cfg.band_low, self.cfg.band_high))
+        if self.predictor is not None:
+            self.predictor.sync(self.pool)
+        if self.cfg.sampling in PREDICTIVE:
+            sel = self.predictor.select([gr.prompt_id for gr in latest], sw, self.cfg.subset_fraction,
+                                        seed=self.cfg.seed + k)
+        else:
+            sel = select_informative(sw, self.cfg.subset_fraction, self.cfg.sampling, seed=self.cfg.seed + k,
+                                     reward_mean=means, band=(self.cfg.band_low, self.cfg.band_high))
         selected = [self.pool.get(latest[i].prompt_id) for i in sel]
         variants = []
         if selected:
@@ -725,6 +890,8 @@ class EvaCallback(TrainerCallback):
         atomic_write_parquet(self.run_dir / "variants.parquet", self.variants_frame())
         groups = self.adapter.groups_frame()
         atomic_write_parquet(self.run_dir / "groups.parquet", groups)
+        if self.predictor is not None:
+            atomic_write_parquet(self.run_dir / "prediction.parquet", self.predictor.frame())
 
 
 def _variants_frame(variants: Sequence[Any], *, step: int, event: int, added: set[str]) -> pd.DataFrame:
@@ -904,6 +1071,11 @@ def run_online_eva(cfg: EvaConfig, *, trainer: str = "grpo", steps: int = 8, evo
     result's ``dynamic_sampling`` frame (also ``dynamic_sampling.parquet``, totals in ``online_summary.json``) has
     one row per generation batch of this process (after a resume: since the resume), the train log ``dynamic/*``.
 
+    ``cfg.sampling="thompson"`` (MoPPS) / ``cfg.skip="greso"`` (GRESO): each generation batch (and refill) is chosen
+    from ceil(k / ``subset_fraction``) weighted candidates before generation (:class:`PoolPredictor`); the result's
+    ``prediction`` frame (also ``prediction.parquet``) has one row per candidate, ``online_summary.json`` the totals
+    (``prediction``: groups skipped, rollouts declined, predicted pass rates). The state is in each checkpoint.
+
     Resume: every ``checkpoint_every`` optimizer steps (default ``evolve_every``: right after each evolution
     event; 0 = never) the trainer checkpoints into ``run_dir/_trainer`` (model, optimizer, scheduler, RNG; the
     two latest kept) together with the eva state of that step (``eva_state.json``: the pool with its statistics,
@@ -1064,6 +1236,9 @@ def _run_online_eva(cfg: EvaConfig, *, trainer: str, steps: int, evolve_every: i
         summary["dynamic_sampling"] = {k: float(ds[k].sum()) if len(ds) else 0.0
                                        for k in ("groups_dropped", "resample_rounds", "extra_completions",
                                                  "groups_padded")}
+    if callback.predictor is not None:
+        result["prediction"] = callback.predictor.frame()
+        summary["prediction"] = callback.predictor.summary()
     atomic_write_text(run_dir / "online_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     store.log_event("online_end", **summary)
     return result

@@ -834,7 +834,23 @@ def load_results(path: str | Path) -> dict[str, Any]:
 # Online: eva against the same trainer on the seed stream only
 # --------------------------------------------------------------------------------------------------
 
-ONLINE_ARMS = ("online-eva", "online-seed", "online-eva+dynamic")
+# Each online arm: the config fields it sets on the base config (the seed stream differs by its cadence instead)
+ONLINE_ARM_FIELDS: dict[str, dict[str, Any]] = {
+    "online-eva": {},
+    "online-seed": {},
+    "online-eva+dynamic": {"dynamic_sampling": True},   # DAPO's dynamic sampling (issue 15)
+    "online-thompson": {"sampling": "thompson"},        # MoPPS before each generation batch (issue 15)
+    "online-greso": {"skip": "greso"},                  # GRESO before each generation batch (issue 15)
+}
+ONLINE_ARMS = tuple(ONLINE_ARM_FIELDS)
+
+
+def online_arm_config(base: EvaConfig, arm: str) -> EvaConfig:
+    """The config an online arm runs: ``base`` with the arm's fields (``ONLINE_ARM_FIELDS``); ValueError naming an
+    unknown arm."""
+    if arm not in ONLINE_ARM_FIELDS:
+        raise ValueError(f"arm={arm!r}: choose among {ONLINE_ARMS}")
+    return base.replace(**{"dynamic_sampling": False, **ONLINE_ARM_FIELDS[arm]})
 
 
 def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, steps: int = 8,
@@ -849,7 +865,10 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
     - ``online-seed``: ``evolve_every = steps + 1``, so no event fires and the trainer samples the seed prompts only;
     - ``online-eva+dynamic`` (issue 15): online eva with DAPO's dynamic sampling (``dynamic_sampling=True``, GRPO and
       RLOO): zero-spread groups dropped and refilled, up to ``base.max_resample`` rounds; its cost is the run's
-      ``dynamic_sampling.parquet`` (``extra_completions``).
+      ``dynamic_sampling.parquet`` (``extra_completions``);
+    - ``online-thompson`` / ``online-greso`` (issue 15): online eva whose generation batches are chosen before
+      sampling by MoPPS's Thompson draw / GRESO's skip (``evalab.online.PoolPredictor``); its record is the run's
+      ``prediction.parquet`` (``rollouts_declined``, ``groups_skipped`` in the summary).
 
     ``seed_prompts`` (default ``base.prompt_set``) and ``kw`` go to ``online.run_online_eva``, which ``run_fn``
     replaces. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune`` (with
@@ -869,7 +888,7 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
     out: dict[str, list[Path]] = {a: [] for a in arms}
     for arm in arms:
         every = steps + 1 if arm == "online-seed" else evolve_every
-        cfg = base.replace(dynamic_sampling=arm == "online-eva+dynamic")
+        cfg = online_arm_config(base, arm)
         for s in seeds:
             run_dir = Path(root) / arm / f"seed{s}"
             t0 = time.time()
@@ -1003,7 +1022,8 @@ def online_per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFra
     """One row per (arm, seed) of evaluated online runs: held-out fully-satisfied and constraint rates of θ0 and
     the final policy, the mean reward and zero-spread share over every scored group, the share of groups drawn
     from evolved prompts, rollouts scored (groups × N), dynamic sampling's extra completions (0 without it),
-    evolution events, pool size and the trainer's runtime."""
+    prediction's declined candidates × N and GRESO's skips (0 without a predictor), evolution events, pool size and
+    the trainer's runtime."""
     from .online import SPREAD_TOL
 
     rows = []
@@ -1023,6 +1043,8 @@ def online_per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFra
                 "evolved_share": float(g["evolved"].mean()) if len(g) and "evolved" in g else nan,
                 "rollouts": int(summ["groups_scored"]) * int(summ["num_generations"]),
                 "extra_completions": float((summ.get("dynamic_sampling") or {}).get("extra_completions", 0.0)),
+                "rollouts_declined": float((summ.get("prediction") or {}).get("rollouts_declined", 0.0)),
+                "groups_skipped": float((summ.get("prediction") or {}).get("groups_skipped", 0.0)),
                 "n_events": int(summ["n_events"]), "pool_size": int(summ["pool_size"]),
                 "pool_evolved": int(summ.get("pool_evolved", 0)), "train_runtime_s": summ.get("train_runtime", nan),
             })
@@ -1074,7 +1096,7 @@ def online_summary_table(results: Mapping[str, Any], metric: str = "full") -> pd
             row[col], row[f"{col}_ci"] = d, (lo, hi)
         mine = ps[ps.arm == arm]
         for col in ("reward_mean", "zero_spread", "evolved_share", "rollouts", "extra_completions",
-                    "train_runtime_s"):
+                    "rollouts_declined", "groups_skipped", "train_runtime_s"):
             row[col] = float(mine[col].mean()) if col in mine and mine[col].notna().any() else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -1089,28 +1111,44 @@ def format_ci(v: float, ci: Sequence[float], signed: bool = True) -> str:
     return f"{f.format(v + z)} [{f.format(ci[0] + z)}, {f.format(ci[1] + z)}]"
 
 
-def online_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
+def _paired_cell(paired: pd.DataFrame, arm: str, ref: str, metric: str) -> str:
+    """``arm`` minus ``ref`` at the final policy with its 95% CI and, in parentheses, the share of resamples in
+    which ``arm`` is ahead; read from the row ``arm`` vs ``ref`` or, negated, ``ref`` vs ``arm`` (the share is
+    then 1 − ``ref``'s: ``arm`` ahead or tied); "—" if neither."""
+    pm = paired[(paired.metric == metric) & (paired.iteration == ONLINE_FINAL)] if len(paired) else paired
+    for a, b, sign in ((arm, ref, 1.0), (ref, arm, -1.0)):
+        d = pm[(pm.arm == a) & (pm.vs == b)] if len(pm) else pm
+        if len(d):
+            lo, hi = sorted((sign * d.ci_low.item(), sign * d.ci_high.item()))
+            ahead = d.p_better.item() if sign > 0 else 1.0 - d.p_better.item()
+            return format_ci(sign * d.delta.item(), (lo, hi)) + f" ({ahead:.2f})"
+    return "—"
+
+
+def online_markdown_table(results: Mapping[str, Any], metric: str = "full", ref: str = "online-seed") -> str:
     """The README's online table of a results file (``load_results`` of reproduce-online's output), as markdown:
     per arm, the held-out score of θ0 and of the final policy (mean over seeds, 95% CI), the final policy minus
-    the seed stream's, paired by seed and prompt (95% CI; in parentheses the share of bootstrap resamples in which
-    the arm is ahead), and, mean over seeds, the trainer groups' reward and zero-spread share, the share of groups
-    drawn from evolved prompts and dynamic sampling's extra completions. Minus signs are "−"."""
+    ``ref``'s (the seed stream by default), paired by seed and prompt (95% CI; in parentheses the share of
+    bootstrap resamples in which the arm is ahead), and, mean over seeds, the trainer groups' reward and
+    zero-spread share, the share of groups drawn from evolved prompts and dynamic sampling's extra completions;
+    when an arm predicted before sampling, also the rollouts its predictor declined and GRESO's skips. Minus
+    signs are "−"."""
     heldout, paired = results["heldout"], results["paired"]
     q = "heldout_full" if metric == "full" else "heldout_frac"
     table = online_summary_table(results, metric=metric).set_index("arm")
-    lines = ["| arm | θ0 | final | − online-seed | reward | zero-spread | evolved share | extra completions |",
-             "| --- |" + " --- |" * 7]
+    predicted = "rollouts_declined" in table and bool((table.rollouts_declined.fillna(0) > 0).any())
+    head = ["arm", "θ0", "final", f"− {ref}", "reward", "zero-spread", "evolved share", "extra completions"]
+    head += ["declined", "GRESO skips"] if predicted else []
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " --- |" * (len(head) - 1)]
     for arm in table.index:
         r = table.loc[arm]
         h0 = heldout[(heldout.arm == arm) & (heldout.quantity == q) & (heldout.iteration == 0)]
         cells = [format_ci(h0["mean"].item(), (h0.ci_low.item(), h0.ci_high.item()), signed=False) if len(h0)
                  else "—", format_ci(r.heldout, r.heldout_ci, signed=False)]
-        d = paired[(paired.arm == arm) & (paired.vs == "online-seed") & (paired.metric == metric)
-                   & (paired.iteration == ONLINE_FINAL)]
-        cells.append(format_ci(d.delta.item(), (d.ci_low.item(), d.ci_high.item())) + f" ({d.p_better.item():.2f})"
-                     if len(d) else "—")
+        cells.append(_paired_cell(paired, arm, ref, metric) if arm != ref else "—")
         cells += [f"{r[c]:.3f}" if np.isfinite(r[c]) else "—" for c in ("reward_mean", "zero_spread", "evolved_share")]
-        cells.append(f"{r.extra_completions:.0f}" if np.isfinite(r.extra_completions) else "—")
+        cols = ("extra_completions", "rollouts_declined", "groups_skipped") if predicted else ("extra_completions",)
+        cells += [f"{r[c]:.0f}" if np.isfinite(r[c]) else "—" for c in cols]
         lines.append(f"| {arm} | " + " | ".join(c.replace("-", "−") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -1123,6 +1161,6 @@ def online_summary_view(table: pd.DataFrame) -> pd.DataFrame:
                         **{c: [format_ci(v, ci) for v, ci in zip(table[c], table[f"{c}_ci"])]
                            for c in ("minus_seed", "minus_eva")})
     cols = ["arm", "n_seeds", "heldout", "minus_seed", "minus_eva", "reward_mean", "zero_spread", "evolved_share",
-            "rollouts", "extra_completions", "train_runtime_s"]
+            "rollouts", "extra_completions", "rollouts_declined", "groups_skipped", "train_runtime_s"]
     return view[cols].round(3)
 

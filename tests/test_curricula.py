@@ -284,19 +284,6 @@ def test_novelty_rejects_variants_close_to_the_pool(tmp_path):
     assert reasons["not_novel"] == int((ev.reason == "not_novel").sum())
 
 
-@pytest.mark.parametrize("over,field", [({"sampling": "thompson"}, "sampling"), ({"skip": "greso"}, "skip")])
-def test_online_eva_refuses_offline_only_predictions(tmp_path, over, field):
-    from evalab.creator import StructuredEvolver
-    from evalab.online import EvaCallback, EvaPromptPool, make_trl_reward
-    from test_online import TableReward, seed_prompts
-
-    pool = EvaPromptPool(seed_prompts(2), evolved_ratio=0.7)
-    adapter = make_trl_reward(TableReward({"s0": [0.0, 1.0], "s1": [1.0, 1.0]}), pool, num_generations=2)
-    cfg = profile_config("ci", run_dir=str(tmp_path), **over)
-    with pytest.raises(ValueError, match=f"EvaConfig.{field}=.*offline only"):
-        EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), cfg, evolve_every=1)
-
-
 def test_run_store_guards_the_new_fields_and_old_runs_resume(tmp_path):
     import json
 

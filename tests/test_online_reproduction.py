@@ -41,7 +41,11 @@ class PathBackend:
                 for i in range(len(prompts))]
 
 
-def fake_online_run(d: Path, seed: int, *, evolved: float, spread: float, extra: float = 0.0) -> None:
+FAKE_ARMS = ("online-eva", "online-seed", "online-eva+dynamic", "online-thompson")
+
+
+def fake_online_run(d: Path, seed: int, *, evolved: float, spread: float, extra: float = 0.0,
+                    declined: float = 0.0) -> None:
     """An online run directory as run_online_eva leaves it: config, summary, scored groups, the final policy."""
     cfg = profile_config("ci", run_dir=str(d), seed=seed)
     RunStore(d, cfg)
@@ -54,6 +58,8 @@ def fake_online_run(d: Path, seed: int, *, evolved: float, spread: float, extra:
                "pool_evolved": 2, "train_runtime": 12.5}
     if extra:
         summary["dynamic_sampling"] = {"extra_completions": extra, "groups_dropped": 1.0}
+    if declined:
+        summary["prediction"] = {"rollouts_declined": declined, "groups_skipped": 0.0, "groups_generated": 8.0}
     (d / "online_summary.json").write_text(json.dumps(summary))
     (d / "model").mkdir()
     (d / "model" / "config.json").write_text("{}")
@@ -75,12 +81,14 @@ def online_runs(tmp_path):
 
 def make_fake_runs(tmp_path: Path) -> dict[str, list[Path]]:
     runs = {}
-    for arm, evolved, spread, extra in (("online-eva", 0.5, 0.4, 0.0), ("online-seed", 0.0, 0.0, 0.0),
-                                        ("online-eva+dynamic", 0.5, 0.6, 8.0)):
+    for arm, evolved, spread, extra, declined in (("online-eva", 0.5, 0.4, 0.0, 0.0),
+                                                  ("online-seed", 0.0, 0.0, 0.0, 0.0),
+                                                  ("online-eva+dynamic", 0.5, 0.6, 8.0, 0.0),
+                                                  ("online-thompson", 0.5, 0.5, 0.0, 96.0)):
         runs[arm] = []
         for s in (1, 2):
             d = tmp_path / arm / f"seed{s}"
-            fake_online_run(d, s, evolved=evolved, spread=spread, extra=extra)
+            fake_online_run(d, s, evolved=evolved, spread=spread, extra=extra, declined=declined)
             runs[arm].append(d)
     return runs
 
@@ -119,7 +127,7 @@ def test_online_results_pair_the_final_policies_by_seed_and_prompt(online_runs, 
     res = online_results(online_runs, stores, settings={"trainer": "grpo", "steps": 4}, n_boot=300)
     path = write_results(tmp_path / "online.json", res)
     r = load_results(path)
-    assert r["arms"] == list(ONLINE_ARMS) and r["seeds"] == [1, 2] and r["settings"]["steps"] == 4
+    assert r["arms"] == list(FAKE_ARMS) and r["seeds"] == [1, 2] and r["settings"]["steps"] == 4
     # the paired difference is the mean over seeds of the per-prompt differences of the stored reports
     frac = {a: [np.array(st.read_json(ONLINE_FINAL, "eval")["per_prompt"]["frac"]) for st in rs]
             for a, rs in stores.items()}
@@ -132,6 +140,8 @@ def test_online_results_pair_the_final_policies_by_seed_and_prompt(online_runs, 
     assert (at0.delta == 0).all()  # θ0 is shared
     ps = r["per_seed"].set_index(["arm", "seed"])
     assert ps.loc[("online-eva+dynamic", 1), "extra_completions"] == 8.0
+    assert ps.loc[("online-thompson", 2), "rollouts_declined"] == 96.0
+    assert ps.loc[("online-eva", 1), "rollouts_declined"] == 0
     assert ps.loc[("online-seed", 2), "evolved_share"] == 0.0 and ps.loc[("online-seed", 2), "zero_spread"] == 1.0
     assert (ps.rollouts == 32).all()
     assert set(r["curves"].quantity) == {"reward", "zero_spread"} and set(r["heldout"].iteration) == {0, ONLINE_FINAL}
@@ -148,7 +158,7 @@ def test_online_markdown_table_reads_the_results_file(tmp_path):
     md = online_markdown_table(r)
     rows = {line.split(" | ")[0].lstrip("| "): [c.strip() for c in line.strip().strip("|").split("|")]
             for line in md.splitlines()[2:]}
-    assert list(rows) == list(ONLINE_ARMS)
+    assert list(rows) == list(FAKE_ARMS)
     h, p = r["heldout"], r["paired"]
     eva = rows["online-eva"]
     full0 = h[(h.arm == "online-eva") & (h.quantity == "heldout_full") & (h.iteration == 0)]["mean"].item()
@@ -158,6 +168,14 @@ def test_online_markdown_table_reads_the_results_file(tmp_path):
     assert eva[3].startswith(f"{d.delta.item():+.3f} [") and eva[3].endswith(f"({d.p_better.item():.2f})")
     assert rows["online-seed"][3] == "—"  # no difference with itself
     assert rows["online-seed"][6] == "0.000" and rows["online-eva+dynamic"][7] == "8"  # evolved share, extra
+    assert rows["online-thompson"][8:] == ["96", "0"] and rows["online-eva"][8:] == ["0", "0"]  # declined, skips
+    # against online eva: the other arms' rows read eva's paired rows negated, eva's own cell is empty
+    vs_eva = {line.split(" | ")[0].lstrip("| "): [c.strip() for c in line.strip().strip("|").split("|")]
+              for line in online_markdown_table(r, ref="online-eva").splitlines()[2:]}
+    assert vs_eva["online-eva"][3] == "—"
+    d = p[(p.arm == "online-eva") & (p.vs == "online-seed") & (p.metric == "full") & (p.iteration == ONLINE_FINAL)]
+    assert vs_eva["online-seed"][3].replace("−", "-").startswith(f"{-d.delta.item():+.3f} [")
+    assert vs_eva["online-seed"][3].endswith(f"({1 - d.p_better.item():.2f})")
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -183,12 +201,28 @@ def test_reproduce_online_config_file_is_checked(tmp_path, capsys):
     assert "steps=0: an integer >= 1" in capsys.readouterr().err
 
 
-def test_the_shipped_online_config_is_valid():
+def test_the_shipped_online_configs_are_valid():
     from evalab.__main__ import ONLINE_REPRODUCE_KEYS, _reproduce_file
 
     f = _reproduce_file(str(ROOT / "configs" / "online_reproduction.yaml"), ONLINE_REPRODUCE_KEYS)
     assert f["profile"] == "demo" and len(f["seeds"]) >= 3 and set(f["arms"]) <= set(ONLINE_ARMS)
     assert {"online-eva", "online-seed"} <= set(f["arms"])
+    g = _reproduce_file(str(ROOT / "configs" / "online_curricula.yaml"), ONLINE_REPRODUCE_KEYS)
+    assert g["profile"] == "demo" and len(g["seeds"]) >= 3 and g["root"] == f["root"]  # online-eva runs shared
+    assert {"online-eva", "online-thompson", "online-greso"} <= set(g["arms"]) <= set(ONLINE_ARMS)
+
+
+def test_online_arm_configs_set_only_their_fields():
+    from evalab.reproduction import online_arm_config
+
+    base = profile_config("ci", dynamic_sampling=True)
+    assert online_arm_config(base, "online-eva") == base.replace(dynamic_sampling=False)
+    assert online_arm_config(base, "online-thompson").sampling == "thompson"
+    g = online_arm_config(base, "online-greso")
+    assert (g.skip, g.sampling, g.dynamic_sampling) == ("greso", base.sampling, False)
+    assert online_arm_config(base, "online-eva+dynamic").dynamic_sampling
+    with pytest.raises(ValueError, match="arm='online-bogus'"):
+        online_arm_config(base, "online-bogus")
 
 
 @pytest.mark.slow

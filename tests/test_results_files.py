@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from evalab.reproduction import (ONLINE_ARMS, ONLINE_FINAL, ONLINE_RESULT_TABLES, RESULT_TABLES, load_results,
+from evalab.reproduction import (ONLINE_FINAL, ONLINE_RESULT_TABLES, RESULT_TABLES, load_results,
                                  markdown_tables, online_markdown_table)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,15 +94,16 @@ ONLINE = ROOT / "data" / "online_reproduction.json"
                     "reproduce-online`")
 def test_readme_online_table_is_the_results_file():
     res = load_results(ONLINE)
-    assert set(ONLINE_RESULT_TABLES) <= set(res) and res["arms"] == list(ONLINE_ARMS) and len(res["seeds"]) >= 3
+    arms = yaml.safe_load((ROOT / "configs" / "online_reproduction.yaml").read_text())["arms"]
+    assert set(ONLINE_RESULT_TABLES) <= set(res) and res["arms"] == arms and len(res["seeds"]) >= 3
     ps = res["per_seed"]
-    assert len(ps) == len(ONLINE_ARMS) * len(res["seeds"]) and ps.train_runtime_s.notna().all()
+    assert len(ps) == len(arms) * len(res["seeds"]) and ps.train_runtime_s.notna().all()
     assert (ps[ps.arm == "online-seed"].evolved_share == 0).all() and (ps[ps.arm != "online-seed"].evolved_share > 0).all()
     assert (ps[ps.arm == "online-eva+dynamic"].extra_completions > 0).all()
     assert online_markdown_table(res) in (ROOT / "README.md").read_text()
     # the final policies' held-out scores are the file's, read independently of the renderer
     h = res["heldout"]
-    for arm in ONLINE_ARMS:
+    for arm in arms:
         c = h[(h.arm == arm) & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)].iloc[0]
         assert f"| {arm} | " in (ROOT / "README.md").read_text()
         assert f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]" in online_markdown_table(res)
