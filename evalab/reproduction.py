@@ -1153,6 +1153,21 @@ def online_markdown_table(results: Mapping[str, Any], metric: str = "full", ref:
     return "\n".join(lines) + "\n"
 
 
+def online_results_text(results: Mapping[str, Any], *, drop: Sequence[str] = ()) -> str:
+    """What notebook 05 prints for an online results file (``load_results``): the command that wrote it, the
+    trainer settings, the seeds, the trainers' runtime summed over runs (``train_runtime_s``; the writing call's
+    own wall time covers only what it ran, seconds when it rebuilt the file from finished runs), then
+    ``online_summary_view`` without the columns in ``drop``."""
+    settings = {k: results["settings"][k] for k in ("trainer", "steps", "evolve_every", "prompts_per_step")
+                if k in results["settings"]}
+    view = online_summary_view(online_summary_table(results)).drop(columns=list(drop))
+    with pd.option_context("display.width", 250, "display.max_columns", 20):
+        table = view.to_string(index=False)
+    train = float(results["per_seed"]["train_runtime_s"].sum())
+    return (f"{results['command']}\n{settings} seeds {results['seeds']}, training {train / 60:.0f} min summed over "
+            f"runs (this file written in {results.get('total_wall_s', float('nan')) / 60:.0f} min)\n{table}")
+
+
 def online_summary_view(table: pd.DataFrame) -> pd.DataFrame:
     """``online_summary_table`` for reading: each value with its CI as one string, the rest rounded."""
     if table.empty:

@@ -465,15 +465,19 @@ def test_notebook_05_ci(tmp_path):
     run_dir = tmp_path / "r05"
     subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_online.ipynb"), str(out_nb),
                     "-p", "profile", "ci", "-p", "run_dir", str(run_dir), "-p", "torch_threads", "1",
-                    "-p", "online_json", str(online_json),
+                    "-p", "online_json", str(online_json), "-p", "curricula_json", str(online_json),
                     "--cwd", str(ROOT / "notebooks"), "--execution-timeout", str(CELL_TIMEOUT)],
                    check=True, timeout=900)
     events = pd.read_parquet(run_dir / "online_events.parquet")
     assert len(events) >= 1 and (run_dir / "pool.parquet").exists()
-    last = nbformat.read(out_nb, as_version=4).cells[-1]
-    text = "".join(o.get("text", "") for o in last.outputs)
+    cells = nbformat.read(out_nb, as_version=4).cells
+    seeds_cell, pred_cell = cells[-3], cells[-1]  # the several-seed section, then prediction before sampling
+    text = "".join(o.get("text", "") for o in seeds_cell.outputs)
     assert "reproduce-online (fake)" in text and "online-eva+dynamic" in text and "minus_seed" in text
-    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in last.outputs)
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in seeds_cell.outputs)
+    text = "".join(o.get("text", "") for o in pred_cell.outputs)
+    assert "online-thompson" in text and "rollouts_declined" in text and "minus_seed" not in text
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in pred_cell.outputs)
 
 
 def test_oaif_preference_oracle_is_a_pairwise_judge_through_the_adapter():

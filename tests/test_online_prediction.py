@@ -16,6 +16,7 @@ from evalab.config import profile_config
 from evalab.creator import StructuredEvolver
 from evalab.curricula import PredictionState, plan_draw
 from evalab.online import EvaCallback, EvaPromptPool, PoolPredictor, make_trl_reward
+from test_dynamic_sampling import _FlatForSomeReward
 from test_online import TableReward, seed_prompts
 
 # s0-s3 always pass, s4-s7 always fail (zero variance), s8-s11 split (the frontier, pass rate 0.5)
@@ -149,20 +150,6 @@ def test_predictor_refuses_a_config_that_predicts_nothing(tmp_path):
     cb = EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), profile_config("ci", run_dir=str(tmp_path)),
                      evolve_every=1)
     assert cb.predictor is None and pool.predictor is None
-
-
-class _FlatForSomeReward:
-    """Constant reward for prompts in ``flat`` (zero spread), a hash of the completion text otherwise."""
-
-    name = "flat_for_some"
-    pass_threshold = 0.5
-
-    def __init__(self, flat: set[str]) -> None:
-        self.flat = flat
-
-    def __call__(self, prompts, responses):
-        return np.array([[0.5 if p.id in self.flat else (sum(map(ord, r or "")) % 101) / 100.0 for r in rs]
-                         for p, rs in zip(prompts, responses)])
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import pytest
 from evalab.__main__ import main
 from evalab.config import profile_config
 from evalab.reproduction import (ONLINE_ARMS, ONLINE_FINAL, evaluate_online_runs, load_results, online_results,
-                                 online_markdown_table, online_summary_table, online_summary_view,
+                                 online_markdown_table, online_results_text, online_summary_table, online_summary_view,
                                  write_results)
 from evalab.store import RunStore
 
@@ -176,6 +176,9 @@ def test_online_markdown_table_reads_the_results_file(tmp_path):
     d = p[(p.arm == "online-eva") & (p.vs == "online-seed") & (p.metric == "full") & (p.iteration == ONLINE_FINAL)]
     assert vs_eva["online-seed"][3].replace("−", "-").startswith(f"{-d.delta.item():+.3f} [")
     assert vs_eva["online-seed"][3].endswith(f"({1 - d.p_better.item():.2f})")
+    text = online_results_text(r, drop=["minus_seed"])  # what notebook 05 prints
+    assert text.startswith("reproduce-online (fake)\n") and "rollouts_declined" in text and "minus_seed" not in text
+    assert f"training {r['per_seed'].train_runtime_s.sum() / 60:.0f} min summed over runs" in text
 
 
 @pytest.mark.parametrize("argv, needle", [

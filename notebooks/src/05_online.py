@@ -44,6 +44,7 @@ overrides = {}            # any EvaConfig field, e.g. {"evolved_ratio": 0.5, "me
 torch_threads = 0         # 0 keeps torch's default; 1 if the CPU is shared with other busy processes (much faster then)
 checkpoint_every = -1     # steps between resumable checkpoints; -1 takes the profile's default (ci 2, demo 3, paper 50), 0 = none
 online_json = "../data/online_reproduction.json"  # the several-seed comparison to render (reproduce-online's output)
+curricula_json = "../data/online_curricula.json"  # online eva vs MoPPS / GRESO prediction (configs/online_curricula.yaml)
 
 # %%
 import json
@@ -182,15 +183,11 @@ summary
 from pathlib import Path
 
 from evalab import plots
-from evalab.reproduction import load_results, online_summary_table, online_summary_view
+from evalab.reproduction import load_results, online_results_text
 
 if Path(online_json).exists():
     online = load_results(online_json)
-    print(online["command"])
-    print({k: online["settings"][k] for k in ("trainer", "steps", "evolve_every", "prompts_per_step")},
-          f"seeds {online['seeds']}, {online.get('total_wall_s', float('nan')) / 60:.0f} min")
-    with pd.option_context("display.width", 250, "display.max_columns", 20):
-        print(online_summary_view(online_summary_table(online)).to_string(index=False))
+    print(online_results_text(online))
     fig = plots.fig_iteration_curves(online["curves"], ["reward", "zero_spread"], cols=2, x="step",
                                      title="Per step, mean over seeds with 95% bootstrap CIs")
 else:
@@ -198,3 +195,26 @@ else:
     print(f"{online_json} not found: run the command above to compare the arms")
 fig
 
+
+# %% [markdown]
+# ## Prediction before sampling, online: MoPPS and GRESO inside GRPO
+# With `sampling="thompson"` (MoPPS) or `skip="greso"` (GRESO) the pool offers ceil(k / `subset_fraction`)
+# candidates for each generation batch of k prompts, and `evalab.online.PoolPredictor` picks the k the trainer
+# generates for, from a Beta posterior of each prompt's pass rate (Thompson draw nearest p\* = 0.5) or from its
+# run of zero-variance groups (skipped with probability 1 − p_e^z). Every arm generates the same rollouts per
+# step, so what prediction can buy is a batch with fewer zero-spread groups and, from it, a better policy: the
+# table pairs each arm's final policy with online eva's (`minus_eva`), and `rollouts_declined` counts the declined
+# candidates × N. The file is written by
+#
+#     python -m evalab reproduce-online --config configs/online_curricula.yaml
+
+# %%
+if Path(curricula_json).exists():
+    pred = load_results(curricula_json)
+    print(online_results_text(pred, drop=["minus_seed"]))
+    fig = plots.fig_iteration_curves(pred["curves"], ["zero_spread", "reward"], cols=2, x="step",
+                                     title="Zero-spread share and reward of the trainer's groups per step (95% CIs)")
+else:
+    fig = None
+    print(f"{curricula_json} not found: run the command above to compare the arms")
+fig
