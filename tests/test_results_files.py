@@ -109,6 +109,29 @@ def test_readme_online_table_is_the_results_file():
         assert f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]" in online_markdown_table(res)
 
 
+ONLINE_PRED = ROOT / "data" / "online_curricula.json"
+
+
+def test_readme_online_prediction_table_is_the_results_file():
+    """data/online_curricula.json (configs/online_curricula.yaml): every arm × seed ran; the prediction arms
+    declined candidates and online eva none; README's table against online eva is its rendering, and each final
+    policy's held-out score is read back from the file."""
+    res = load_results(ONLINE_PRED)
+    arms = yaml.safe_load((ROOT / "configs" / "online_curricula.yaml").read_text())["arms"]
+    assert set(ONLINE_RESULT_TABLES) <= set(res) and res["arms"] == arms and len(res["seeds"]) >= 3
+    ps = res["per_seed"]
+    assert len(ps) == len(arms) * len(res["seeds"]) and ps.train_runtime_s.notna().all()
+    assert (ps[ps.arm == "online-eva"].rollouts_declined == 0).all()
+    assert (ps[ps.arm != "online-eva"].rollouts_declined > 0).all()
+    assert (ps[ps.arm == "online-greso"].groups_skipped >= 0).all() and (ps.rollouts == ps.rollouts.iloc[0]).all()
+    md = online_markdown_table(res, ref="online-eva")
+    assert md in (ROOT / "README.md").read_text()
+    h = res["heldout"]
+    for arm in arms:
+        c = h[(h.arm == arm) & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)].iloc[0]
+        assert f"| {arm} | " in md and f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]" in md
+
+
 CURRICULA = ROOT / "data" / "curricula.json"
 
 
