@@ -152,7 +152,8 @@ class EvaConfig:
     creator_max_tokens: int = _f(256, "token budget of one creator call")
     max_prompt_chars: int = _f(2000, "variants longer than this are rejected as over-long")
     novelty_max_rougeL: float = _f(1.0, "variants whose ROUGE-L F against X_t or an earlier accepted variant exceeds "
-                                   "this are rejected as not_novel (SeRL: 0.7; 1.0 = off)")
+                                   "this are rejected as not_novel (SeRL: 0.7; 1.0 = off); online: against the "
+                                   "whole prompt pool")
     creator_training: str = _f("none", "'none' (eva's fixed creator) or 'grpo' (a few GRPO steps of the creator "
                                "before each step 4, rewarded by the solver's frontier; evalab.creator_training)")
     creator_reward: str = _f("r_zero", "creator_training='grpo': 'r_zero' (1 - 2|p - 1/2|), 'azr' (1 - p in (0, 1)), "
@@ -170,7 +171,7 @@ class EvaConfig:
                    "prompts) or 'quota' (re-ask the creator up to fill_max_rounds times, then back-fill)")
     fill_max_rounds: int = _f(3, "fill='quota': extra creator rounds at most (each evolves the selected prompts again)")
     frontier_band: list = _f([], "[low, high]: evolved prompts of X_{t+1} whose step-6 pass rate is outside the band "
-                             "give no preference pair (R-Zero 0.3..0.8, SeRL 0.2..0.8); [] = off")
+                             "give no preference pair (R-Zero 0.3..0.8, SeRL 0.2..0.8); [] = off; offline only")
 
     # --- solver training (step 6) -------------------------------------------------------------------
     trainer: str = _f("dpo", f"preference trainer, one of {TRAINERS}; profile_config(trainer=...) and "

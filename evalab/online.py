@@ -761,6 +761,10 @@ class EvaCallback(TrainerCallback):
         if cfg.sampling not in STRATEGIES + PREDICTIVE:
             raise ValueError(f"EvaConfig.sampling={cfg.sampling!r}: online eva samples with one of "
                              f"{STRATEGIES + PREDICTIVE}")
+        if cfg.frontier_band:  # silently ignoring it would report a filter that never ran
+            raise ValueError(f"EvaConfig.frontier_band={cfg.frontier_band!r}: the frontier check drops evolved "
+                             "prompts before preference pairs are built (offline step 6); online eva builds no "
+                             "pairs — use dynamic_sampling=True to drop zero-spread groups online")
         self.pool = pool
         self.adapter = adapter
         self.creator = creator
@@ -849,6 +853,8 @@ class EvaCallback(TrainerCallback):
                 extra["existing"] = [p.text for p in self.pool.prompts]
             variants = self.creator.evolve(selected, n_variants=self.cfg.n_variants, iteration=k,
                                            seed=self.cfg.seed + 1000 * k, progress=self.progress, **extra)
+            if self.cfg.novelty_max_rougeL < 1.0:
+                novelty_check(variants, [p.text for p in self.pool.prompts], self.cfg.novelty_max_rougeL)
         accepted = [v.prompt for v in variants if v.accepted and v.prompt is not None]
         added = self.pool.add(accepted, step=step)
         reasons = Counter(v.reason for v in variants if not v.accepted)
@@ -892,6 +898,22 @@ class EvaCallback(TrainerCallback):
         atomic_write_parquet(self.run_dir / "groups.parquet", groups)
         if self.predictor is not None:
             atomic_write_parquet(self.run_dir / "prediction.parquet", self.predictor.frame())
+
+
+def novelty_check(variants: Sequence[Any], pool_texts: Sequence[str], max_rouge_l: float) -> int:
+    """SeRL's novelty check online (``evalab.curricula.novelty_reject``, ``EvaConfig.novelty_max_rougeL``): each
+    accepted variant, in order, whose ROUGE-L F against a prompt of the pool or an earlier accepted variant of the
+    event exceeds ``max_rouge_l`` is marked rejected (reason ``not_novel``) in place. Returns how many were."""
+    from .creator import variants_to_frame
+    from .curricula import novelty_reject
+
+    df = novelty_reject(variants_to_frame(variants), pool_texts, max_rouge_l)
+    n = 0
+    for v, ok, reason in zip(variants, df["accepted"], df["reason"]):
+        if v.accepted and not ok:
+            v.accepted, v.reason = False, reason
+            n += 1
+    return n
 
 
 def _variants_frame(variants: Sequence[Any], *, step: int, event: int, added: set[str]) -> pd.DataFrame:

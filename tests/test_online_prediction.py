@@ -184,3 +184,26 @@ def test_real_grpo_run_generates_for_the_predictors_choice_and_resumes_it(tmp_pa
     # a rerun of the finished run restores the predictor from the checkpoint and trains nothing
     again = run_online_eva(cfg, **kw)
     pd.testing.assert_frame_equal(again["prediction"], pred, check_dtype=False)
+
+
+def test_novelty_check_online_rejects_variants_close_to_the_pool_and_frontier_band_is_refused(tmp_path):
+    pool = EvaPromptPool(seed_prompts(4))
+    table = {f"s{i}": [0.0, 1.0] for i in range(4)}
+    adapter = make_trl_reward(TableReward(table), pool, num_generations=2)
+    cfg = profile_config("ci", run_dir=str(tmp_path), subset_fraction=1.0, n_variants=2, novelty_max_rougeL=0.8)
+    cb = EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False, n_variants=2), cfg, evolve_every=1)
+    adapter(prompts=["p"] * 8, completions=["c"] * 8, prompt_id=[f"s{i}" for i in range(4) for _ in range(2)],
+            trainer_state=SimpleNamespace(global_step=0))
+    ev = cb.evolve_event(1)
+    var = cb.variants_frame()
+    reasons = json.loads(ev["reject_reasons"])
+    # the structured creator adds or hardens one constraint sentence: most variants stay close to their parent
+    assert reasons.get("not_novel", 0) == int((var.reason == "not_novel").sum()) > 0
+    assert ev["n_added"] == int(var.added.sum()) > 0 and not var.loc[var.reason == "not_novel", "added"].any()
+    from evalab.curricula import rouge_l
+
+    for t in var.loc[var.added, "text"]:  # what entered the pool is novel against the seeds
+        assert max(rouge_l(t, p.text) for p in pool.prompts[:4]) <= 0.8
+    with pytest.raises(ValueError, match="frontier_band=.*online eva builds no pairs"):
+        EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), cfg.replace(frontier_band=[0.2, 0.8]),
+                    evolve_every=1)
