@@ -654,15 +654,17 @@ class PoolPredictor:
     def n_candidates(self, k: int) -> int:
         return max(int(k), math.ceil(int(k) / self.cfg.subset_fraction - 1e-9))
 
-    def sync(self, pool: EvaPromptPool) -> None:
-        """Fold in the groups scored since the last sync, one reward call at a time."""
+    def sync(self, pool: EvaPromptPool, lineage: Mapping[str, str | None] | None = None) -> None:
+        """Fold in the groups scored since the last sync, one reward call at a time (``lineage``: the pool's
+        id -> parent id, built here when not given)."""
         from .curricula import greso_adapt, observe, zero_variance
 
         groups = self.adapter.groups_since(self._next_call)
         self._next_call = self.adapter.n_calls
         if not groups:
             return
-        lineage = {q.id: q.parent_id for q in pool.prompts}
+        if lineage is None:
+            lineage = {q.id: q.parent_id for q in pool.prompts}
         for call in sorted({gr.call for gr in groups}):
             at = [gr for gr in groups if gr.call == call]
             r = np.array([gr.rewards for gr in at], dtype=float)
@@ -675,8 +677,8 @@ class PoolPredictor:
         """Positions in ``candidates`` (pool indices in draw order) of the k prompts to generate for."""
         from .curricula import plan_draw
 
-        self.sync(pool)
         lineage = {q.id: q.parent_id for q in pool.prompts}
+        self.sync(pool, lineage)
         ids = [pool[int(i)].id for i in candidates]
         df, chosen = plan_draw(self.state, ids, lineage, self.cfg, int(k), rng)
         df.insert(0, "batch", self.n_batches)
@@ -849,12 +851,13 @@ class EvaCallback(TrainerCallback):
         variants = []
         if selected:
             extra: dict[str, Any] = {}
+            pool_texts = [p.text for p in self.pool.prompts]
             if "existing" in inspect.signature(self.creator.evolve).parameters:  # lets the creator reject repeats
-                extra["existing"] = [p.text for p in self.pool.prompts]
+                extra["existing"] = pool_texts
             variants = self.creator.evolve(selected, n_variants=self.cfg.n_variants, iteration=k,
                                            seed=self.cfg.seed + 1000 * k, progress=self.progress, **extra)
             if self.cfg.novelty_max_rougeL < 1.0:
-                novelty_check(variants, [p.text for p in self.pool.prompts], self.cfg.novelty_max_rougeL)
+                novelty_check(variants, pool_texts, self.cfg.novelty_max_rougeL)
         accepted = [v.prompt for v in variants if v.accepted and v.prompt is not None]
         added = self.pool.add(accepted, step=step)
         reasons = Counter(v.reason for v in variants if not v.accepted)

@@ -641,17 +641,24 @@ def paired_table(stores: Mapping[str, Sequence[RunStore]], n_boot: int = 1000, a
     return pd.concat(parts, ignore_index=True) if parts else paired_differences({}, arm)
 
 
-def paired_delta(paired: pd.DataFrame, arm: str, ref: str, metric: str, t: int) -> tuple[float, float, float]:
-    """``arm`` minus ``ref`` at iteration t from a paired table (``paired_table``): (delta, ci_low, ci_high), read
-    from the row ``arm`` vs ``ref`` or, negated, from ``ref`` vs ``arm``; NaNs when neither is there."""
+def paired_ahead(paired: pd.DataFrame, arm: str, ref: str, metric: str, t: int
+                 ) -> tuple[float, float, float, float]:
+    """``arm`` minus ``ref`` at iteration t from a paired table (``paired_table``): (delta, ci_low, ci_high, share
+    of bootstrap resamples in which ``arm`` is ahead), read from the row ``arm`` vs ``ref`` or, negated, from
+    ``ref`` vs ``arm`` (the share is then 1 − ``ref``'s: ``arm`` ahead or tied); NaNs when neither is there."""
     if arm != ref and len(paired):
         pm = paired[(paired.metric == metric) & (paired.iteration == t)]
         fwd, rev = pm[(pm.arm == arm) & (pm.vs == ref)], pm[(pm.arm == ref) & (pm.vs == arm)]
         if len(fwd):
-            return fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item()
+            return fwd.delta.item(), fwd.ci_low.item(), fwd.ci_high.item(), fwd.p_better.item()
         if len(rev):
-            return -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item()
-    return float("nan"), float("nan"), float("nan")
+            return -rev.delta.item(), -rev.ci_high.item(), -rev.ci_low.item(), 1.0 - rev.p_better.item()
+    return float("nan"), float("nan"), float("nan"), float("nan")
+
+
+def paired_delta(paired: pd.DataFrame, arm: str, ref: str, metric: str, t: int) -> tuple[float, float, float]:
+    """``arm`` minus ``ref`` at iteration t: (delta, ci_low, ci_high) of ``paired_ahead``."""
+    return paired_ahead(paired, arm, ref, metric, t)[:3]
 
 
 def summary_table(results: Mapping[str, Any], metric: str = "full") -> pd.DataFrame:
@@ -1111,20 +1118,6 @@ def format_ci(v: float, ci: Sequence[float], signed: bool = True) -> str:
     return f"{f.format(v + z)} [{f.format(ci[0] + z)}, {f.format(ci[1] + z)}]"
 
 
-def _paired_cell(paired: pd.DataFrame, arm: str, ref: str, metric: str) -> str:
-    """``arm`` minus ``ref`` at the final policy with its 95% CI and, in parentheses, the share of resamples in
-    which ``arm`` is ahead; read from the row ``arm`` vs ``ref`` or, negated, ``ref`` vs ``arm`` (the share is
-    then 1 − ``ref``'s: ``arm`` ahead or tied); "—" if neither."""
-    pm = paired[(paired.metric == metric) & (paired.iteration == ONLINE_FINAL)] if len(paired) else paired
-    for a, b, sign in ((arm, ref, 1.0), (ref, arm, -1.0)):
-        d = pm[(pm.arm == a) & (pm.vs == b)] if len(pm) else pm
-        if len(d):
-            lo, hi = sorted((sign * d.ci_low.item(), sign * d.ci_high.item()))
-            ahead = d.p_better.item() if sign > 0 else 1.0 - d.p_better.item()
-            return format_ci(sign * d.delta.item(), (lo, hi)) + f" ({ahead:.2f})"
-    return "—"
-
-
 def online_markdown_table(results: Mapping[str, Any], metric: str = "full", ref: str = "online-seed") -> str:
     """The README's online table of a results file (``load_results`` of reproduce-online's output), as markdown:
     per arm, the held-out score of θ0 and of the final policy (mean over seeds, 95% CI), the final policy minus
@@ -1145,7 +1138,8 @@ def online_markdown_table(results: Mapping[str, Any], metric: str = "full", ref:
         h0 = heldout[(heldout.arm == arm) & (heldout.quantity == q) & (heldout.iteration == 0)]
         cells = [format_ci(h0["mean"].item(), (h0.ci_low.item(), h0.ci_high.item()), signed=False) if len(h0)
                  else "—", format_ci(r.heldout, r.heldout_ci, signed=False)]
-        cells.append(_paired_cell(paired, arm, ref, metric) if arm != ref else "—")
+        d, lo, hi, ahead = paired_ahead(paired, arm, ref, metric, ONLINE_FINAL)
+        cells.append(format_ci(d, (lo, hi)) + f" ({ahead:.2f})" if np.isfinite(d) else "—")
         cells += [f"{r[c]:.3f}" if np.isfinite(r[c]) else "—" for c in ("reward_mean", "zero_spread", "evolved_share")]
         cols = ("extra_completions", "rollouts_declined", "groups_skipped") if predicted else ("extra_completions",)
         cells += [f"{r[c]:.0f}" if np.isfinite(r[c]) else "—" for c in cols]
