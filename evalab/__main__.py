@@ -397,6 +397,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
             except ValueError as e:
                 raise InputError(f"arm {arm}: {_one_line(e)}") from e
             _check_resume(cfg)
+    _check_out_keeps(out, arms, seeds, "reproduce")
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
     digests = a.digests or f.get("digests")
@@ -486,6 +487,29 @@ def _grid_head(a: argparse.Namespace, keys: tuple[str, ...], what: str, out: str
     return f, profile, str(root), a.out or f.get("out") or out
 
 
+def _check_out_keeps(out: str, arms: Any, seeds: list[int], what: str) -> None:
+    """Refuse, before anything runs, a results path that already holds arms or seeds this command would drop
+    (a smoke test with --arms eva must not replace the shipped grid's file): InputError naming them."""
+    import json
+    from pathlib import Path
+
+    p = Path(out)
+    if not p.is_file():
+        return
+    try:
+        old = json.loads(p.read_text())
+        old_arms, old_seeds = list(old.get("arms") or []), [int(s) for s in old.get("seeds") or []]
+    except (ValueError, TypeError, AttributeError):
+        raise InputError(f"--out {out}: exists and is not a results json of `{what}`; "
+                         "move it or name another --out") from None
+    lost_arms = [x for x in old_arms if x not in set(arms)]
+    lost_seeds = [s for s in old_seeds if s not in set(seeds)]
+    if lost_arms or lost_seeds:
+        lost = ", ".join([*(f"arm {x}" for x in lost_arms), *(f"seed {s}" for s in lost_seeds)])
+        raise InputError(f"--out {out}: it holds {lost}, which this command does not run, and writing it would drop "
+                         "them; name another --out (or include them, or delete the file to start it afresh)")
+
+
 def _seeds(seeds_in: Any) -> list[int]:
     """``--seeds 1,2,3`` or a yaml list as distinct non-negative integers (InputError otherwise)."""
     try:
@@ -534,6 +558,7 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     for arm in arms:
         for s in seeds:
             _check_resume(online_arm_config(base, arm).replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}")))
+    _check_out_keeps(out, arms, seeds, "reproduce-online")
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
     command = "python -m evalab " + " ".join(a.argv)

@@ -194,6 +194,16 @@ def test_reproduce_online_refuses_bad_input_naming_it(tmp_path, capsys, argv, ne
     assert not (tmp_path / "r").exists()
 
 
+def test_reproduce_online_refuses_an_out_file_whose_arms_it_would_drop(tmp_path, capsys):
+    out = tmp_path / "o.json"
+    out.write_text(json.dumps({"arms": ["online-eva", "online-seed"], "seeds": [1]}))
+    assert main(["reproduce-online", "--profile", "ci", "--root", str(tmp_path / "r"), "--out", str(out),
+                 "--arms", "online-eva", "--seeds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--out " + str(out) + ": it holds arm online-seed" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists() and json.loads(out.read_text())["arms"] == ["online-eva", "online-seed"]
+
+
 def test_reproduce_online_config_file_is_checked(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("profile: ci\nroot: r\nstep: 3\n")

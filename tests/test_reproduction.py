@@ -203,6 +203,26 @@ def test_reproduce_config_file_with_an_unknown_key_is_named(tmp_path, capsys):
     assert "itertions" in err and "iterations" in err
 
 
+def test_reproduce_refuses_an_out_file_whose_arms_or_seeds_it_would_drop(tmp_path, capsys):
+    """A smoke test (--arms eva --seeds 1) pointed at a grid's results file must not replace it: the command stops
+    before anything runs, naming what would be lost; a superset of the file's arms and seeds is accepted."""
+    from evalab.__main__ import main
+
+    out = tmp_path / "o.json"
+    out.write_text(json.dumps({"arms": {"eva": {}, "static": {"mode": "static"}}, "seeds": [1, 2]}))
+    before = out.read_bytes()
+    argv = ["reproduce", "--profile", "ci", "--root", str(tmp_path / "r"), "--out", str(out), "--collect"]
+    assert main([*argv, "--arms", "eva", "--seeds", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "it holds arm static, seed 2, which this command does not run" in err and len(err.splitlines()) == 1
+    assert out.read_bytes() == before and not (tmp_path / "r").exists()
+    assert main([*argv, "--arms", "eva,static,fresh", "--seeds", "1,2,3"]) == 2   # passes the check: nothing to collect
+    assert "nothing to collect" in capsys.readouterr().err and out.read_bytes() == before
+    out.write_text("not json")
+    assert main([*argv, "--arms", "eva", "--seeds", "1"]) == 2
+    assert "exists and is not a results json" in capsys.readouterr().err
+
+
 def stand_in_loop(monkeypatch):
     """The real loop with stand-in generation (a table of answers) and a trainer that records its pair count."""
     import evalab.loop
@@ -309,7 +329,8 @@ def test_online_arms_on_the_embedded_model(tmp_path):
     assert set(c.arm) == {"online-eva", "online-seed"} and set(c.step) >= {1, 2, 3}
 
 
-@pytest.mark.parametrize("name", ["reproduction.yaml", "curricula.yaml", "regime_easy.yaml"])
+@pytest.mark.parametrize("name", ["reproduction.yaml", "reproduction_metrics.yaml", "curricula.yaml",
+                                  "regime_easy.yaml"])
 def test_the_shipped_grid_configs_pass_every_input_check(tmp_path, name):
     """Each configs/*.yaml the README names is a valid `reproduce` job (arms, fields, prompt files), checked
     without running it."""
