@@ -258,11 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     from .rewards import MissingRewardError
-    from .store import StoreWriteError
+    from .store import RunLocked, StoreWriteError
 
     try:
         return job()
-    except (StoreWriteError, MissingRewardError) as e:  # an experiment that must stop: one line, store resumable
+    except (StoreWriteError, MissingRewardError, RunLocked) as e:  # an experiment that must stop: one line, store resumable
         if debug:
             raise
         print(f"evalab: stopped: {_one_line(e)}", file=sys.stderr)
@@ -397,7 +397,6 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
             except ValueError as e:
                 raise InputError(f"arm {arm}: {_one_line(e)}") from e
             _check_resume(cfg)
-    _check_out_keeps(out, arms, seeds, "reproduce")
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
     digests = a.digests or f.get("digests")
@@ -411,6 +410,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
             grid_digests(base, arms, seeds, root, digests)
         except ValueError as e:
             raise InputError(_one_line(e)) from e
+    _check_out_keeps(out, arms, seeds, "reproduce")  # the last check: every field above is named first
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
@@ -558,9 +558,9 @@ def _prepare_reproduce_online(a: argparse.Namespace) -> Callable[[], int]:
     for arm in arms:
         for s in seeds:
             _check_resume(online_arm_config(base, arm).replace(seed=s, run_dir=str(Path(root) / arm / f"seed{s}")))
-    _check_out_keeps(out, arms, seeds, "reproduce-online")
     n_boot = a.n_boot or int(f.get("n_boot", 1000))
     prune = _prune_flag(a, f)
+    _check_out_keeps(out, arms, seeds, "reproduce-online")  # the last check: every field above is named first
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce_online() -> int:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .config import EvaConfig, with_trainer
-from .store import RunStore
+from .store import RunLocked, RunStore
 
 # The paper's controls, by name: EvaConfig overrides of each arm.
 PROTOCOL_ARMS: dict[str, dict[str, Any]] = {
@@ -71,7 +71,7 @@ def arm_config(base: EvaConfig, overrides: Mapping[str, Any], seed: int, run_dir
 def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequence[str], seeds: Sequence[int],
                  root: str | Path,
                  *, progress: bool = True, share_initial_eval: bool = True, share_warm_start: bool = True,
-                 run_fn: Callable[[EvaConfig], Any] | None = None,
+                 share_initial_responses: bool = True, run_fn: Callable[[EvaConfig], Any] | None = None,
                  on_run_end: Callable[[str, int, RunStore, float], Any] | None = None,
                  skip: Collection[tuple[str, int]] = ()) -> dict[str, list[RunStore]]:
     """Run (or resume) every arm × seed; returns {arm: [RunStore per seed]}. ``arms``: {name: EvaConfig
@@ -83,7 +83,14 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     ``share_warm_start``: with ``warmup_round``, arms that differ only in what happens after the warm-start round
     (mode, selection, creator, mix: ``AFTER_WARM_START_FIELDS``) and share the seed compute the same θ0 -> θ1
     round; it runs once and the others get its samples, pairs and checkpoint (hard links where possible).
+    ``share_initial_responses``: without a warm-start round, arms that differ only after step 1 of iteration 0
+    (``AFTER_FIRST_SAMPLES_FIELDS``: metric, mode, sampling other than a prediction, creator, ...) and share the
+    seed and X_0 sample the same responses from θ₀ there; they are generated once and copied into the others
+    (event ``responses_shared``). Donors of all three are this call's runs and any other run under ``root``
+    (another arm group run earlier, e.g. eva's runs for the metric arms), read only.
     ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done).
+    A run directory another process is writing (its writer lock, ``store.RunLocked``) is left to that process and
+    out of the returned stores, so two lanes given the same grid share it instead of colliding.
     ``skip``: (arm, seed) pairs not to run here (their results are elsewhere, e.g. a digest, or the run is already
     finished); they are left out of the returned stores. A skipped run whose store exists under ``root`` is still
     read (never written) as a donor of θ₀'s evaluation and the warm-start round."""
@@ -103,6 +110,15 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
             run_dir = Path(root) / arm / f"seed{s}"
             if (arm, int(s)) in skip and (run_dir / "config.json").exists():
                 donors.append((arm_config(base, ov, s, run_dir), RunStore(run_dir)))  # read-only
+    mine = {(Path(root) / a / f"seed{s}").resolve() for a in arms for s in seeds}
+    for d in sorted(Path(root).glob("*/seed*")):  # runs of other arms under root (read only)
+        if d.resolve() in mine or not (d / "config.json").is_file():
+            continue
+        try:
+            other = RunStore(d)
+        except (OSError, ValueError, TypeError):  # not a run of this version's config: not a donor
+            continue
+        donors.append((other.config, other))
     for arm, ov in arms.items():
         out[arm] = []
         for s in seeds:
@@ -115,11 +131,17 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
             if run_fn is not None:
                 run_fn(cfg)
             else:
-                run = EvaRun(cfg, progress=progress)
+                try:
+                    run = EvaRun(cfg, progress=progress)
+                except RunLocked as e:  # another lane is on it: leave it to that process, go on with the rest
+                    print(f"[evalab] ablation arm={arm} seed={s}: {e}; left to it", flush=True)
+                    continue
                 if share_initial_eval and cfg.run_eval:
                     _share_initial_eval(run.store, cfg, donors)
                 if share_warm_start:
                     _share_warm_start(run.store, cfg, donors)
+                if share_initial_responses:
+                    _share_initial_responses(run.store, cfg, donors)
                 run.run()
                 donors.append((cfg, run.store))
             out[arm].append(RunStore(cfg.run_dir))
@@ -188,6 +210,36 @@ def _share_warm_start(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[Ev
             shutil.copytree(dstore.path(0, "checkpoint"), out, dirs_exist_ok=True, copy_function=link_or_copy,
                             ignore=shutil.ignore_patterns("DONE"))
         store.log_event("warm_start_shared", iteration=0, source=str(dcfg.run_dir))
+        return
+
+
+# Fields that act only after step 1 of iteration 0 (θ₀ sampling N responses for each prompt of X_0), in a run without
+# a warm-start round: two configs equal in every other field, neither choosing step 1's prompts by a prediction,
+# generate the same iteration-0 responses. A field not listed counts as one that may change them.
+AFTER_FIRST_SAMPLES_FIELDS = AFTER_WARM_START_FIELDS
+
+
+def _share_initial_responses(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[EvaConfig, RunStore]]) -> None:
+    """Give this run the iteration-0 responses of an earlier run that sampled the same ones (same fields but
+    ``AFTER_FIRST_SAMPLES_FIELDS``, same X_0), instead of generating them again."""
+    from .config import PREDICTIVE
+
+    def predicts(c: EvaConfig) -> bool:
+        return c.sampling in PREDICTIVE or bool(c.skip)
+
+    if cfg.warmup_round or predicts(cfg) or store.has(0, "responses") or not store.has(0, "prompts"):
+        return
+    key = {k: v for k, v in cfg.to_dict().items() if k not in AFTER_FIRST_SAMPLES_FIELDS}
+    x0 = store.read_table(0, "prompts")
+    for dcfg, dstore in donors:
+        if predicts(dcfg) or dcfg.warmup_round or not dstore.has(0, "responses"):
+            continue
+        if {k: v for k, v in dcfg.to_dict().items() if k not in AFTER_FIRST_SAMPLES_FIELDS} != key:
+            continue
+        if not (dstore.has(0, "prompts") and dstore.read_table(0, "prompts").equals(x0)):
+            continue
+        store.write_table(0, "responses", dstore.read_table(0, "responses"))
+        store.log_event("responses_shared", iteration=0, source=str(dcfg.run_dir))
         return
 
 

@@ -59,7 +59,7 @@ from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_
                        run_manifests)
 from .config import EvaConfig
 from .digest import RunDigest
-from .store import PRUNED, RunStore, atomic_write_text, json_default, json_records
+from .store import PRUNED, RunLocked, RunStore, atomic_write_text, json_default, json_records
 
 METRIC_ARMS: dict[str, dict[str, Any]] = {f"metric={m}": {"metric": m}
                                           for m in ("a_avg", "var", "avg", "inv_avg", "inv_a_min", "uniform")}
@@ -203,8 +203,11 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
         skip = {(a, int(s)) for a in arms for s in seeds if int(s) in by_seed[a]}
         ran = run_ablation(base, arms, seeds, root, progress=progress, run_fn=run_fn, on_run_end=finished,
                            skip=skip)
-        for a, runs in ran.items():  # run_ablation keeps the seeds' order
-            by_seed[a].update(zip([int(s) for s in seeds if (a, int(s)) not in skip], runs))
+        for a, runs in ran.items():  # a run another process holds is not among them (left to that process)
+            where = {st.root.resolve(): st for st in runs}
+            for s in seeds:
+                if (Path(root) / a / f"seed{s}").resolve() in where:
+                    by_seed[a][int(s)] = where[(Path(root) / a / f"seed{s}").resolve()]
     return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
 
 
@@ -775,6 +778,18 @@ def grid_seeds(results: Mapping[str, Any]) -> int | None:
     return len(results.get("seeds") or []) or None
 
 
+def results_status(results: Mapping[str, Any], source: str | Path = "") -> str:
+    """One line saying what a results file (``load_results``) holds: its arms, seeds and evaluated iterations, and
+    each (arm, seed) of the grid not finished when it was written (``missing``; a ``--collect`` mid-grid)."""
+    curves = results["curves"]
+    arms = list(dict.fromkeys(curves.arm)) if len(curves) else []
+    its = sorted({int(t) for t in curves.iteration}) if len(curves) else []
+    missing = results.get("missing") or []
+    head = f"{source}: " if str(source) else ""
+    tail = ("; not finished yet: " + ", ".join(f"{m['arm']} seed {m['seed']}" for m in missing)) if missing else ""
+    return f"{head}arms {', '.join(arms)}; seeds {results.get('seeds')}; iterations {its}{tail}"
+
+
 def curricula_markdown_table(results: Mapping[str, Any], metric: str = "full") -> str:
     """The README's curricula table of a results file (``load_results``), one row per arm at its last evaluated
     iteration (``summary_table``): seeds, held-out score (95% CI), gain over θ0, arm − eva and arm − static (paired
@@ -903,8 +918,12 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
                 _check_pruned_online_run(run_dir, trainer=trainer, steps=steps, evolve_every=every)
                 out[arm].append(run_dir)
                 continue
-            run_fn(cfg.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
-                   evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
+            try:
+                run_fn(cfg.replace(seed=int(s), run_dir=str(run_dir)), trainer=trainer, steps=steps,
+                       evolve_every=every, checkpoint_every=checkpoint_every, progress=progress, **kw)
+            except RunLocked as e:  # another lane is on it: leave it to that process
+                print(f"[evalab] online arm={arm} seed={s}: {e}; left to it", flush=True)
+                continue
             if prune:
                 from .online import prune_online_run
 

@@ -12,6 +12,7 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
       manifest.json             provenance: package versions, git commit + dirty flag, Python, CPU/GPU,
                                 hash of the effective config (evalab/provenance.py)
       events.jsonl              append-only log: stage start/end, timings, retries, warnings
+      .writer.lock              held (flock) by the one process writing the run; names its pid, host, start
       iter_000/
         prompts.parquet         X_t with lineage (id, parent_id, iteration, operator, text, constraints)
         eval.json               held-out score of the solver entering iteration t
@@ -33,6 +34,11 @@ Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_
 A stage is finished iff its file exists: files appear only through ``os.replace`` of a complete
 temporary file (directories: rename of a complete temporary directory), so a crash at any moment
 leaves either the old state or the new one, never half a file. Re-running a finished stage is skipped.
+
+One writer per run directory: opening a store for writing (``RunStore(run_dir, config)``) takes an exclusive lock
+on ``.writer.lock`` for as long as any store object of this process has the run open; a second process gets
+``RunLocked`` naming the holder, before it touches anything (its clean-up of stale temporaries would otherwise
+delete the first writer's files in progress). Reading (``RunStore(run_dir)``) takes no lock.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,6 +155,82 @@ def check_config(run_dir: str | Path, config: EvaConfig) -> None:
                              "use a new run_dir or the original settings")
 
 
+WRITER_LOCK = ".writer.lock"
+
+
+class RunLocked(RuntimeError):
+    """Another process is writing this run directory (the message names it and its pid)."""
+
+
+# resolved run dir -> [open lock file, number of writer stores of this process holding it]
+_HELD: dict[str, list[Any]] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _lock_writer(root: Path) -> str:
+    """Take (or share, within this process) the run directory's writer lock; RunLocked if another process has it.
+    Returns the key to release with ``_unlock_writer``. A no-op where ``fcntl`` is missing (not POSIX)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return ""
+    key = str(root.resolve())
+    with _HELD_GUARD:
+        if key in _HELD:
+            _HELD[key][1] += 1
+            return key
+        root.mkdir(parents=True, exist_ok=True)
+        f = open(root / WRITER_LOCK, "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunLocked(f"run directory {root} is being written by {holder}; wait for it to finish (or stop "
+                            "it), or use another run_dir") from None
+        import socket
+
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        f.flush()
+        _HELD[key] = [f, 1]
+        return key
+
+
+def _unlock_writer(key: str) -> None:
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del _HELD[key]
+            held[0].close()  # closing the file releases the flock
+
+
+def writer_holder(run_dir: str | Path) -> str | None:
+    """Who holds the run directory's writer lock (its pid, host and start), or None when no process does."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    p = Path(run_dir) / WRITER_LOCK
+    if not p.exists():
+        return None
+    key = str(Path(run_dir).resolve())
+    with open(p) as f:
+        if key in _HELD:
+            return f.read().strip()
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return f.read().strip() or "another process"
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
+
+
 class RunStore:
     def __init__(self, run_dir: str | Path, config: EvaConfig | None = None, *, create: bool = True):
         self.root = Path(run_dir)
@@ -161,11 +245,12 @@ class RunStore:
         existed = cfg_path.exists()
         if existed:
             check_config(self.root, config)
-        elif create:
-            self.root.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
-        else:
+        elif not create:
             raise FileNotFoundError(f"run directory {self.root} has no config.json")
+        key = _lock_writer(self.root)  # before anything is written or cleaned up
+        weakref.finalize(self, _unlock_writer, key)
+        if not existed:
+            atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
         self.remove_stale_temporaries()
         self.record_manifest(existed=existed)
 

@@ -128,3 +128,56 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_on_reopen(tmp_path):
     assert len(list(s.root.rglob(".*.tmp"))) == 2
     RunStore(cfg.run_dir, cfg)
     assert not list(s.root.rglob("*.tmp")) and s.has(0, "weights")
+
+
+HOLD = """
+import sys, time
+from evalab.config import EvaConfig
+from evalab.store import RunStore
+s = RunStore(sys.argv[1], EvaConfig.load(sys.argv[1] + "/config.json"))
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def hold_run(run_dir):
+    """Another process that opens ``run_dir`` for writing and keeps it open until killed."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "holding"
+    return p
+
+
+def test_one_writer_per_run_directory_across_processes(tmp_path):
+    """A second process opening a run for writing is refused, naming the holder, before it touches anything (its
+    clean-up would delete the first writer's temporaries); reading is free; the lock goes with its holder."""
+    import gc
+
+    from evalab.store import RunLocked, writer_holder
+
+    cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
+    s = RunStore(cfg.run_dir, cfg)
+    assert writer_holder(cfg.run_dir).startswith(f"pid {os.getpid()} on ")
+    RunStore(cfg.run_dir, cfg)               # the same process may reopen it (a notebook cell run again)
+    del s
+    gc.collect()
+    assert writer_holder(cfg.run_dir) is None  # every store of this process gone: released
+
+    p = hold_run(cfg.run_dir)
+    try:
+        tmp = tmp_path / "run" / ".pairs.parquet.in-progress.tmp"
+        tmp.write_bytes(b"the other writer's half file")
+        holder = writer_holder(cfg.run_dir)
+        assert holder.startswith(f"pid {p.pid} on ")
+        with pytest.raises(RunLocked, match=f"run directory .*run is being written by pid {p.pid} on "):
+            RunStore(cfg.run_dir, cfg)
+        assert tmp.read_bytes() == b"the other writer's half file"
+        assert RunStore(cfg.run_dir).config == cfg   # a reader is not refused
+    finally:
+        p.kill()
+        p.wait()
+    assert writer_holder(cfg.run_dir) is None
+    RunStore(cfg.run_dir, cfg)               # the holder is gone: writable again (its stale temporary removed)
+    assert not tmp.exists()

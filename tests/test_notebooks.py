@@ -49,7 +49,7 @@ def text_of(nb: nbformat.NotebookNode) -> str:
         for o in c.get("outputs", []):
             if "text" in o:
                 parts.append(o["text"])
-            for key in ("text/plain", "text/html"):
+            for key in ("text/plain", "text/html", "text/markdown"):
                 if key in o.get("data", {}):
                     parts.append(str(o["data"][key]))
     return "\n".join(parts)
@@ -87,7 +87,9 @@ def test_notebook_03_iterations(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_04_ablations(tmp_path):
-    nb, run_dir = execute("04_ablations", tmp_path, seeds=[1, 2], reproduction_json="runs")
+    # the metric-ablation section renders any results file: here the one this run writes for its own stores
+    nb, run_dir = execute("04_ablations", tmp_path, seeds=[1, 2], reproduction_json="runs",
+                          metrics_json=str(tmp_path / "run" / "reproduction.json"))
     for arm in ("eva", "static"):
         for s in (1, 2):
             assert (run_dir / arm / f"seed{s}" / "iter_001" / "eval.json").exists()
@@ -104,6 +106,8 @@ def test_notebook_04_ablations(tmp_path):
     titles = [f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")]
     assert any(t.startswith("Per-iteration curves per arm") for t in titles)
     assert any(t.startswith("eva − control") for t in titles)
+    assert any(t.startswith("The metric ablation: per-iteration curves") for t in titles)
+    assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
 
 
 @pytest.mark.slow

@@ -342,3 +342,69 @@ def test_the_shipped_grid_configs_pass_every_input_check(tmp_path, name):
     a.argv = []
     assert callable(_prepare(a))
     assert isinstance(a, argparse.Namespace) and not any(tmp_path.iterdir())  # nothing ran, nothing written
+
+
+def test_two_lanes_on_one_grid_share_it_instead_of_colliding(tmp_path, monkeypatch, capsys):
+    """A run another process is writing (its writer lock) is left to that process: the command runs the rest,
+    names the one it left, and writes the results without it (``missing``); once the holder is gone a rerun
+    finishes it."""
+    from evalab.__main__ import main
+    from evalab.ablation import arm_config
+    from evalab.config import profile_config
+    from evalab.store import RunStore
+    from test_config_store import hold_run
+
+    stand_in_loop(monkeypatch)
+    argv = ["reproduce", "--profile", "ci", "--arms", "eva,static", "--seeds", "1", "--iterations", "1",
+            "--set", "n_prompts=8", "--root", str(tmp_path / "runs"), "--out", str(tmp_path / "r.json"), "--quiet"]
+    run_dir = tmp_path / "runs" / "eva" / "seed1"
+    base = profile_config("ci", iterations=1, n_prompts=8)
+    RunStore(run_dir, arm_config(base, {}, 1, run_dir))  # created (released again), then held by another process
+    p = hold_run(run_dir)
+    try:
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert f"arm=eva seed=1: run directory {run_dir} is being written by pid {p.pid}" in out
+        assert "; left to it" in out and "arm=static seed=1 done in" in out
+        res = json.loads((tmp_path / "r.json").read_text())
+        assert {r["arm"] for r in res["per_seed"]} == {"static"} and res["missing"] == [{"arm": "eva", "seed": 1}]
+    finally:
+        p.kill()
+        p.wait()
+    assert main(argv) == 0
+    assert "arm=eva seed=1 done in" in capsys.readouterr().out
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert {r["arm"] for r in res["per_seed"]} == {"eva", "static"} and res["missing"] == []
+
+
+def test_a_later_arm_group_reuses_theta0s_report_and_the_first_samples_of_the_runs_under_root(tmp_path, monkeypatch,
+                                                                                             capsys):
+    """The metric arms run after eva (another command, another results file): iteration 0's held-out report and
+    step-1 responses are the same computation, so they are copied from eva's run of the seed (events
+    eval_shared, responses_shared) and equal what the arm computes on its own; an arm that chooses step 1's
+    prompts by a prediction (thompson) samples its own."""
+    from evalab.ablation import run_ablation
+    from evalab.config import profile_config
+    from evalab.store import RunStore
+
+    stand_in_loop(monkeypatch)
+    common = ["--profile", "ci", "--seeds", "1", "--iterations", "1", "--set", "n_prompts=8", "--root",
+              str(tmp_path / "runs"), "--quiet"]
+    from evalab.__main__ import main
+
+    assert main(["reproduce", "--arms", "eva", "--out", str(tmp_path / "a.json"), *common]) == 0
+    assert main(["reproduce", "--arms", "metric=var,thompson", "--out", str(tmp_path / "b.json"), *common]) == 0
+    eva, var, th = (RunStore(tmp_path / "runs" / a / "seed1") for a in ("eva", "metric=var", "thompson"))
+    ev = var.events()
+    assert set(ev[ev.event.isin(["eval_shared", "responses_shared"])].source) == {str(eva.root)}
+    pd.testing.assert_frame_equal(var.read_table(0, "responses"), eva.read_table(0, "responses"))
+    assert not (ev.stage == "responses").any()                  # not generated: no stage of its own
+    assert "responses_shared" not in set(th.events().event)     # its plan chooses which prompts step 1 samples
+    assert not var.read_table(0, "weights").equals(eva.read_table(0, "weights"))   # the arm's own metric after that
+
+    # the copy is what the arm computes itself
+    base = profile_config("ci", iterations=1, n_prompts=8)
+    alone = run_ablation(base, {"metric=var": {"metric": "var"}}, [1], tmp_path / "alone", progress=False,
+                         share_initial_responses=False)["metric=var"][0]
+    pd.testing.assert_frame_equal(alone.read_table(0, "responses"), var.read_table(0, "responses"))
+    capsys.readouterr()

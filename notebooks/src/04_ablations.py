@@ -36,6 +36,8 @@ overrides = None            # EvaConfig fields for every arm; None: the profile 
                             # so the default grid fits README's first command; {} keeps the profile's 48)
 reproduction_json = ""      # a stored reproduction (python -m evalab reproduce); "" = ../data/reproduction.json
                             # if present, else the runs above; "runs" = the runs above (read from their stores)
+metrics_json = ""           # the stored metric ablation (configs/reproduction_metrics.yaml); "" =
+                            # ../data/reproduction_metrics.json if present (else the section says how to make it)
 
 # %%
 import pandas as pd
@@ -143,7 +145,7 @@ summ[~summ["round"].isin(["warmup", "final"])].groupby("arm")[cols].mean()
 from pathlib import Path
 
 from evalab import plots
-from evalab.reproduction import load_results, reproduction_results, write_results
+from evalab.reproduction import load_results, reproduction_results, results_status, write_results
 
 source = Path(reproduction_json or "../data/reproduction.json")
 if reproduction_json == "runs" or not source.is_file():
@@ -153,7 +155,7 @@ if reproduction_json == "runs" or not source.is_file():
                            reproduction_results(stores, base=base, arms=arms, n_boot=200 if profile == "ci" else 2000))
 rep = load_results(source)
 curves, paired, normalised = rep["curves"], rep["paired"], rep["normalised"]
-print(f"{source}: arms {sorted(set(curves.arm))}, seeds {rep['seeds']}, iterations {sorted(set(curves.iteration))}")
+print(results_status(rep, source))
 print(f"budget (pairs_per_iteration={rep['pairs_per_iteration']}):", rep["budget_rule"])
 
 # %%
@@ -188,3 +190,30 @@ paired[paired.arm == "eva"]
 
 # %%
 normalised
+
+# %% [markdown]
+# ## The metric ablation: which informativeness signal should pick the prompts to evolve?
+# eva's A\*_min (max − min reward) against A\*_avg (max − mean), the reward variance, the mean reward (favours
+# prompts the solver already does well on), its inverse (favours hard prompts), 1/A\*_min (favours the *least*
+# informative prompts) and uniform weights, on the same grid and budget as above (`python -m evalab reproduce
+# --config configs/reproduction_metrics.yaml`, its own file `data/reproduction_metrics.json`). The paper reports
+# A\*_min ahead of the others; the table is eva minus each metric arm, paired by seed and held-out prompt.
+
+# %%
+from IPython.display import Markdown, display
+
+from evalab.reproduction import markdown_tables
+
+metrics_source = Path(metrics_json or "../data/reproduction_metrics.json")
+if metrics_source.is_file():
+    met = load_results(metrics_source)
+    print(results_status(met, metrics_source))
+    display(Markdown(markdown_tables(met)))
+    display(plots.fig_iteration_curves(met["curves"], ["heldout_full", "heldout_frac", "informative_share", "all_fail",
+                                                       "n_pairs", "n_constraints"],
+                                       title="The metric ablation: per-iteration curves (mean over seeds, 95% CI)"))
+elif metrics_json:
+    raise FileNotFoundError(f"metrics_json={metrics_json!r}: no such file")
+else:
+    print(f"No metric ablation stored at {metrics_source}: `python -m evalab reproduce --config "
+          "configs/reproduction_metrics.yaml` runs it (resumable, about 1.3 h per metric arm on 2 cores).")
