@@ -158,3 +158,34 @@ def test_readme_curricula_table_is_the_results_file_and_names_what_is_missing():
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Beyond eva: the comparison")
     assert curricula_markdown_table(res) in readme[start:readme.index("\n## ", start + 1)]
+
+
+METRICS = ROOT / "data" / "reproduction_metrics.json"
+
+
+def test_readme_metric_ablation_tables_are_the_results_file_and_name_what_is_missing():
+    """data/reproduction_metrics.json (`python -m evalab reproduce --config configs/reproduction_metrics.yaml`, or
+    `--collect` mid-grid): every run of the grid is in it or listed as missing, each run in it has a digest in git,
+    and README's metric-ablation tables are its rendering for the arms with every seed."""
+    from evalab.digest import digest_path, load_digest
+    from evalab.reproduction import ARM_GROUPS
+
+    res = load_results(METRICS)
+    ps = res["per_seed"]
+    assert list(res["arms"]) == ARM_GROUPS["metrics"] and res["pairs_per_iteration"] == 24
+    grid = {(a, s) for a in res["arms"] for s in (1, 2, 3)}
+    have = set(zip(ps.arm, ps.seed.astype(int)))
+    missing = {(m["arm"], m["seed"]) for m in res["missing"]}
+    assert have | missing == grid and not have & missing
+    assert (ps.groupby(["arm", "seed"]).size() == 4).all()          # iterations 0..3, θ3 evaluated
+    for arm, seed in have:
+        d = load_digest(digest_path(ROOT / "data" / "digests" / "reproduction", arm, seed))
+        assert d.arm == arm and d.config.seed == seed and d.config.iterations == 3
+    complete = [a for a in res["arms"] if all((a, s) in have for s in (1, 2, 3))]
+    assert "eva" in complete and len(complete) >= 3
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### The metric ablation")
+    section = readme[start:readme.index("\n##", start + 1)]
+    assert markdown_tables(res, arms=complete) in section
+    for arm, seed in sorted(missing):
+        assert f"{arm} seed {seed}" in section or arm in section
