@@ -105,14 +105,9 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}
     donors: list[tuple[EvaConfig, RunStore]] = []
-    for arm, ov in arms.items():
-        for s in seeds:
-            run_dir = Path(root) / arm / f"seed{s}"
-            if (arm, int(s)) in skip and (run_dir / "config.json").exists():
-                donors.append((arm_config(base, ov, s, run_dir), RunStore(run_dir)))  # read-only
-    mine = {(Path(root) / a / f"seed{s}").resolve() for a in arms for s in seeds}
-    for d in sorted(Path(root).glob("*/seed*")):  # runs of other arms under root (read only)
-        if d.resolve() in mine or not (d / "config.json").is_file():
+    will_run = {(Path(root) / a / f"seed{s}").resolve() for a in arms for s in seeds if (a, int(s)) not in skip}
+    for d in sorted(Path(root).glob("*/seed*")):  # every other run under root (a skipped one too), read only
+        if d.resolve() in will_run or not (d / "config.json").is_file():
             continue
         try:
             other = RunStore(d)
@@ -222,17 +217,12 @@ AFTER_FIRST_SAMPLES_FIELDS = AFTER_WARM_START_FIELDS
 def _share_initial_responses(store: RunStore, cfg: EvaConfig, donors: Sequence[tuple[EvaConfig, RunStore]]) -> None:
     """Give this run the iteration-0 responses of an earlier run that sampled the same ones (same fields but
     ``AFTER_FIRST_SAMPLES_FIELDS``, same X_0), instead of generating them again."""
-    from .config import PREDICTIVE
-
-    def predicts(c: EvaConfig) -> bool:
-        return c.sampling in PREDICTIVE or bool(c.skip)
-
-    if cfg.warmup_round or predicts(cfg) or store.has(0, "responses") or not store.has(0, "prompts"):
+    if cfg.warmup_round or cfg.predicts or store.has(0, "responses") or not store.has(0, "prompts"):
         return
     key = {k: v for k, v in cfg.to_dict().items() if k not in AFTER_FIRST_SAMPLES_FIELDS}
     x0 = store.read_table(0, "prompts")
     for dcfg, dstore in donors:
-        if predicts(dcfg) or dcfg.warmup_round or not dstore.has(0, "responses"):
+        if dcfg.predicts or dcfg.warmup_round or not dstore.has(0, "responses"):
             continue
         if {k: v for k, v in dcfg.to_dict().items() if k not in AFTER_FIRST_SAMPLES_FIELDS} != key:
             continue

@@ -363,6 +363,12 @@ class EvaConfig:
             if not ok:
                 raise ValueError(f"EvaConfig.{f.name}={v!r}: {why} (got {type(v).__name__})")
 
+    @property
+    def predicts(self) -> bool:
+        """Whether step 1's prompts are chosen by a prediction before sampling (sampling="thompson" or a skip rule
+        such as "greso"; ``evalab.curricula``)."""
+        return self.sampling in PREDICTIVE or bool(self.skip)
+
     # --- (de)serialization ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -589,7 +589,7 @@ class EvaRun:
 
     def predicts(self, t: int) -> bool:
         """Step 1 of iteration t is chosen before sampling (sampling="thompson" / skip="greso"): rounds that select."""
-        return (self.cfg.sampling in PREDICTIVE or bool(self.cfg.skip)) and "selected" in self.stages_of(t)
+        return self.cfg.predicts and "selected" in self.stages_of(t)
 
     def _predict_step1(self, t: int, prompts: list[Prompt]) -> list[Prompt]:
         """The prompts of X_t step 1 generates for (``evalab.curricula.plan_step1``); the state entering t and the

@@ -641,7 +641,7 @@ class PoolPredictor:
     def __init__(self, cfg: EvaConfig, adapter: TrlRewardAdapter) -> None:
         from .curricula import PredictionState
 
-        if cfg.sampling not in PREDICTIVE and not cfg.skip:
+        if not cfg.predicts:
             raise ValueError(f"PoolPredictor: EvaConfig.sampling={cfg.sampling!r} and skip={cfg.skip!r} predict "
                              f"nothing; use sampling in {PREDICTIVE} or skip='greso'")
         self.cfg = cfg
@@ -779,7 +779,7 @@ class EvaCallback(TrainerCallback):
         self._next_call = 0
         self.sampler: EvaPoolSampler | None = None  # set by the trainer; its epoch is saved for resume
         # prediction before sampling (sampling="thompson" / skip="greso"): the pool's draws go through it
-        self.predictor = PoolPredictor(cfg, adapter) if cfg.sampling in PREDICTIVE or cfg.skip else None
+        self.predictor = PoolPredictor(cfg, adapter) if cfg.predicts else None
         pool.predictor = self.predictor
 
     # --- TrainerCallback hooks -----------------------------------------------------------------------

@@ -206,8 +206,9 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
         for a, runs in ran.items():  # a run another process holds is not among them (left to that process)
             where = {st.root.resolve(): st for st in runs}
             for s in seeds:
-                if (Path(root) / a / f"seed{s}").resolve() in where:
-                    by_seed[a][int(s)] = where[(Path(root) / a / f"seed{s}").resolve()]
+                st = where.get((Path(root) / a / f"seed{s}").resolve())
+                if st is not None:
+                    by_seed[a][int(s)] = st
     return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
 
 
