@@ -3,6 +3,7 @@
     python benchmarks/bench_memory.py --quick                     # the ci profile, 2 iterations (minutes)
     python benchmarks/bench_memory.py --profile demo --iterations 2 --threads 1
     python benchmarks/bench_memory.py --quick --compare           # with and without returning freed memory
+    python benchmarks/bench_memory.py --quick --online --compare  # online runs in a row (run_online_arms)
 
 A thread samples this process's VmRSS (/proc/self/status) every 50 ms while the loop runs its stages one by
 one. ``--compare`` runs the same configuration twice, each in a fresh process: once as the library runs it
@@ -10,6 +11,10 @@ one. ``--compare`` runs the same configuration twice, each in a fresh process: o
 ``release_memory`` reduced to ``gc.collect()``, and prints the ratio of the peaks and of the RSS each stage
 leaves behind. Linux only (reads /proc). The RSS a stage leaves is what the next stage, or another process on
 the machine (a second grid lane, the tests), cannot use.
+
+``--online``: the same for ``reproduce-online``'s loop, ``evalab.reproduction.run_online_arms`` running
+``--runs`` online-eva runs (seeds 1..runs, ``--steps`` GRPO steps each, an evolution event every step) one after
+another in one process: one row per run, RSS when it starts, its peak, and RSS once the next could start.
 """
 
 from __future__ import annotations
@@ -77,6 +82,38 @@ def measure(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def measure_online(args: argparse.Namespace) -> list[dict]:
+    """``run_online_arms`` over seeds 1..``args.runs`` in this process; one row per run."""
+    import evalab.loop
+    from evalab.__main__ import _parse_set
+    from evalab.config import profile_config
+    from evalab.online import run_online_eva
+    from evalab.reproduction import run_online_arms
+
+    if args.no_release:
+        evalab.loop.release_memory = lambda: gc.collect()
+    rows: list[dict] = []
+    sampler = Sampler()
+    sampler.start()
+
+    def one_run(cfg, **kw):  # noqa: ANN001, ANN003 - run_online_arms' run_fn
+        start = sampler.reset()
+        t0 = time.time()
+        run_online_eva(cfg, **kw)
+        rows.append({"iteration": len(rows) + 1, "stage": f"online seed{cfg.seed}", "start": start,
+                     "peak": max(sampler.peak, rss_bytes()), "seconds": time.time() - t0})
+
+    with tempfile.TemporaryDirectory(prefix="bench_memory_") as root:
+        cfg = profile_config(args.profile, run_dir=root, **{"n_eval": 4, **_parse_set(args.set)})
+        run_online_arms(cfg, list(range(1, args.runs + 1)), root, steps=args.steps, evolve_every=1,
+                        arms=["online-eva"], run_fn=one_run, progress=False, save_model=True)
+    sampler.stop.set()
+    for r, nxt in zip(rows, rows[1:]):  # what a run leaves = what the next one starts on
+        r["end"] = nxt["start"]
+    rows[-1]["end"] = rss_bytes()  # run_online_arms has released after the last run too
+    return rows
+
+
 def show(rows: list[dict], title: str) -> None:
     gb = 1e9
     print(title)
@@ -96,6 +133,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (OMP_NUM_THREADS)")
     ap.add_argument("--no-release", action="store_true", help="release_memory is gc.collect() only")
     ap.add_argument("--compare", action="store_true", help="run with and without release_memory, fresh processes")
+    ap.add_argument("--online", action="store_true", help="online runs in a row (run_online_arms), one row per run")
+    ap.add_argument("--runs", type=int, default=3, help="--online: runs in a row (seeds 1..runs)")
+    ap.add_argument("--steps", type=int, default=2, help="--online: GRPO steps per run")
     ap.add_argument("--json", default=None, help=argparse.SUPPRESS)  # --compare's children write their rows here
     args = ap.parse_args()
     if args.quick:
@@ -106,14 +146,15 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     if not args.compare:
-        rows = measure(args)
+        rows = measure_online(args) if args.online else measure(args)
         if args.json:
             Path(args.json).write_text(json.dumps(rows))
-        show(rows, f"{args.profile}, {args.iterations} iterations" + (", release_memory = gc only"
-                                                                         if args.no_release else ""))
+        what = f"{args.runs} online runs of {args.steps} steps" if args.online else f"{args.iterations} iterations"
+        show(rows, f"{args.profile}, {what}" + (", release_memory = gc only" if args.no_release else ""))
         return
     base = [sys.executable, __file__, "--profile", args.profile, "--iterations", str(args.iterations),
-            *[x for s in args.set for x in ("--set", s)], *(["--threads", str(args.threads)] if args.threads else [])]
+            *[x for s in args.set for x in ("--set", s)], *(["--threads", str(args.threads)] if args.threads else []),
+            *(["--online", "--runs", str(args.runs), "--steps", str(args.steps)] if args.online else [])]
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
         for i, (name, extra) in enumerate((("release", []), ("gc only", ["--no-release"]))):

@@ -897,7 +897,10 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
     replaces. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune`` (with
     ``save_model=True``): as each run finishes, delete its trainer checkpoints (``online.prune_online_run``); a
     pruned run is final, and a rerun skips it after checking that its summary has the same trainer, steps and
-    cadence. Returns {arm: [run_dir per seed]}."""
+    cadence. Between runs the freed heap is handed back (``loop.release_memory``), so a process that runs several
+    runs in a row does not carry one run's memory into the next. Returns {arm: [run_dir per seed]}."""
+    from . import loop  # loop.release_memory looked up at each call: benchmarks/bench_memory.py swaps it
+
     if run_fn is None:
         from .online import run_online_eva as run_fn
     if steps < 1 or evolve_every < 1:
@@ -925,6 +928,10 @@ def run_online_arms(base: EvaConfig, seeds: Sequence[int], root: str | Path, *, 
             except RunLocked as e:  # another lane is on it: leave it to that process
                 print(f"[evalab] online arm={arm} seed={s}: {e}; left to it", flush=True)
                 continue
+            # The run's result (its trainer, model, reference model, optimizer state) is dropped here: return the
+            # heap before the next run, or each run starts on the last one's ~2.4 GB (ci profile; measured with
+            # benchmarks/bench_memory.py --online --compare).
+            loop.release_memory()
             if prune:
                 from .online import prune_online_run
 

@@ -16,7 +16,7 @@ from evalab.pairs import budget_pairs
 from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, iteration_curves, load_results,
                                  normalised_gains, online_curves, paired_differences, per_seed_rows,
                                  reproduction_arms, reproduction_results, run_online_arms, write_results)
-from evalab.store import RunStore
+from evalab.store import RunLocked, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 from fake_run import build_fake_run
@@ -288,6 +288,24 @@ def test_online_arms_differ_only_in_evolution(tmp_path):
     assert eva["evolve_every"] == 2 and seed_only["evolve_every"] == 7 > seed_only["steps"]  # no event fires
     assert {k: v for k, v in eva.items() if k != "evolve_every"} == {
         k: v for k, v in seed_only.items() if k != "evolve_every"}
+
+
+def test_online_arms_hand_the_heap_back_after_each_run(tmp_path, monkeypatch):
+    """A run's model, trainer and optimizer are garbage once it returns: run_online_arms releases them before the
+    next run starts (not after a run another lane holds), so runs in a row do not pile up RSS."""
+    import evalab.loop
+
+    log = []
+    monkeypatch.setattr(evalab.loop, "release_memory", lambda: log.append("release"))
+
+    def fake(cfg, **kw):
+        if cfg.seed == 2:
+            raise RunLocked(f"{cfg.run_dir} is being written by pid 1")
+        log.append(f"run {cfg.seed}")
+
+    run_online_arms(profile_config("ci"), [1, 2, 3], tmp_path, steps=2, evolve_every=1, arms=["online-eva"],
+                    progress=False, run_fn=fake)
+    assert log == ["run 1", "release", "run 3", "release"]
 
 
 def test_online_curves_per_step_with_cis(tmp_path):
