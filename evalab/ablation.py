@@ -86,8 +86,10 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     ``share_initial_responses``: without a warm-start round, arms that differ only after step 1 of iteration 0
     (``AFTER_FIRST_SAMPLES_FIELDS``: metric, mode, sampling other than a prediction, creator, ...) and share the
     seed and X_0 sample the same responses from θ₀ there; they are generated once and copied into the others
-    (event ``responses_shared``). Donors of all three are this call's runs and any other run under ``root``
-    (another arm group run earlier, e.g. eva's runs for the metric arms), read only.
+    (event ``responses_shared``). Donors of all three are the runs under ``root`` (this call's finished runs,
+    another arm group run earlier, e.g. eva's runs for the metric arms, and the runs another lane of the same grid
+    has written since this call started: ``root`` is scanned again before each run), read only; a donor's stage is
+    used only once it is finished.
     ``on_run_end(arm, seed, store, wall_seconds)`` is called after each (arm, seed) finishes (or is found done).
     A run directory another process is writing (its writer lock, ``store.RunLocked``) is left to that process and
     out of the returned stores, so two lanes given the same grid share it instead of colliding.
@@ -104,16 +106,23 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     if not seeds:
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}
-    donors: list[tuple[EvaConfig, RunStore]] = []
-    will_run = {(Path(root) / a / f"seed{s}").resolve() for a in arms for s in seeds if (a, int(s)) not in skip}
-    for d in sorted(Path(root).glob("*/seed*")):  # every other run under root (a skipped one too), read only
-        if d.resolve() in will_run or not (d / "config.json").is_file():
-            continue
-        try:
-            other = RunStore(d)
-        except (OSError, ValueError, TypeError):  # not a run of this version's config: not a donor
-            continue
-        donors.append((other.config, other))
+    found: dict[Path, tuple[EvaConfig, RunStore] | None] = {}  # run directory -> (config, reader), None: not a run
+
+    def donors_for(run_dir: str | Path) -> list[tuple[EvaConfig, RunStore]]:
+        """Every run under root but ``run_dir``, read only; scanned again each time, so a run another lane of this
+        grid started since counts as soon as its config is written (``has`` then says which stages are done)."""
+        for d in sorted(Path(root).glob("*/seed*")):
+            key = d.resolve()
+            if found.get(key) is not None or not (d / "config.json").is_file():
+                continue
+            try:
+                other = RunStore(d)
+                found[key] = (other.config, other)
+            except (OSError, ValueError, TypeError):  # not a run of this version's config: not a donor
+                found[key] = None
+        me = Path(run_dir).resolve()
+        return [v for k, v in found.items() if v is not None and k != me]
+
     for arm, ov in arms.items():
         out[arm] = []
         for s in seeds:
@@ -131,6 +140,8 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 except RunLocked as e:  # another lane is on it: leave it to that process, go on with the rest
                     print(f"[evalab] ablation arm={arm} seed={s}: {e}; left to it", flush=True)
                     continue
+                donors = donors_for(cfg.run_dir) if (share_initial_eval or share_warm_start
+                                                     or share_initial_responses) else []
                 if share_initial_eval and cfg.run_eval:
                     _share_initial_eval(run.store, cfg, donors)
                 if share_warm_start:
@@ -138,7 +149,6 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 if share_initial_responses:
                     _share_initial_responses(run.store, cfg, donors)
                 run.run()
-                donors.append((cfg, run.store))
             out[arm].append(RunStore(cfg.run_dir))
             if on_run_end is not None:
                 on_run_end(arm, int(s), out[arm][-1], time.time() - t0)

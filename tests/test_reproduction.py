@@ -395,6 +395,31 @@ def test_two_lanes_on_one_grid_share_it_instead_of_colliding(tmp_path, monkeypat
     assert {r["arm"] for r in res["per_seed"]} == {"eva", "static"} and res["missing"] == []
 
 
+def test_a_run_another_lane_wrote_after_this_one_started_is_a_donor(tmp_path, monkeypatch):
+    """Two lanes of one grid: a run the other lane writes after this call began (here eva's seed 1, written
+    between this call's two runs) gives this call's next run of the same seed its iteration-0 responses; the root
+    is scanned again before each run, not only at the start (stop 29's lanes missed each other's runs)."""
+    from evalab.ablation import run_ablation
+    from evalab.config import profile_config
+    from evalab.store import RunStore
+
+    stand_in_loop(monkeypatch)
+    base = profile_config("ci", iterations=1, n_prompts=8)
+    root = tmp_path / "runs"
+
+    def other_lane(arm, seed, store, seconds):  # the other lane finishes eva's seed 1 meanwhile
+        if seed == 2:
+            run_ablation(base, ["eva"], [1], root, progress=False)
+
+    run_ablation(base, {"metric=var": {"metric": "var"}}, [2, 1], root, progress=False, on_run_end=other_lane)
+    var1, var2, eva1 = (RunStore(root / a / f"seed{s}") for a, s in (("metric=var", 1), ("metric=var", 2),
+                                                                        ("eva", 1)))
+    ev = var1.events()
+    assert list(ev[ev.event == "responses_shared"].source) == [str(eva1.root)]
+    pd.testing.assert_frame_equal(var1.read_table(0, "responses"), eva1.read_table(0, "responses"))
+    assert "responses_shared" not in set(var2.events().event)  # seed 2 had no donor of its seed
+
+
 def test_a_later_arm_group_reuses_theta0s_report_and_the_first_samples_of_the_runs_under_root(tmp_path, monkeypatch,
                                                                                              capsys):
     """The metric arms run after eva (another command, another results file): iteration 0's held-out report and
