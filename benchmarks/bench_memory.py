@@ -64,8 +64,6 @@ def measure(args: argparse.Namespace) -> list[dict]:
     from evalab.__main__ import _parse_set
     from evalab.config import profile_config
 
-    if args.no_release:
-        evalab.loop.release_memory = lambda: gc.collect()  # the baseline: drop references, keep the heap
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as run_dir:  # the run's checkpoints go with it
         cfg = profile_config(args.profile, run_dir=run_dir, iterations=args.iterations, **_parse_set(args.set))
@@ -84,14 +82,11 @@ def measure(args: argparse.Namespace) -> list[dict]:
 
 def measure_online(args: argparse.Namespace) -> list[dict]:
     """``run_online_arms`` over seeds 1..``args.runs`` in this process; one row per run."""
-    import evalab.loop
     from evalab.__main__ import _parse_set
     from evalab.config import profile_config
     from evalab.online import run_online_eva
     from evalab.reproduction import run_online_arms
 
-    if args.no_release:
-        evalab.loop.release_memory = lambda: gc.collect()
     rows: list[dict] = []
     sampler = Sampler()
     sampler.start()
@@ -146,6 +141,10 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     if not args.compare:
+        if args.no_release:
+            import evalab.loop
+
+            evalab.loop.release_memory = lambda: gc.collect()  # the baseline: drop references, keep the heap
         rows = measure_online(args) if args.online else measure(args)
         if args.json:
             Path(args.json).write_text(json.dumps(rows))

@@ -106,22 +106,22 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
     if not seeds:
         raise ValueError("no seeds given")
     out: dict[str, list[RunStore]] = {}
-    found: dict[Path, tuple[EvaConfig, RunStore] | None] = {}  # run directory -> (config, reader), None: not a run
+    found: dict[Path, tuple[EvaConfig, RunStore]] = {}  # run directory -> (its config, a reader)
 
     def donors_for(run_dir: str | Path) -> list[tuple[EvaConfig, RunStore]]:
         """Every run under root but ``run_dir``, read only; scanned again each time, so a run another lane of this
         grid started since counts as soon as its config is written (``has`` then says which stages are done)."""
         for d in sorted(Path(root).glob("*/seed*")):
             key = d.resolve()
-            if found.get(key) is not None or not (d / "config.json").is_file():
+            if key in found or not (d / "config.json").is_file():
                 continue
             try:
                 other = RunStore(d)
-                found[key] = (other.config, other)
             except (OSError, ValueError, TypeError):  # not a run of this version's config: not a donor
-                found[key] = None
+                continue
+            found[key] = (other.config, other)
         me = Path(run_dir).resolve()
-        return [v for k, v in found.items() if v is not None and k != me]
+        return [v for k, v in found.items() if k != me]
 
     for arm, ov in arms.items():
         out[arm] = []
@@ -140,8 +140,7 @@ def run_ablation(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Sequen
                 except RunLocked as e:  # another lane is on it: leave it to that process, go on with the rest
                     print(f"[evalab] ablation arm={arm} seed={s}: {e}; left to it", flush=True)
                     continue
-                donors = donors_for(cfg.run_dir) if (share_initial_eval or share_warm_start
-                                                     or share_initial_responses) else []
+                donors = donors_for(cfg.run_dir)
                 if share_initial_eval and cfg.run_eval:
                     _share_initial_eval(run.store, cfg, donors)
                 if share_warm_start:
