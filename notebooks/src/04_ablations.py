@@ -216,5 +216,5 @@ elif metrics_json:
     raise FileNotFoundError(f"metrics_json={metrics_json!r}: no such file")
 else:
     print(f"No metric ablation stored at {metrics_source}: `python -m evalab reproduce --config "
-          "configs/reproduction_metrics.yaml` runs it (resumable; a metric arm is 3 runs of 30-36 min on 2 cores, "
+          "configs/reproduction_metrics.yaml` runs it (resumable; a metric arm is 3 runs of 23-37 min on 2 cores, "
           "about 1 h in two lanes).")
