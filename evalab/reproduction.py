@@ -835,6 +835,94 @@ def summary_view(table: pd.DataFrame, seeds: int | None = None) -> pd.DataFrame:
     return view[cols].round(3)
 
 
+# Issue 11's regimes: eva against static under one lever each, one results file per regime (the same 120 held-out
+# prompts, so their scores compare). Keys are the labels notebook 04 and the README use.
+REGIMES: dict[str, str] = {
+    "standard": "data/reproduction.json",          # configs/reproduction.yaml: <= 24 pairs per iteration
+    "easy seed set": "data/regime_easy.json",      # configs/regime_easy.yaml: X_0 of one easy constraint each
+    "all pairs": "data/regime_all_pairs.json",     # configs/regime_all_pairs.yaml: pairs_per_iteration = 0
+}
+REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
+
+
+def load_regimes(root: str | Path, regimes: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """The regimes' results files (``REGIMES`` by default, paths relative to ``root``) that exist, loaded, in
+    order; a regime whose file is missing is left out (``regime_table`` and ``regime_curves`` show what is there)."""
+    out = {}
+    for name, rel in (REGIMES if regimes is None else regimes).items():
+        path = Path(root) / rel
+        if path.is_file():
+            out[name] = load_results(path)
+    return out
+
+
+def _regime_arms(results: Mapping[str, Any], arm: str, vs: str, name: str) -> None:
+    missing = [a for a in (arm, vs) if a not in set(results["curves"].arm)]
+    if missing:
+        raise ValueError(f"regime {name!r}: its results have no arm {', '.join(map(repr, missing))} "
+                         f"(arms: {sorted(set(results['curves'].arm))})")
+
+
+def regime_curves(regimes: Mapping[str, Mapping[str, Any]], arms: Sequence[str] = ("eva", "static"),
+                  quantities: Sequence[str] = REGIME_QUANTITIES) -> pd.DataFrame:
+    """The curves of several regimes' results in one tidy frame for ``plots.fig_iteration_curves``: each row's
+    ``arm`` is "<regime> · <arm>", and ``regime`` and ``solver_arm`` keep the two apart."""
+    frames = []
+    for name, res in regimes.items():
+        _regime_arms(res, arms[0], arms[-1], name)
+        c = res["curves"]
+        c = c[c.arm.isin(arms) & c.quantity.isin(quantities)]
+        frames.append(c.assign(regime=name, solver_arm=c.arm, arm=[f"{name} · {a}" for a in c.arm]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["arm", "iteration", "quantity", "mean", "ci_low", "ci_high", "regime", "solver_arm"])
+
+
+def regime_table(regimes: Mapping[str, Mapping[str, Any]], arm: str = "eva", vs: str = "static",
+                 metric: str = "full") -> pd.DataFrame:
+    """One row per regime and evaluated iteration t >= 1: ``arm`` minus ``vs`` on the held-out score, paired by
+    seed and prompt (delta, 95% CI, share of resamples with ``arm`` ahead), beside what each arm trained on in the
+    iteration before (t - 1): its informative share, all-fail share and pairs trained on (means over seeds).
+    A regime whose results lack either arm raises, naming it."""
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    rows = []
+    for name, res in regimes.items():
+        _regime_arms(res, arm, vs, name)
+        c, p = res["curves"], res["paired"]
+
+        def mean(a: str, quantity: str, t: int) -> float:
+            v = c[(c.arm == a) & (c.quantity == quantity) & (c.iteration == t)]["mean"]
+            return float(v.iloc[0]) if len(v) else float("nan")
+
+        its = sorted({int(t) for t in c[(c.quantity == q) & (c.arm == arm)].iteration if t >= 1})
+        for t in its:
+            d = p[(p.arm == arm) & (p.vs == vs) & (p.metric == metric) & (p.iteration == t)]
+            if not len(d):
+                continue
+            d = d.iloc[0]
+            row: dict[str, Any] = {"regime": name, "iteration": t, arm: mean(arm, q, t), vs: mean(vs, q, t),
+                                   "delta": float(d.delta), "ci_low": float(d.ci_low), "ci_high": float(d.ci_high),
+                                   "p_better": float(d.p_better)}
+            for quantity in ("informative_share", "all_fail", "n_pairs"):
+                for a in (arm, vs):
+                    row[f"{quantity}_{a}"] = mean(a, quantity, t - 1)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def regime_markdown_table(regimes: Mapping[str, Mapping[str, Any]], arm: str = "eva", vs: str = "static",
+                          metric: str = "full") -> str:
+    """``regime_table`` as the README's markdown: per regime and iteration, ``arm`` − ``vs`` with its 95% CI (share
+    of resamples ahead), and the pairs each arm trained on in the iteration before."""
+    t = regime_table(regimes, arm, vs, metric)
+    lines = [f"| regime | t | {arm} | {vs} | {arm} − {vs} | pairs {arm} / {vs} |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in t.itertuples(index=False):
+        r = r._asdict()
+        diff = format_ci(r["delta"], (r["ci_low"], r["ci_high"])).replace("-", "−") + f" ({r['p_better']:.2f})"
+        lines.append(f"| {r['regime']} | {r['iteration']} | {r[arm]:.3f} | {r[vs]:.3f} | {diff} | "
+                     f"{r[f'n_pairs_{arm}']:.1f} / {r[f'n_pairs_{vs}']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results(path: str | Path, results: Mapping[str, Any]) -> Path:
     """Write the results JSON atomically (a reader never sees half a file)."""
     path = Path(path)

@@ -108,6 +108,9 @@ def test_notebook_04_ablations(tmp_path):
     assert any(t.startswith("eva − control") for t in titles)
     assert any(t.startswith("The metric ablation: per-iteration curves") for t in titles)
     assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
+    # the regimes section renders the shipped regime files (data/reproduction.json and data/regime_easy.json at least)
+    assert any(t.startswith("Regimes: eva and static") for t in titles)
+    assert "regimes stored: ['standard', 'easy seed set'" in out and "| standard | 3 |" in out
 
 
 @pytest.mark.slow

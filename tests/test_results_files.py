@@ -189,3 +189,28 @@ def test_readme_metric_ablation_tables_are_the_results_file_and_name_what_is_mis
     assert markdown_tables(res, arms=complete) in section
     for arm, seed in sorted(missing):
         assert f"{arm} seed {seed}" in section or arm in section
+
+
+def test_regime_table_is_each_results_files_paired_rows():
+    """The regimes view (notebook 04, README) takes eva − static from each regime's own results file, unchanged,
+    with each arm's pairs of the iteration before; a regime file without one of the two arms is refused by name."""
+    from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_table
+
+    regimes = load_regimes(ROOT)
+    assert {"standard", "easy seed set"} <= set(regimes) <= set(REGIMES)
+    table = regime_table(regimes)
+    for name, res in regimes.items():
+        p = res["paired"]
+        rows = table[table.regime == name]
+        assert list(rows.iteration) == [1, 2, 3]
+        for r in rows.itertuples():
+            d = p[(p.arm == "eva") & (p.vs == "static") & (p.metric == "full") & (p.iteration == r.iteration)].iloc[0]
+            assert (r.delta, r.ci_low, r.ci_high) == (d.delta, d.ci_low, d.ci_high)
+            ps = res["per_seed"]
+            prev = ps[(ps.iteration == r.iteration - 1) & (ps.arm == "static")]
+            assert r.n_pairs_static == pytest.approx(prev.n_pairs.mean())
+    curves = regime_curves(regimes)
+    assert set(curves.arm) == {f"{n} · {a}" for n in regimes for a in ("eva", "static")}
+    only_eva = {"x": {**regimes["standard"], "curves": regimes["standard"]["curves"].query("arm == 'eva'")}}
+    with pytest.raises(ValueError, match=r"regime 'x'.*no arm 'static'"):
+        regime_table(only_eva)

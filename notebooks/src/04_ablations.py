@@ -38,6 +38,7 @@ reproduction_json = ""      # a stored reproduction (python -m evalab reproduce)
                             # if present, else the runs above; "runs" = the runs above (read from their stores)
 metrics_json = ""           # the stored metric ablation (configs/reproduction_metrics.yaml); "" =
                             # ../data/reproduction_metrics.json if present (else the section says how to make it)
+regimes_root = ".."         # the regimes section reads evalab.reproduction.REGIMES' results files under this folder
 
 # %%
 import pandas as pd
@@ -218,3 +219,23 @@ else:
     print(f"No metric ablation stored at {metrics_source}: `python -m evalab reproduce --config "
           "configs/reproduction_metrics.yaml` runs it (resumable; a metric arm is 3 runs of 23-37 min on 2 cores, "
           "about 1 h in two lanes).")
+
+# %% [markdown]
+# ## Regimes: eva against static under one lever each
+# Where would the paper's effect show? Each regime is its own grid of eva and static (3 seeds × 3 iterations, the
+# same 120 held-out prompts), changing one lever of the standard grid above (`evalab.reproduction.REGIMES`):
+# the **easy seed set** (`configs/regime_easy.yaml`: X₀ of one easy constraint each, where a fixed set could
+# saturate) and **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`, each arm trains on every
+# pair it builds, so eva's extra pairs count). The table is eva − static paired by seed and prompt, with what each
+# arm trained on in the iteration before; a regime whose file is not there yet is left out.
+
+# %%
+from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_markdown_table
+
+regimes = load_regimes(regimes_root)
+print("regimes stored:", list(regimes), "| not yet run:", [r for r in REGIMES if r not in regimes])
+if regimes:
+    display(Markdown(regime_markdown_table(regimes)))
+    display(plots.fig_iteration_curves(regime_curves(regimes), ["heldout_full", "informative_share", "all_fail",
+                                                                "n_pairs", "train_reward", "n_constraints"],
+                                       title="Regimes: eva and static per iteration (mean over seeds, 95% CI)"))
