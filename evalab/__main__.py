@@ -431,11 +431,15 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         def view(r: dict[str, Any]) -> Any:
             return summary_view(summary_table(r), seeds=grid_seeds(r))
 
+        ckpts = [str(p) for by_seed in res.get("checkpoints", {}).values() for p in by_seed.values() if p]
+        n_here = sum(Path(p).is_dir() for p in ckpts)
         return _write_and_report(out, res, t0, view,
                                  f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else
                                  f"reproduce --collect: {sum(map(len, stores.values()))} of {len(arms) * len(seeds)} "
-                                 "runs", f"final checkpoints in {root}/<arm>/"
-                                 "seed<k>/iter_<last>/checkpoint")
+                                 "runs", f"final checkpoints: {n_here} of {len(ckpts)} here, in {root}/<arm>/"
+                                 "seed<k>/iter_<last>/checkpoint"
+                                 + ("" if n_here == len(ckpts) else " (the rest came from digests: their stores "
+                                    "were made on another machine)"))
     return _reproduce
 
 

@@ -79,7 +79,9 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     argv = ["reproduce", "--config", str(tmp_path / "rep.yaml"), "--root", str(tmp_path / "runs"),
             "--out", str(tmp_path / "rep.json"), "--n-boot", "50", "--quiet"]
     assert main(argv) == 0
-    assert capsys.readouterr().out.count("done in") == 4 + 1  # four runs, then the command's own line
+    out = capsys.readouterr().out
+    assert out.count("done in") == 4 + 1  # four runs, then the command's own line
+    assert "final checkpoints: 4 of 4 here" in out.splitlines()[-1]
     first = json.loads((tmp_path / "rep.json").read_text())
     assert sorted(p.relative_to(tmp_path / "dg").as_posix() for p in (tmp_path / "dg").rglob("*.json")) == [
         "eva/seed3.json", "eva/seed4.json", "static/seed3.json", "static/seed4.json"]
@@ -88,6 +90,7 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "4 from digests" in out and "arm=" not in out and not (tmp_path / "runs").exists()
+    assert "final checkpoints: 0 of 4 here" in out.splitlines()[-1] and "came from digests" in out  # no false claim
     again = json.loads((tmp_path / "rep.json").read_text())
     for k in ("per_seed", "curves", "paired", "normalised", "pass_rates", "stage_seconds", "checkpoints", "seeds"):
         assert again[k] == first[k], k
