@@ -842,6 +842,12 @@ REGIMES: dict[str, str] = {
     "easy seed set": "data/regime_easy.json",      # configs/regime_easy.yaml: X_0 of one easy constraint each
     "all pairs": "data/regime_all_pairs.json",     # configs/regime_all_pairs.yaml: pairs_per_iteration = 0
 }
+# The regimes whose runs left digests in git (``evalab.digest``): the same arm in two of them can be paired by seed and
+# held-out prompt (``lever_table``). The easy seed set ran before digests existed.
+REGIME_DIGESTS: dict[str, str] = {
+    "standard": "data/digests/reproduction",
+    "all pairs": "data/digests/regime_all_pairs",
+}
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
 
 
@@ -920,6 +926,47 @@ def regime_markdown_table(regimes: Mapping[str, Mapping[str, Any]], arm: str = "
         diff = format_ci(r["delta"], (r["ci_low"], r["ci_high"])).replace("-", "−") + f" ({r['p_better']:.2f})"
         lines.append(f"| {r['regime']} | {r['iteration']} | {r[arm]:.3f} | {r[vs]:.3f} | {diff} | "
                      f"{r[f'n_pairs_{arm}']:.1f} / {r[f'n_pairs_{vs}']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def lever_table(root: str | Path, regime: str, ref: str = "standard", arms: Sequence[str] = ("eva", "static"),
+                metric: str = "full", n_boot: int = 2000) -> pd.DataFrame:
+    """What one lever does to each arm: the arm's held-out score in ``regime`` minus the same arm's in ``ref``, per
+    evaluated iteration t >= 1, paired by seed and held-out prompt (both regimes evaluate the same prompts from the
+    same θ0), from the two regimes' digests (``REGIME_DIGESTS``, paths relative to ``root``). One row per arm and
+    iteration: delta, 95% bootstrap CI, ``p_better`` (share of resamples in which ``regime`` is ahead), seeds.
+    A regime without digests, or an arm missing from either, raises ValueError naming it."""
+    from .digest import load_digests
+
+    for name in (regime, ref):
+        if name not in REGIME_DIGESTS:
+            raise ValueError(f"regime {name!r} has no digests in git (regimes with digests: {list(REGIME_DIGESTS)})")
+    got = {name: load_digests(Path(root) / REGIME_DIGESTS[name], arms=list(arms)) for name in (regime, ref)}
+    frames = []
+    for arm in arms:
+        for name, by_arm in got.items():
+            if arm not in by_arm:
+                raise ValueError(f"regime {name!r}: no digest of arm {arm!r} in {REGIME_DIGESTS[name]}")
+        d = paired_differences({regime: got[regime][arm], ref: got[ref][arm]}, arm=regime, baselines=[ref],
+                               metric=metric, n_boot=n_boot)
+        frames.append(d[d.iteration >= 1].assign(solver_arm=arm))
+    out = pd.concat(frames, ignore_index=True)
+    return out.rename(columns={"arm": "regime", "vs": "ref"})[
+        ["solver_arm", "regime", "ref", "iteration", "metric", "delta", "ci_low", "ci_high", "p_better", "n_seeds"]]
+
+
+def lever_markdown_table(table: pd.DataFrame) -> str:
+    """``lever_table`` as the README's markdown: one row per iteration, one column per arm."""
+    arms = list(dict.fromkeys(table.solver_arm))
+    regime, ref = table.regime.iloc[0], table.ref.iloc[0]
+    lines = ["| t | " + " | ".join(f"{a}: {regime} − {ref}" for a in arms) + " |",
+             "| --- |" + " --- |" * len(arms)]
+    for t in sorted(set(table.iteration)):
+        cells = []
+        for a in arms:
+            r = table[(table.solver_arm == a) & (table.iteration == t)].iloc[0]
+            cells.append(format_ci(r.delta, (r.ci_low, r.ci_high)).replace("-", "−") + f" ({r.p_better:.2f})")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -239,3 +239,18 @@ if regimes:
     display(plots.fig_iteration_curves(regime_curves(regimes), ["heldout_full", "informative_share", "all_fail",
                                                                 "n_pairs", "train_reward", "n_constraints"],
                                        title="Regimes: eva and static per iteration (mean over seeds, 95% CI)"))
+
+# %% [markdown]
+# What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
+# standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
+# (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
+
+# %%
+from evalab.reproduction import REGIME_DIGESTS, lever_markdown_table, lever_table
+
+for lever in [r for r in REGIME_DIGESTS if r != "standard"]:
+    if all((Path(regimes_root) / REGIME_DIGESTS[r]).is_dir() for r in (lever, "standard")):
+        display(Markdown(f"**{lever}** (share of resamples ahead in parentheses)\n\n"
+                         + lever_markdown_table(lever_table(regimes_root, lever))))
+    else:
+        print(f"lever {lever!r}: its digests or the standard grid's are not under {regimes_root!r}")
