@@ -87,6 +87,58 @@ def test_readme_easy_regime_tables_are_the_results_file():
     assert markdown_tables(res, arms=["eva", "static"]) in section
 
 
+ALL_PAIRS = ROOT / "data" / "regime_all_pairs.json"
+
+
+def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
+    """The pair-budget lever (configs/regime_all_pairs.yaml): every run of the grid is in the file and has its digest
+    in git, each arm trained on every pair it built, and the README's tables are the file's and the digests'."""
+    from evalab.reproduction import lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+
+    res = load_results(ALL_PAIRS)
+    cfg = yaml.safe_load((ROOT / "configs" / "regime_all_pairs.yaml").read_text())
+    assert res["missing"] == [] and res["pairs_per_iteration"] == 0
+    ps = res["per_seed"]
+    assert {(a, int(s)) for a, s in zip(ps.arm, ps.seed)} == {(a, s) for a in cfg["arms"] for s in cfg["seeds"]}
+    for a in cfg["arms"]:
+        for s in cfg["seeds"]:
+            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
+    trained = ps[ps.iteration < cfg["iterations"]]
+    assert (trained.n_pairs == trained.n_pairs_built).all() and (trained.n_pairs > 24).all()  # no sub-sample
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### Every pair trained on")
+    section = readme[start:readme.index("\n## ", start)]
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    assert lever_markdown_table(lever_table(ROOT, "all pairs")) in section
+    assert regime_markdown_table(load_regimes(ROOT)) in section
+
+
+def test_lever_table_pairs_one_arm_across_two_regimes_by_seed_and_prompt():
+    """lever_table: the same arm in two regimes, paired by seed and held-out prompt from the digests; the mean
+    difference is recomputed here from the digests' per-prompt scores; regimes or arms it cannot pair are named."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import REGIME_DIGESTS, lever_table
+
+    t = lever_table(ROOT, "all pairs", n_boot=200)
+    assert sorted(set(t.solver_arm)) == ["eva", "static"] and sorted(set(t.iteration)) == [1, 2, 3]
+    assert (t.n_seeds == 3).all() and (t.ci_low <= t.delta).all() and (t.delta <= t.ci_high).all()
+    a = load_digests(ROOT / REGIME_DIGESTS["all pairs"], arms=["static"])["static"]
+    b = {int(d.config.seed): d for d in load_digests(ROOT / REGIME_DIGESTS["standard"], arms=["static"])["static"]}
+    for it in (1, 2, 3):
+        diffs = []
+        for d in a:
+            x = d.eval_cells("full").query("iteration == @it").set_index("prompt_id").score
+            y = b[int(d.config.seed)].eval_cells("full").query("iteration == @it").set_index("prompt_id").score
+            assert len(x) == len(y) == 120 and set(x.index) == set(y.index)
+            diffs.append((x - y.loc[x.index]).mean())
+        row = t[(t.solver_arm == "static") & (t.iteration == it)].iloc[0]
+        assert row.delta == pytest.approx(sum(diffs) / len(diffs))
+    with pytest.raises(ValueError, match="'easy seed set' has no digests"):
+        lever_table(ROOT, "easy seed set")
+    with pytest.raises(ValueError, match="no digest of arm 'fresh' in data/digests/regime_all_pairs"):
+        lever_table(ROOT, "all pairs", arms=("fresh",))
+
+
 ONLINE = ROOT / "data" / "online_reproduction.json"
 
 
@@ -197,7 +249,7 @@ def test_regime_table_is_each_results_files_paired_rows():
     from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_table
 
     regimes = load_regimes(ROOT)
-    assert {"standard", "easy seed set"} <= set(regimes) <= set(REGIMES)
+    assert {"standard", "easy seed set", "all pairs"} <= set(regimes) <= set(REGIMES)
     table = regime_table(regimes)
     for name, res in regimes.items():
         p = res["paired"]
