@@ -841,12 +841,14 @@ REGIMES: dict[str, str] = {
     "standard": "data/reproduction.json",          # configs/reproduction.yaml: <= 24 pairs per iteration
     "easy seed set": "data/regime_easy.json",      # configs/regime_easy.yaml: X_0 of one easy constraint each
     "all pairs": "data/regime_all_pairs.json",     # configs/regime_all_pairs.yaml: pairs_per_iteration = 0
+    "small set": "data/regime_small_set.json",     # configs/regime_small_set.yaml: 16 prompts, 6 iterations
 }
 # The regimes whose runs left digests in git (``evalab.digest``): the same arm in two of them can be paired by seed and
 # held-out prompt (``lever_table``). The easy seed set ran before digests existed.
 REGIME_DIGESTS: dict[str, str] = {
     "standard": "data/digests/reproduction",
     "all pairs": "data/digests/regime_all_pairs",
+    "small set": "data/digests/regime_small_set",
 }
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
 
