@@ -110,7 +110,30 @@ def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
     section = readme[start:readme.index("\n## ", start)]
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "all pairs")) in section
-    assert regime_markdown_table(load_regimes(ROOT)) in section
+
+
+def test_readme_small_set_regime_is_the_results_file_and_the_digests():
+    """The prompt-set-size and iterations levers (configs/regime_small_set.yaml): 16 prompts per set, 6 iterations,
+    every run in the file with its digest in git; the README's tables are the file's, the digests' and all the
+    regimes' side by side."""
+    from evalab.reproduction import lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+
+    res = load_results(ROOT / "data" / "regime_small_set.json")
+    cfg = yaml.safe_load((ROOT / "configs" / "regime_small_set.yaml").read_text())
+    assert res["missing"] == [] and res["base_config"]["n_prompts"] == 16
+    ps = res["per_seed"]
+    assert sorted(set(ps.iteration)) == list(range(cfg["iterations"] + 1))
+    for a in cfg["arms"]:
+        for s in cfg["seeds"]:
+            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### A small set over six iterations")
+    section = readme[start:readme.index("\n## ", start)]
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    assert lever_markdown_table(lever_table(ROOT, "small set")) in section
+    regimes = load_regimes(ROOT)
+    assert list(regimes) == ["standard", "easy seed set", "all pairs", "small set"]
+    assert regime_markdown_table(regimes) in section
 
 
 def test_lever_table_pairs_one_arm_across_two_regimes_by_seed_and_prompt():
@@ -249,12 +272,12 @@ def test_regime_table_is_each_results_files_paired_rows():
     from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_table
 
     regimes = load_regimes(ROOT)
-    assert {"standard", "easy seed set", "all pairs"} <= set(regimes) <= set(REGIMES)
+    assert {"standard", "easy seed set", "all pairs", "small set"} <= set(regimes) <= set(REGIMES)
     table = regime_table(regimes)
     for name, res in regimes.items():
         p = res["paired"]
         rows = table[table.regime == name]
-        assert list(rows.iteration) == [1, 2, 3]
+        assert list(rows.iteration) == list(range(1, int(res["per_seed"].iteration.max()) + 1))
         for r in rows.itertuples():
             d = p[(p.arm == "eva") & (p.vs == "static") & (p.metric == "full") & (p.iteration == r.iteration)].iloc[0]
             assert (r.delta, r.ci_low, r.ci_high) == (d.delta, d.ci_low, d.ci_high)
