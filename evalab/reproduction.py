@@ -752,8 +752,8 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
         cells = []
         for a in others:
             d = paired[(paired.arm == "eva") & (paired.vs == a) & (paired.metric == metric) & (paired.iteration == t)]
-            cells.append(format_ci(d.delta.item(), (d.ci_low.item(), d.ci_high.item())).replace("-", "−")
-                         + f" ({d.p_better.item():.2f})" if len(d) else "—")
+            cells.append(paired_cell(d.delta.item(), d.ci_low.item(), d.ci_high.item(), d.p_better.item())
+                         if len(d) else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -925,7 +925,7 @@ def regime_markdown_table(regimes: Mapping[str, Mapping[str, Any]], arm: str = "
     lines = [f"| regime | t | {arm} | {vs} | {arm} − {vs} | pairs {arm} / {vs} |", "| --- | --- | --- | --- | --- | --- |"]
     for r in t.itertuples(index=False):
         r = r._asdict()
-        diff = format_ci(r["delta"], (r["ci_low"], r["ci_high"])).replace("-", "−") + f" ({r['p_better']:.2f})"
+        diff = paired_cell(r["delta"], r["ci_low"], r["ci_high"], r["p_better"])
         lines.append(f"| {r['regime']} | {r['iteration']} | {r[arm]:.3f} | {r[vs]:.3f} | {diff} | "
                      f"{r[f'n_pairs_{arm}']:.1f} / {r[f'n_pairs_{vs}']:.1f} |")
     return "\n".join(lines) + "\n"
@@ -967,7 +967,7 @@ def lever_markdown_table(table: pd.DataFrame) -> str:
         cells = []
         for a in arms:
             r = table[(table.solver_arm == a) & (table.iteration == t)].iloc[0]
-            cells.append(format_ci(r.delta, (r.ci_low, r.ci_high)).replace("-", "−") + f" ({r.p_better:.2f})")
+            cells.append(paired_cell(r.delta, r.ci_low, r.ci_high, r.p_better))
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -1271,6 +1271,12 @@ def online_summary_table(results: Mapping[str, Any], metric: str = "full") -> pd
             row[col] = float(mine[col].mean()) if col in mine and mine[col].notna().any() else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def paired_cell(delta: float, ci_low: float, ci_high: float, p_better: float) -> str:
+    """A paired difference as a README table cell: ``+0.017 [−0.031, +0.072] (0.71)``, typographic minus signs,
+    the share of bootstrap resamples ahead in parentheses."""
+    return format_ci(delta, (ci_low, ci_high)).replace("-", "−") + f" ({p_better:.2f})"
 
 
 def format_ci(v: float, ci: Sequence[float], signed: bool = True) -> str:

@@ -93,7 +93,7 @@ ALL_PAIRS = ROOT / "data" / "regime_all_pairs.json"
 def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
     """The pair-budget lever (configs/regime_all_pairs.yaml): every run of the grid is in the file and has its digest
     in git, each arm trained on every pair it built, and the README's tables are the file's and the digests'."""
-    from evalab.reproduction import lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+    from evalab.reproduction import lever_markdown_table, lever_table
 
     res = load_results(ALL_PAIRS)
     cfg = yaml.safe_load((ROOT / "configs" / "regime_all_pairs.yaml").read_text())

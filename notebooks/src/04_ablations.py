@@ -223,13 +223,13 @@ else:
 # %% [markdown]
 # ## Regimes: eva against static under one lever each
 # Where would the paper's effect show? Each regime is its own grid of eva and static (3 seeds × 3 iterations, 6 for
-# the small set; the
-# same 120 held-out prompts), changing one lever of the standard grid above (`evalab.reproduction.REGIMES`):
-# the **easy seed set** (`configs/regime_easy.yaml`: X₀ of one easy constraint each, where a fixed set could
-# saturate), **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`, each arm trains on every
-# pair it builds, so eva's extra pairs count) and the **small set** (`configs/regime_small_set.yaml`: 16 prompts over
-# 6 iterations, so a fixed set is trained on again and again). The table is eva − static paired by seed and prompt, with what each
-# arm trained on in the iteration before; a regime whose file is not there yet is left out.
+# the small set; the same 120 held-out prompts), changing one lever of the standard grid above
+# (`evalab.reproduction.REGIMES`): the **easy seed set** (`configs/regime_easy.yaml`: X₀ of one easy constraint
+# each, where a fixed set could saturate), **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`,
+# each arm trains on every pair it builds, so eva's extra pairs count) and the **small set**
+# (`configs/regime_small_set.yaml`: 16 prompts over 6 iterations, so a fixed set is trained on again and again). The
+# table is eva − static paired by seed and prompt, with what each arm trained on in the iteration before; a regime
+# whose file is not there yet is left out.
 
 # %%
 from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_markdown_table
