@@ -1249,7 +1249,7 @@ CURVE_TITLES = {"heldout_full": "held-out fully-satisfied rate", "heldout_frac":
                 "all_pass": "all-pass share of X_t", "mixed": "mixed share of X_t", "n_pairs": "pairs trained on",
                 "train_reward": "mean training reward", "gen_tokens": "solver tokens generated",
                 "prompt_chars": "prompt length (chars)", "n_constraints": "constraints per prompt",
-                "rollouts_per_pair": "rollouts per pair built",
+                "rollouts_per_pair": "rollouts per pair built", "pass_rate": "training-set pass rate",
                 "reward": "mean reward of the trainer's groups", "zero_spread": "share of zero-spread groups"}
 
 

@@ -39,6 +39,10 @@ trained on and tokens generated, one value per seed (a bootstrap over seeds).
 The final checkpoint of each (arm, seed) stays in its run store, outside git:
 ``<root>/<arm>/seed<k>/iter_<last>/checkpoint`` (``final_checkpoints``).
 
+Regimes (the issue's item 3): each lever is its own grid of eva and static (``REGIMES``: configs/regime_*.yaml);
+``regime_table`` puts eva − static of every regime side by side, ``lever_table`` pairs one arm across two regimes
+from their digests, and ``recipe_pilot_table`` reads the training-set pilot that picked the learning-rate lever.
+
 Online (the issue's item 4): ``run_online_arms`` runs online eva and the same trainer on the seed stream only
 (no evolution event: ``evolve_every`` past the last step), same steps and seeds; ``online_curves`` gives the
 mean reward and zero-spread share per step with CIs over seeds and groups.
@@ -842,6 +846,7 @@ REGIMES: dict[str, str] = {
     "easy seed set": "data/regime_easy.json",      # configs/regime_easy.yaml: X_0 of one easy constraint each
     "all pairs": "data/regime_all_pairs.json",     # configs/regime_all_pairs.yaml: pairs_per_iteration = 0
     "small set": "data/regime_small_set.json",     # configs/regime_small_set.yaml: 16 prompts, 6 iterations
+    "lr ×5": "data/regime_high_lr.json",           # configs/regime_high_lr.yaml: DPO lr 1e-4 (the demo's 2e-5 × 5)
 }
 # The regimes whose runs left digests in git (``evalab.digest``): the same arm in two of them can be paired by seed and
 # held-out prompt (``lever_table``). The easy seed set ran before digests existed.
@@ -849,6 +854,7 @@ REGIME_DIGESTS: dict[str, str] = {
     "standard": "data/digests/reproduction",
     "all pairs": "data/digests/regime_all_pairs",
     "small set": "data/digests/regime_small_set",
+    "lr ×5": "data/digests/regime_high_lr",
 }
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
 
@@ -969,6 +975,107 @@ def lever_markdown_table(table: pd.DataFrame) -> str:
             r = table[(table.solver_arm == a) & (table.iteration == t)].iloc[0]
             cells.append(paired_cell(r.delta, r.ci_low, r.ci_high, r.p_better))
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# Issue 11's learning-rate / epochs lever was picked on the training set, never on the held-out prompts: static on the
+# first 16 seed prompts, 3 iterations, under each recipe below (README "A stronger recipe"). Does a recipe make the
+# solver learn its fixed set, so that the set can saturate? Label -> digest directory (static, seeds 1-3).
+RECIPE_PILOTS: dict[str, str] = {
+    "lr 2e-5, 1 epoch (demo)": "data/digests/recipe_pilot/lr2e-5_ep1",
+    "lr 1e-4, 1 epoch": "data/digests/recipe_pilot/lr1e-4_ep1",
+    "lr 3e-4, 1 epoch": "data/digests/recipe_pilot/lr3e-4_ep1",
+    "lr 1e-4, 3 epochs": "data/digests/recipe_pilot/lr1e-4_ep3",
+}
+RECIPE_QUANTITIES = ("pass_rate", "train_reward", "all_pass", "all_fail")
+# Config fields that must agree between two pilots for their training sets to pair prompt by prompt.
+_PILOT_SAME = ("mode", "prompt_set", "n_prompts", "n_responses", "max_new_tokens", "iterations")
+
+
+def _pilot_cells(d: RunDigest, t: int, quantity: str) -> np.ndarray:
+    """Per-prompt training-set values of one pilot run at iteration t: its pass rates (share of the N samples that
+    satisfy every constraint) or a ``QUANTITIES`` cell; NaN where a prompt was not scored."""
+    if quantity == "pass_rate":
+        return np.asarray(d.pass_rates().get(t, np.empty(0)), dtype=float)
+    return np.asarray(d.cells(t, quantity), dtype=float)
+
+
+def recipe_pilot_table(root: str | Path, recipes: Mapping[str, str] | None = None, ref: str | None = None,
+                       quantities: Sequence[str] = RECIPE_QUANTITIES, n_boot: int = 2000,
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """How much each training recipe makes static learn its own fixed training set: per recipe, iteration and
+    quantity (``RECIPE_QUANTITIES``: the training set's mean pass rate, mean reward, all-pass and all-fail shares,
+    measured on the samples of θ_t before its round t), the mean over seeds with a 95% bootstrap CI over seeds and
+    prompts, and the difference from ``ref`` (default: the first recipe) paired by seed and training prompt, with
+    its CI. ``recipes``: label -> digest directory relative to ``root`` (``RECIPE_PILOTS``). The pilots must be
+    static runs of one prompt set (so prompt k is the same prompt in every run); a pilot that is not raises
+    ValueError naming the field that differs."""
+    from .digest import load_digests
+
+    recipes = dict(RECIPE_PILOTS if recipes is None else recipes)
+    if not recipes:
+        raise ValueError("recipe_pilot_table: no recipes")
+    ref = next(iter(recipes)) if ref is None else ref
+    if ref not in recipes:
+        raise ValueError(f"ref={ref!r}: not one of the recipes {list(recipes)}")
+    bad = [q for q in quantities if q not in RECIPE_QUANTITIES]
+    if bad:
+        raise ValueError(f"quantities {bad}: choose from {RECIPE_QUANTITIES}")
+    runs: dict[str, dict[int, RunDigest]] = {}
+    for label, rel in recipes.items():
+        got = load_digests(Path(root) / rel, arms=["static"]).get("static", [])
+        if not got:
+            raise ValueError(f"recipe {label!r}: no static digest in {rel}")
+        runs[label] = {int(d.config.seed): d for d in got}
+    first = next(iter(runs[ref].values()))
+    for label, by_seed in runs.items():
+        for d in by_seed.values():
+            for f in _PILOT_SAME:
+                if getattr(d.config, f) != getattr(first.config, f):
+                    raise ValueError(f"recipe {label!r} seed {d.config.seed}: {f}={getattr(d.config, f)!r}, but "
+                                     f"{ref!r} has {getattr(first.config, f)!r}; the pilots must train static on "
+                                     f"one prompt set")
+    rows = []
+    for label, by_seed in runs.items():
+        cfg = next(iter(by_seed.values())).config
+        its = sorted({t for d in by_seed.values() for t in d.pass_rates()})
+        for t in its:
+            for q in quantities:
+                cells = [c[np.isfinite(c)] for c in (_pilot_cells(d, t, q) for d in by_seed.values())]
+                mean, stats = _bootstrap([c for c in cells if len(c)], n_boot, seed=t)
+                lo, hi = _interval(stats, alpha)
+                diffs = []
+                for s, d in by_seed.items():
+                    if s in runs[ref]:
+                        a, b = _pilot_cells(d, t, q), _pilot_cells(runs[ref][s], t, q)
+                        if len(a) == len(b):
+                            keep = np.isfinite(a) & np.isfinite(b)
+                            diffs.append(a[keep] - b[keep])
+                dmean, dstats = _bootstrap([x for x in diffs if len(x)], n_boot, seed=7 + t)
+                dlo, dhi = _interval(dstats, alpha)
+                rows.append({"recipe": label, "iteration": int(t), "quantity": q, "mean": mean, "ci_low": lo,
+                             "ci_high": hi, "delta": dmean, "delta_low": dlo, "delta_high": dhi,
+                             "p_better": float((dstats > 0).mean()) if dstats is not None else float("nan"),
+                             "n_seeds": len(by_seed), "learning_rate": float(cfg.learning_rate),
+                             "epochs": float(cfg.epochs)})
+    return pd.DataFrame(rows)
+
+
+def recipe_pilot_markdown_table(table: pd.DataFrame, quantity: str = "pass_rate") -> str:
+    """``recipe_pilot_table`` as the README's markdown for one quantity: one row per recipe and iteration, the
+    mean with its CI, then the difference from the reference recipe paired by seed and prompt, with the share of
+    resamples in which the recipe is higher (blank for the reference itself, and at t = 0, where every recipe
+    samples from the same θ0)."""
+    t = table[table.quantity == quantity]
+    if t.empty:
+        raise ValueError(f"quantity={quantity!r}: not in the table (quantities: {sorted(set(table.quantity))})")
+    ref = t.recipe.iloc[0]
+    lines = [f"| recipe | t | {quantity} | − {ref} |", "| --- | --- | --- | --- |"]
+    for r in t.itertuples(index=False):
+        diff = "" if r.recipe == ref or r.iteration == 0 else paired_cell(r.delta, r.delta_low, r.delta_high,
+                                                                          r.p_better)
+        lines.append(f"| {r.recipe} | {r.iteration} | {format_ci(r.mean, (r.ci_low, r.ci_high), signed=False)} | "
+                     f"{diff} |")
     return "\n".join(lines) + "\n"
 
 

@@ -116,7 +116,7 @@ def test_readme_small_set_regime_is_the_results_file_and_the_digests():
     """The prompt-set-size and iterations levers (configs/regime_small_set.yaml): 16 prompts per set, 6 iterations,
     every run in the file with its digest in git; the README's tables are the file's, the digests' and all the
     regimes' side by side."""
-    from evalab.reproduction import lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+    from evalab.reproduction import REGIMES, lever_markdown_table, lever_table, load_regimes, regime_markdown_table
 
     res = load_results(ROOT / "data" / "regime_small_set.json")
     cfg = yaml.safe_load((ROOT / "configs" / "regime_small_set.yaml").read_text())
@@ -131,9 +131,72 @@ def test_readme_small_set_regime_is_the_results_file_and_the_digests():
     section = readme[start:readme.index("\n## ", start)]
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "small set")) in section
-    regimes = load_regimes(ROOT)
-    assert list(regimes) == ["standard", "easy seed set", "all pairs", "small set"]
+    four = ["standard", "easy seed set", "all pairs", "small set"]   # the regimes measured by then
+    regimes = load_regimes(ROOT, {k: REGIMES[k] for k in four})
+    assert list(regimes) == four
     assert regime_markdown_table(regimes) in section
+
+
+def test_readme_high_lr_regime_and_its_recipe_pilot():
+    """The learning-rate lever (configs/regime_high_lr.yaml): every run in the file with its digest in git, DPO at
+    the config's lr; the README's tables are the file's, the digests' (the lever against the standard grid), all
+    the regimes side by side, and the recipe pilot that picked the lr (from its digests)."""
+    from evalab.reproduction import (REGIMES, lever_markdown_table, lever_table, load_regimes,
+                                     recipe_pilot_markdown_table, recipe_pilot_table, regime_markdown_table)
+
+    res = load_results(ROOT / "data" / "regime_high_lr.json")
+    cfg = yaml.safe_load((ROOT / "configs" / "regime_high_lr.yaml").read_text())
+    assert res["missing"] == [] and res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
+    assert sorted(set(res["per_seed"].iteration)) == list(range(cfg["iterations"] + 1))
+    for a in cfg["arms"]:
+        for s in cfg["seeds"]:
+            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### A stronger recipe")
+    section = readme[start:readme.index("\n## ", start)]
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    assert lever_markdown_table(lever_table(ROOT, "lr ×5")) in section
+    regimes = load_regimes(ROOT)
+    assert list(regimes) == list(REGIMES)
+    assert regime_markdown_table(regimes) in section
+    pilot = recipe_pilot_table(ROOT)
+    for q in ("pass_rate", "train_reward"):
+        assert recipe_pilot_markdown_table(pilot, q) in section
+
+
+def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
+    """recipe_pilot_table: every recipe's static runs sample from the same θ0 at t = 0 (identical pass rates, so a
+    zero difference), later differences are recomputed from the digests' per-prompt pass rates, and pilots that do
+    not train on one prompt set (or an unknown reference) are refused by name."""
+    import numpy as np
+
+    from evalab.digest import load_digests
+    from evalab.reproduction import RECIPE_PILOTS, recipe_pilot_table
+
+    t = recipe_pilot_table(ROOT, n_boot=200)
+    assert list(dict.fromkeys(t.recipe)) == list(RECIPE_PILOTS)
+    assert sorted(set(t.iteration)) == [0, 1, 2] and (t.n_seeds == 3).all()
+    assert (t.ci_low <= t["mean"] + 1e-12).all() and (t["mean"] <= t.ci_high + 1e-12).all()
+    assert (t[t.iteration == 0].delta == 0).all()
+    runs = {k: {int(d.config.seed): d for d in load_digests(ROOT / v, arms=["static"])["static"]}
+            for k, v in RECIPE_PILOTS.items()}
+    ref, other = list(RECIPE_PILOTS)[0], list(RECIPE_PILOTS)[1]
+    assert {d.config.learning_rate for d in runs[ref].values()} == {2e-5}
+    assert {d.config.learning_rate for d in runs[other].values()} == {1e-4}
+    for s in (1, 2, 3):
+        assert np.array_equal(runs[ref][s].pass_rates()[0], runs[other][s].pass_rates()[0])
+    for it in (1, 2):
+        want = np.mean([np.nanmean(runs[other][s].pass_rates()[it] - runs[ref][s].pass_rates()[it]) for s in (1, 2, 3)])
+        row = t[(t.recipe == other) & (t.iteration == it) & (t.quantity == "pass_rate")].iloc[0]
+        assert row.delta == pytest.approx(want)
+    with pytest.raises(ValueError, match=r"recipe 'standard' seed \d: n_prompts=48"):
+        recipe_pilot_table(ROOT, {**RECIPE_PILOTS, "standard": "data/digests/reproduction"})
+    with pytest.raises(ValueError, match="ref='nope'"):
+        recipe_pilot_table(ROOT, ref="nope")
+    with pytest.raises(FileNotFoundError, match="data/digests/nowhere is not a directory"):
+        recipe_pilot_table(ROOT, {"x": "data/digests/nowhere"})
+    with pytest.raises(ValueError, match="recipe 'x': no static digest in data/digests/regime_high_lr/eva"):
+        recipe_pilot_table(ROOT, {"x": "data/digests/regime_high_lr/eva"})
 
 
 def test_lever_table_pairs_one_arm_across_two_regimes_by_seed_and_prompt():

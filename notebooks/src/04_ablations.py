@@ -226,8 +226,9 @@ else:
 # the small set; the same 120 held-out prompts), changing one lever of the standard grid above
 # (`evalab.reproduction.REGIMES`): the **easy seed set** (`configs/regime_easy.yaml`: X₀ of one easy constraint
 # each, where a fixed set could saturate), **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`,
-# each arm trains on every pair it builds, so eva's extra pairs count) and the **small set**
-# (`configs/regime_small_set.yaml`: 16 prompts over 6 iterations, so a fixed set is trained on again and again). The
+# each arm trains on every pair it builds, so eva's extra pairs count), the **small set**
+# (`configs/regime_small_set.yaml`: 16 prompts over 6 iterations, so a fixed set is trained on again and again) and
+# **lr ×5** (`configs/regime_high_lr.yaml`: DPO at lr 1e-4, picked on the training set by the recipe pilot below). The
 # table is eva − static paired by seed and prompt, with what each arm trained on in the iteration before; a regime
 # whose file is not there yet is left out.
 
@@ -256,3 +257,23 @@ for lever in [r for r in REGIME_DIGESTS if r != "standard"]:
                          + lever_markdown_table(lever_table(regimes_root, lever))))
     else:
         print(f"lever {lever!r}: its digests or the standard grid's are not under {regimes_root!r}")
+
+# %% [markdown]
+# How the learning-rate lever was picked: on the training set, never on the held-out prompts. Static on the first 16
+# seed prompts for 3 iterations under four recipes, 3 seeds each (`evalab.reproduction.RECIPE_PILOTS`, digests in
+# `data/digests/recipe_pilot/`): does any recipe make the solver learn its own fixed set, the precondition for that
+# set to saturate? The pass rate is the share of a prompt's N samples that satisfy every constraint, measured on
+# θ_t's samples before round t; t = 0 is θ₀ for every recipe.
+
+# %%
+from evalab.reproduction import RECIPE_PILOTS, recipe_pilot_markdown_table, recipe_pilot_table
+
+if all((Path(regimes_root) / d).is_dir() for d in RECIPE_PILOTS.values()):
+    pilot = recipe_pilot_table(regimes_root)
+    display(Markdown(recipe_pilot_markdown_table(pilot, "pass_rate")))
+    display(plots.fig_iteration_curves(pilot.rename(columns={"recipe": "arm"}), ["pass_rate", "train_reward",
+                                                                                   "all_fail", "all_pass"], cols=2,
+                                       title="Recipe pilot: static's own training set per recipe (mean over seeds, "
+                                             "95% CI)"))
+else:
+    print(f"recipe pilot: its digests are not under {regimes_root!r}")
