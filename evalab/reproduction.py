@@ -1090,11 +1090,38 @@ def write_results(path: str | Path, results: Mapping[str, Any]) -> Path:
 def load_results(path: str | Path) -> dict[str, Any]:
     """A results JSON (``reproduce`` or ``reproduce-online``) with its tables (``RESULT_TABLES``,
     ``ONLINE_RESULT_TABLES``) as DataFrames (None -> NaN)."""
-    out = json.loads(Path(path).read_text())
+    return _with_frames(json.loads(Path(path).read_text()))
+
+
+def _with_frames(out: dict[str, Any]) -> dict[str, Any]:
     for k in dict.fromkeys(RESULT_TABLES + ONLINE_RESULT_TABLES):
         if k in out:
             out[k] = pd.DataFrame(out[k]).fillna(value=np.nan).infer_objects()
     return out
+
+
+def pooled_results(digest_dirs: Sequence[str | Path], arms: Sequence[str], n_boot: int = 2000) -> dict[str, Any]:
+    """One grid's results (``reproduction_results``, tables as DataFrames, as ``load_results`` gives them) over the
+    runs of several digest directories of the same grid, e.g. seeds 1-3 of data/digests/reproduction and the fresh
+    seeds of a replication: each arm's digests from every directory, pooled by seed. An (arm, seed) found in two
+    directories, or an arm found in none, raises ValueError naming it."""
+    from .digest import load_digests
+
+    pooled: dict[str, list[RunDigest]] = {a: [] for a in arms}
+    where: dict[tuple[str, int], str] = {}
+    for d in digest_dirs:
+        for arm, runs in load_digests(d, arms=list(arms)).items():
+            for r in runs:
+                key = (arm, int(r.config.seed))
+                if key in where:
+                    raise ValueError(f"arm {arm!r} seed {key[1]}: a digest in both {where[key]} and {d}")
+                where[key] = str(d)
+                pooled[arm].append(r)
+    empty = [a for a, runs in pooled.items() if not runs]
+    if empty:
+        raise ValueError(f"arms {empty}: no digest in {[str(d) for d in digest_dirs]}")
+    res = reproduction_results(pooled, n_boot=n_boot)
+    return _with_frames(json.loads(json.dumps(res, default=json_default, allow_nan=False)))
 
 
 # --------------------------------------------------------------------------------------------------

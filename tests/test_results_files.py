@@ -352,3 +352,32 @@ def test_regime_table_is_each_results_files_paired_rows():
     only_eva = {"x": {**regimes["standard"], "curves": regimes["standard"]["curves"].query("arm == 'eva'")}}
     with pytest.raises(ValueError, match=r"regime 'x'.*no arm 'static'"):
         regime_table(only_eva)
+
+
+def test_readme_replication_of_the_a_avg_lead_is_its_file_and_the_pooled_digests():
+    """The A*_avg re-test (configs/replication_a_avg.yaml): the README's tables are the replication file's (fresh
+    seeds only, none of seeds 1-3) and ``pooled_results`` over the metric grid's digests and the replication's;
+    the file names the seeds not yet run; pooling refuses an (arm, seed) found twice and an arm found nowhere."""
+    from evalab.reproduction import pooled_results
+
+    res = load_results(ROOT / "data" / "replication_a_avg.json")
+    cfg = yaml.safe_load((ROOT / "configs" / "replication_a_avg.yaml").read_text())
+    done = sorted(set(res["per_seed"].seed))
+    assert done and set(done) <= set(cfg["seeds"]) and not set(done) & {1, 2, 3}
+    assert sorted((m["arm"], m["seed"]) for m in res["missing"]) == sorted(
+        (a, s) for a in cfg["arms"] for s in cfg["seeds"] if s not in done)
+    dirs = [ROOT / "data" / "digests" / "reproduction", ROOT / cfg["digests"]]
+    pooled = pooled_results(dirs, cfg["arms"])
+    assert sorted(set(pooled["per_seed"].seed)) == [1, 2, 3, *done]
+    p = pooled["paired"]
+    row = p[(p.arm == "eva") & (p.vs == "metric=a_avg") & (p.metric == "full") & (p.iteration == 3)].iloc[0]
+    assert row.n_seeds == 3 + len(done) and row.ci_low <= row.delta <= row.ci_high
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### Re-testing A\\*_avg's lead")
+    section = readme[start:readme.index("\n### ", start + 1)]
+    assert markdown_tables(res, arms=["eva", "metric=a_avg"]) in section
+    assert markdown_tables(pooled, arms=["eva", "metric=a_avg"]) in section
+    with pytest.raises(ValueError, match=r"arm 'eva' seed 1: a digest in both"):
+        pooled_results([dirs[0], dirs[0]], ["eva"])
+    with pytest.raises(ValueError, match=r"arms \['fresh'\]: no digest in"):
+        pooled_results([dirs[1]], ["eva", "fresh"])
