@@ -87,7 +87,21 @@ def test_readme_easy_regime_tables_are_the_results_file():
     assert markdown_tables(res, arms=["eva", "static"]) in section
 
 
-ALL_PAIRS = ROOT / "data" / "regime_all_pairs.json"
+def _regime_grid(config: str, heading: str) -> tuple[dict, dict, str]:
+    """(results, config, README section) of a finished regime grid (configs/<config>): every (arm, seed) of the
+    config in the file, over all its iterations, with its digest in git; the section starts at ``heading``."""
+    cfg = yaml.safe_load((ROOT / "configs" / config).read_text())
+    res = load_results(ROOT / cfg["out"])
+    ps = res["per_seed"]
+    assert res["missing"] == []
+    assert {(a, int(s)) for a, s in zip(ps.arm, ps.seed)} == {(a, s) for a in cfg["arms"] for s in cfg["seeds"]}
+    assert sorted(set(ps.iteration)) == list(range(cfg["iterations"] + 1))
+    for a in cfg["arms"]:
+        for s in cfg["seeds"]:
+            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(heading)
+    return res, cfg, readme[start:readme.index("\n## ", start)]
 
 
 def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
@@ -95,19 +109,11 @@ def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
     in git, each arm trained on every pair it built, and the README's tables are the file's and the digests'."""
     from evalab.reproduction import lever_markdown_table, lever_table
 
-    res = load_results(ALL_PAIRS)
-    cfg = yaml.safe_load((ROOT / "configs" / "regime_all_pairs.yaml").read_text())
-    assert res["missing"] == [] and res["pairs_per_iteration"] == 0
+    res, cfg, section = _regime_grid("regime_all_pairs.yaml", "### Every pair trained on")
+    assert res["pairs_per_iteration"] == 0
     ps = res["per_seed"]
-    assert {(a, int(s)) for a, s in zip(ps.arm, ps.seed)} == {(a, s) for a in cfg["arms"] for s in cfg["seeds"]}
-    for a in cfg["arms"]:
-        for s in cfg["seeds"]:
-            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
     trained = ps[ps.iteration < cfg["iterations"]]
     assert (trained.n_pairs == trained.n_pairs_built).all() and (trained.n_pairs > 24).all()  # no sub-sample
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### Every pair trained on")
-    section = readme[start:readme.index("\n## ", start)]
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "all pairs")) in section
 
@@ -118,17 +124,8 @@ def test_readme_small_set_regime_is_the_results_file_and_the_digests():
     regimes' side by side."""
     from evalab.reproduction import REGIMES, lever_markdown_table, lever_table, load_regimes, regime_markdown_table
 
-    res = load_results(ROOT / "data" / "regime_small_set.json")
-    cfg = yaml.safe_load((ROOT / "configs" / "regime_small_set.yaml").read_text())
-    assert res["missing"] == [] and res["base_config"]["n_prompts"] == 16
-    ps = res["per_seed"]
-    assert sorted(set(ps.iteration)) == list(range(cfg["iterations"] + 1))
-    for a in cfg["arms"]:
-        for s in cfg["seeds"]:
-            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### A small set over six iterations")
-    section = readme[start:readme.index("\n## ", start)]
+    res, cfg, section = _regime_grid("regime_small_set.yaml", "### A small set over six iterations")
+    assert res["base_config"]["n_prompts"] == 16 and cfg["iterations"] == 6
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "small set")) in section
     four = ["standard", "easy seed set", "all pairs", "small set"]   # the regimes measured by then
@@ -144,16 +141,8 @@ def test_readme_high_lr_regime_and_its_recipe_pilot():
     from evalab.reproduction import (REGIMES, lever_markdown_table, lever_table, load_regimes,
                                      recipe_pilot_markdown_table, recipe_pilot_table, regime_markdown_table)
 
-    res = load_results(ROOT / "data" / "regime_high_lr.json")
-    cfg = yaml.safe_load((ROOT / "configs" / "regime_high_lr.yaml").read_text())
-    assert res["missing"] == [] and res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
-    assert sorted(set(res["per_seed"].iteration)) == list(range(cfg["iterations"] + 1))
-    for a in cfg["arms"]:
-        for s in cfg["seeds"]:
-            assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### A stronger recipe")
-    section = readme[start:readme.index("\n## ", start)]
+    res, cfg, section = _regime_grid("regime_high_lr.yaml", "### A stronger recipe")
+    assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "lr ×5")) in section
     regimes = load_regimes(ROOT)
