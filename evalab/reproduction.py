@@ -1053,7 +1053,8 @@ def recipe_pilot_table(root: str | Path, recipes: Mapping[str, str] | None = Non
                             diffs.append(a[keep] - b[keep])
                 dmean, dstats = _bootstrap([x for x in diffs if len(x)], n_boot, seed=7 + t)
                 dlo, dhi = _interval(dstats, alpha)
-                rows.append({"recipe": label, "iteration": int(t), "quantity": q, "mean": mean, "ci_low": lo,
+                rows.append({"recipe": label, "ref": ref, "iteration": int(t), "quantity": q, "mean": mean,
+                             "ci_low": lo,
                              "ci_high": hi, "delta": dmean, "delta_low": dlo, "delta_high": dhi,
                              "p_better": float((dstats > 0).mean()) if dstats is not None else float("nan"),
                              "n_seeds": len(by_seed), "learning_rate": float(cfg.learning_rate),
@@ -1069,7 +1070,7 @@ def recipe_pilot_markdown_table(table: pd.DataFrame, quantity: str = "pass_rate"
     t = table[table.quantity == quantity]
     if t.empty:
         raise ValueError(f"quantity={quantity!r}: not in the table (quantities: {sorted(set(table.quantity))})")
-    ref = t.recipe.iloc[0]
+    ref = t.ref.iloc[0]
     lines = [f"| recipe | t | {quantity} | − {ref} |", "| --- | --- | --- | --- |"]
     for r in t.itertuples(index=False):
         diff = "" if r.recipe == ref or r.iteration == 0 else paired_cell(r.delta, r.delta_low, r.delta_high,

@@ -160,7 +160,7 @@ def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
     import numpy as np
 
     from evalab.digest import load_digests
-    from evalab.reproduction import RECIPE_PILOTS, recipe_pilot_table
+    from evalab.reproduction import RECIPE_PILOTS, recipe_pilot_markdown_table, recipe_pilot_table
 
     t = recipe_pilot_table(ROOT, n_boot=200)
     assert list(dict.fromkeys(t.recipe)) == list(RECIPE_PILOTS)
@@ -180,6 +180,9 @@ def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
         assert row.delta == pytest.approx(want)
     with pytest.raises(ValueError, match=r"recipe 'standard' seed \d: n_prompts=48"):
         recipe_pilot_table(ROOT, {**RECIPE_PILOTS, "standard": "data/digests/reproduction"})
+    other_ref = recipe_pilot_markdown_table(recipe_pilot_table(ROOT, ref=other, n_boot=50))
+    assert f"| pass_rate | − {other} |" in other_ref and f"| {ref} | 1 | " in other_ref
+    assert other_ref.count("(0.") + other_ref.count("(1.") == 3 * 2   # the 3 other recipes at t = 1, 2
     with pytest.raises(ValueError, match="ref='nope'"):
         recipe_pilot_table(ROOT, ref="nope")
     with pytest.raises(FileNotFoundError, match="data/digests/nowhere is not a directory"):
