@@ -1046,16 +1046,14 @@ def recipe_pilot_table(root: str | Path, recipes: Mapping[str, str] | None = Non
                 lo, hi = _interval(stats, alpha)
                 diffs = []
                 for s, d in by_seed.items():
-                    if s in runs[ref]:
+                    if s in runs[ref]:   # same prompt set and n_prompts (checked above): prompt k pairs with k
                         a, b = _pilot_cells(d, t, q), _pilot_cells(runs[ref][s], t, q)
-                        if len(a) == len(b):
-                            keep = np.isfinite(a) & np.isfinite(b)
-                            diffs.append(a[keep] - b[keep])
+                        keep = np.isfinite(a) & np.isfinite(b)
+                        diffs.append(a[keep] - b[keep])
                 dmean, dstats = _bootstrap([x for x in diffs if len(x)], n_boot, seed=7 + t)
                 dlo, dhi = _interval(dstats, alpha)
                 rows.append({"recipe": label, "ref": ref, "iteration": int(t), "quantity": q, "mean": mean,
-                             "ci_low": lo,
-                             "ci_high": hi, "delta": dmean, "delta_low": dlo, "delta_high": dhi,
+                             "ci_low": lo, "ci_high": hi, "delta": dmean, "delta_low": dlo, "delta_high": dhi,
                              "p_better": float((dstats > 0).mean()) if dstats is not None else float("nan"),
                              "n_seeds": len(by_seed), "learning_rate": float(cfg.learning_rate),
                              "epochs": float(cfg.epochs)})
