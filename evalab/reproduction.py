@@ -847,6 +847,7 @@ REGIMES: dict[str, str] = {
     "all pairs": "data/regime_all_pairs.json",     # configs/regime_all_pairs.yaml: pairs_per_iteration = 0
     "small set": "data/regime_small_set.json",     # configs/regime_small_set.yaml: 16 prompts, 6 iterations
     "lr ×5": "data/regime_high_lr.json",           # configs/regime_high_lr.yaml: DPO lr 1e-4 (the demo's 2e-5 × 5)
+    "lr ×5, 3 epochs": "data/regime_high_lr_ep3.json",  # configs/regime_high_lr_ep3.yaml: and 3 epochs per round
 }
 # The regimes whose runs left digests in git (``evalab.digest``): the same arm in two of them can be paired by seed and
 # held-out prompt (``lever_table``). The easy seed set ran before digests existed.
@@ -855,6 +856,7 @@ REGIME_DIGESTS: dict[str, str] = {
     "all pairs": "data/digests/regime_all_pairs",
     "small set": "data/digests/regime_small_set",
     "lr ×5": "data/digests/regime_high_lr",
+    "lr ×5, 3 epochs": "data/digests/regime_high_lr_ep3",
 }
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
 
