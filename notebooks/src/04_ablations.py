@@ -228,9 +228,11 @@ else:
 # each, where a fixed set could saturate), **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`,
 # each arm trains on every pair it builds, so eva's extra pairs count), the **small set**
 # (`configs/regime_small_set.yaml`: 16 prompts over 6 iterations, so a fixed set is trained on again and again) and
-# **lr ×5** (`configs/regime_high_lr.yaml`: DPO at lr 1e-4, picked on the training set by the recipe pilot below). The
-# table is eva − static paired by seed and prompt, with what each arm trained on in the iteration before; a regime
-# whose file is not there yet is left out.
+# **lr ×5** (`configs/regime_high_lr.yaml`: DPO at lr 1e-4, picked on the training set by the recipe pilot below) and
+# **lr ×5, 3 epochs** (`configs/regime_high_lr_ep3.yaml`: the pilot's strongest recipe, three times the DPO steps).
+# The table is eva − static paired by seed and prompt, with what each arm trained on in the iteration before; a
+# regime whose file is not there yet is left out, and one whose file lists runs still `missing` is paired over the
+# seeds both arms finished.
 
 # %%
 from evalab.reproduction import REGIMES, load_regimes, regime_curves, regime_markdown_table
