@@ -110,7 +110,7 @@ def test_notebook_04_ablations(tmp_path):
     assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
     # the regimes section renders the shipped regime files (data/reproduction.json and data/regime_easy.json at least)
     assert any(t.startswith("Regimes: eva and static") for t in titles)
-    assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5']" in out
+    assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5', 'lr ×5, 3 epochs'] |" in out
     assert "| standard | 3 |" in out and "| all pairs | 3 |" in out and "| small set | 6 |" in out
     assert "small set − standard" in out and "| t | eva: all pairs − standard | static: all pairs − standard |" in out
 

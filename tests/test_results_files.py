@@ -154,6 +154,23 @@ def test_readme_high_lr_regime_and_its_recipe_pilot():
         assert recipe_pilot_markdown_table(pilot, q) in section
 
 
+def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
+    """The epochs lever on top of the learning rate (configs/regime_high_lr_ep3.yaml): every run in the file with
+    its digest in git, DPO at the config's lr for its epochs; the README's tables are the file's, the digests' (the
+    regime against the standard grid and against lr ×5 alone) and all the regimes side by side."""
+    from evalab.reproduction import REGIMES, lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+
+    res, cfg, section = _regime_grid("regime_high_lr_ep3.yaml", "### Three epochs at the stronger lr")
+    assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
+    assert res["base_config"]["epochs"] == cfg["set"]["epochs"] == 3
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    for ref in ("standard", "lr ×5"):
+        assert lever_markdown_table(lever_table(ROOT, "lr ×5, 3 epochs", ref=ref)) in section
+    regimes = load_regimes(ROOT)
+    assert list(regimes) == list(REGIMES)
+    assert regime_markdown_table(regimes) in section
+
+
 def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
     """recipe_pilot_table: every recipe's static runs sample from the same θ0 at t = 0 (identical pass rates, so a
     zero difference), later differences are recomputed from the digests' per-prompt pass rates, and pilots that do
