@@ -1043,13 +1043,14 @@ def recipe_pilot_table(root: str | Path, recipes: Mapping[str, str] | None = Non
         its = sorted({t for d in by_seed.values() for t in d.pass_rates()})
         for t in its:
             for q in quantities:
-                cells = [c[np.isfinite(c)] for c in (_pilot_cells(d, t, q) for d in by_seed.values())]
+                vals = {s: _pilot_cells(d, t, q) for s, d in by_seed.items()}
+                cells = [c[np.isfinite(c)] for c in vals.values()]
                 mean, stats = _bootstrap([c for c in cells if len(c)], n_boot, seed=t)
                 lo, hi = _interval(stats, alpha)
                 diffs = []
-                for s, d in by_seed.items():
+                for s, a in vals.items():
                     if s in runs[ref]:   # same prompt set and n_prompts (checked above): prompt k pairs with k
-                        a, b = _pilot_cells(d, t, q), _pilot_cells(runs[ref][s], t, q)
+                        b = _pilot_cells(runs[ref][s], t, q)
                         keep = np.isfinite(a) & np.isfinite(b)
                         diffs.append(a[keep] - b[keep])
                 dmean, dstats = _bootstrap([x for x in diffs if len(x)], n_boot, seed=7 + t)
