@@ -369,9 +369,8 @@ def test_every_regime_is_one_shipped_config_and_every_regime_config_is_a_regime(
     ``out:`` (default data/reproduction.json) and ``digests:`` fields of one configs/*.yaml, and every
     configs/regime_*.yaml is listed (its digests too, once they exist), so a new regime config cannot be left out of
     notebook 04 and the README's side-by-side table, and a moved file cannot leave a stale path behind."""
-    from evalab.reproduction import REGIME_DIGESTS, REGIMES
-
     from evalab.__main__ import REPRODUCE_KEYS
+    from evalab.reproduction import REGIME_DIGESTS, REGIMES
 
     configs = {p.name: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "configs").glob("*.yaml"))}
     configs = {c: cfg for c, cfg in configs.items() if "arms" in cfg and set(cfg) <= set(REPRODUCE_KEYS)}  # the grids
