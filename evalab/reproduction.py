@@ -41,7 +41,9 @@ The final checkpoint of each (arm, seed) stays in its run store, outside git:
 
 Regimes (the issue's item 3): each lever is its own grid of eva and static (``REGIMES``: configs/regime_*.yaml);
 ``regime_table`` puts eva − static of every regime side by side, ``lever_table`` pairs one arm across two regimes
-from their digests, and ``recipe_pilot_table`` reads the training-set pilot that picked the learning-rate lever.
+from their digests, ``change_table`` follows each arm's held-out score after an iteration (does one arm hold its
+level while the other falls?), and ``recipe_pilot_table`` reads the training-set pilot that picked the
+learning-rate lever.
 
 Online (the issue's item 4): ``run_online_arms`` runs online eva and the same trainer on the seed stream only
 (no evolution event: ``evolve_every`` past the last step), same steps and seeds; ``online_curves`` gives the
@@ -976,6 +978,78 @@ def lever_markdown_table(table: pd.DataFrame) -> str:
         for a in arms:
             r = table[(table.solver_arm == a) & (table.iteration == t)].iloc[0]
             cells.append(paired_cell(r.delta, r.ci_low, r.ci_high, r.p_better))
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def change_table(stores: Mapping[str, Sequence[RunStore | RunDigest]], arms: Sequence[str] = ("eva", "static"),
+                 since: int = 1, metric: str = "full", n_boot: int = 2000, alpha: float = 0.05) -> pd.DataFrame:
+    """How each arm's held-out score moves after iteration ``since``: per arm and evaluated iteration t > ``since``,
+    the score of θ_t minus that of θ_since, paired by seed and held-out prompt; and, with two arms, the first arm's
+    change minus the second's (a difference in differences: (a − b) at t minus (a − b) at ``since``), paired over
+    the seeds both ran. Asks whether one arm holds its level while the other falls, which ``paired_differences`` at
+    each t alone does not. One row per (``row``: an arm, or ``"a − b"``; iteration): delta, 95% bootstrap CI,
+    ``p_up`` (share of resamples above 0), seeds. An arm missing from ``stores``, or ``since`` not evaluated in
+    every run, raises ValueError naming it."""
+    arms = list(arms)
+    if not 1 <= len(arms) <= 2:
+        raise ValueError(f"change_table: arms must name one or two arms, got {arms!r}")
+    cells: dict[str, dict[int, pd.Series]] = {}  # arm -> seed -> score indexed by (iteration, prompt_id)
+    for arm in arms:
+        if arm not in stores or not stores[arm]:
+            raise ValueError(f"change_table: no runs of arm {arm!r} (arms present: {list(stores)})")
+        cells[arm] = {}
+        for run in stores[arm]:
+            c = _eval_cells(run, metric)
+            if not (c.iteration == since).any():
+                raise ValueError(f"change_table: arm {arm!r} seed {int(run.config.seed)} has no evaluation at "
+                                 f"since={since} (evaluated: {sorted(set(int(t) for t in c.iteration))})")
+            cells[arm][int(run.config.seed)] = c.set_index(["iteration", "prompt_id"]).score
+
+    def change(x: pd.Series, t: int) -> pd.Series:
+        if t not in x.index.get_level_values(0):
+            return pd.Series(dtype=float)
+        return (x.loc[t] - x.loc[since]).dropna()
+
+    rows = []
+    labels = arms + ([f"{arms[0]} − {arms[1]}"] if len(arms) == 2 else [])
+    its = sorted({int(t) for a in arms for x in cells[a].values() for t in x.index.get_level_values(0) if t > since})
+    for t in its:
+        for label in labels:
+            if label in cells:
+                diffs = [change(x, t).to_numpy() for x in cells[label].values()]
+            else:
+                a, b = cells[arms[0]], cells[arms[1]]
+                diffs = []
+                for s in sorted(set(a) & set(b)):
+                    ca, cb = change(a[s], t), change(b[s], t)
+                    common = ca.index.intersection(cb.index)
+                    diffs.append((ca.loc[common] - cb.loc[common]).to_numpy())
+            diffs = [d for d in diffs if len(d)]
+            if not diffs:
+                continue
+            mean, stats = _bootstrap(diffs, n_boot, seed=11 + t)
+            lo, hi = _interval(stats, alpha)
+            rows.append({"row": label, "since": since, "iteration": t, "metric": metric, "delta": mean,
+                         "ci_low": lo, "ci_high": hi,
+                         "p_up": float((stats > 0).mean()) if stats is not None else float("nan"),
+                         "n_seeds": len(diffs)})
+    return pd.DataFrame(rows, columns=["row", "since", "iteration", "metric", "delta", "ci_low", "ci_high", "p_up",
+                                       "n_seeds"])
+
+
+def change_markdown_table(table: pd.DataFrame) -> str:
+    """``change_table`` as the README's markdown: one row per iteration, one column per arm (and the difference)."""
+    labels = list(dict.fromkeys(table.row))
+    since = int(table.since.iloc[0])
+    lines = ["| t | " + " | ".join(f"{r}: θ_t − θ_{since}" if "−" not in r else f"{r}: change since t = {since}"
+                                   for r in labels) + " |",
+             "| --- |" + " --- |" * len(labels)]
+    for t in sorted(set(table.iteration)):
+        cells = []
+        for r in labels:
+            hit = table[(table.row == r) & (table.iteration == t)]
+            cells.append(paired_cell(*hit[["delta", "ci_low", "ci_high", "p_up"]].iloc[0]) if len(hit) else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -13,9 +13,10 @@ import pytest
 
 from evalab.config import IDENTITY_FIELDS, profile_config
 from evalab.pairs import budget_pairs
-from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, iteration_curves, load_results,
-                                 normalised_gains, online_curves, paired_differences, per_seed_rows,
-                                 reproduction_arms, reproduction_results, run_online_arms, write_results)
+from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, change_markdown_table, change_table,
+                                 iteration_curves, load_results, normalised_gains, online_curves, paired_differences,
+                                 per_seed_rows, reproduction_arms, reproduction_results, run_online_arms,
+                                 write_results)
 from evalab.store import RunLocked, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +155,55 @@ def test_paired_differences_see_a_shifted_arm_and_normalised_gains_divide_by_cos
     assert row.gain_per_mtok == pytest.approx(row.gain / (row.gen_tokens / 1e6))
     assert row.gain_per_pair == pytest.approx(row.gain / row.n_pairs)
     assert row.gain_ci_low <= row.gain <= row.gain_ci_high
+
+
+def _set_full(st, t, full):
+    e = st.read_json(t, "eval")
+    e["per_prompt"] = {**e["per_prompt"], "full": [float(v) for v in full]}
+    st.write_json(t, "eval", e)
+
+
+def test_change_table_sees_one_arm_hold_while_the_other_falls(tmp_path):
+    """change_table: each arm's score at t minus at ``since``, paired by seed and prompt, and the difference in
+    differences, which is (eva − static) at t minus at ``since``."""
+    stores = _fake_grid(tmp_path, seeds=(1, 2, 3), iterations=3)
+    for st in stores["eva"]:      # eva holds one level from t = 1 on
+        for t in (1, 2, 3):
+            _set_full(st, t, [1.0] * 5 + [0.0] * 5)
+    for st in stores["static"]:   # static peaks at t = 1, then falls
+        for t, k in ((1, 10), (2, 5), (3, 0)):
+            _set_full(st, t, [1.0] * k + [0.0] * (10 - k))
+    c = change_table(stores, n_boot=300)
+    assert list(c.columns) == ["row", "since", "iteration", "metric", "delta", "ci_low", "ci_high", "p_up", "n_seeds"]
+    assert list(c.row.unique()) == ["eva", "static", "eva − static"] and set(c.iteration) == {2, 3}
+    got = c.set_index(["row", "iteration"])
+    for t in (2, 3):
+        assert got.loc[("eva", t)].delta == 0 and got.loc[("eva", t)].ci_low == 0 == got.loc[("eva", t)].ci_high
+    assert got.loc[("static", 2)].delta == pytest.approx(-0.5) and got.loc[("static", 3)].delta == pytest.approx(-1)
+    assert got.loc[("static", 3)].p_up == 0 and got.loc[("static", 3)].ci_high < 0
+    assert got.loc[("eva − static", 2)].delta == pytest.approx(0.5)
+    assert got.loc[("eva − static", 3)].delta == pytest.approx(1) and got.loc[("eva − static", 3)].p_up == 1
+    assert (c.n_seeds == 3).all()
+    md = change_markdown_table(c)
+    assert md.splitlines()[0] == "| t | eva: θ_t − θ_1 | static: θ_t − θ_1 | eva − static: change since t = 1 |"
+    assert md.splitlines()[3].startswith("| 3 | +0.000 [+0.000, +0.000] (0.00) | −1.000 [−1.000, −1.000] (0.00) |")
+
+
+def test_change_table_difference_is_the_paired_gap_at_t_minus_at_since_and_names_bad_input(tmp_path):
+    stores = _fake_grid(tmp_path, seeds=(1, 2), iterations=3)  # random per-prompt scores
+    c = change_table(stores, since=1, n_boot=200)
+    d = paired_differences(stores, n_boot=200).set_index("iteration").delta
+    for t in (2, 3):
+        did = c[(c.row == "eva − static") & (c.iteration == t)].delta.item()
+        assert did == pytest.approx(d[t] - d[1])
+    one = change_table(stores, arms=["static"], since=0, n_boot=100)
+    assert list(one.row.unique()) == ["static"] and set(one.iteration) == {1, 2, 3}
+    with pytest.raises(ValueError, match=r"no runs of arm 'fresh'"):
+        change_table(stores, arms=["eva", "fresh"])
+    with pytest.raises(ValueError, match=r"arm 'eva' seed 1 has no evaluation at since=7"):
+        change_table(stores, since=7)
+    with pytest.raises(ValueError, match="one or two arms"):
+        change_table(stores, arms=["eva", "static", "eva"])
 
 
 def test_results_json_round_trips(tmp_path):
