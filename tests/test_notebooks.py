@@ -113,6 +113,8 @@ def test_notebook_04_ablations(tmp_path):
     assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5', 'lr ×5, 3 epochs'] |" in out
     assert "| standard | 3 |" in out and "| all pairs | 3 |" in out and "| small set | 6 |" in out
     assert "small set − standard" in out and "| t | eva: all pairs − standard | static: all pairs − standard |" in out
+    assert "| t | eva: θ_t − θ_1 | static: θ_t − θ_1 | eva − static: change since t = 1 |" in out
+    assert "**lr ×5, 3 epochs** (share of resamples above 0" in out
 
 
 @pytest.mark.slow

@@ -261,6 +261,25 @@ for lever in [r for r in REGIME_DIGESTS if r != "standard"]:
         print(f"lever {lever!r}: its digests or the standard grid's are not under {regimes_root!r}")
 
 # %% [markdown]
+# Does one arm hold its level while the other falls? The paper's mechanism predicts that a fixed set, once learned,
+# stops teaching, so static's held-out score should stall or fall after the first rounds while eva's keeps its level.
+# Per regime with digests: each arm's score at t minus its own at t = 1, paired by seed and prompt, and eva's change
+# minus static's (a difference in differences: (eva − static) at t minus at t = 1;
+# `evalab.reproduction.change_table`).
+
+# %%
+from evalab.digest import load_digests
+from evalab.reproduction import change_markdown_table, change_table
+
+for regime, d in REGIME_DIGESTS.items():
+    if (Path(regimes_root) / d).is_dir():
+        display(Markdown(f"**{regime}** (share of resamples above 0 in parentheses)\n\n"
+                         + change_markdown_table(change_table(load_digests(Path(regimes_root) / d,
+                                                                          arms=["eva", "static"])))))
+    else:
+        print(f"regime {regime!r}: its digests are not under {regimes_root!r}")
+
+# %% [markdown]
 # How the learning-rate lever was picked: on the training set, never on the held-out prompts. Static on the first 16
 # seed prompts for 3 iterations under four recipes, 3 seeds each (`evalab.reproduction.RECIPE_PILOTS`, digests in
 # `data/digests/recipe_pilot/`): does any recipe make the solver learn its own fixed set, the precondition for that
