@@ -1054,6 +1054,34 @@ def change_markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def regime_change_table(root: str | Path, regimes: Mapping[str, str] | None = None, since: int = 1,
+                        metric: str = "full", n_boot: int = 2000) -> pd.DataFrame:
+    """``change_table`` (eva and static, from ``since``) of every regime with digests (``REGIME_DIGESTS``, paths
+    relative to ``root``) at its last evaluated iteration, one block of rows per regime (column ``regime``)."""
+    from .digest import load_digests
+
+    frames = []
+    for name, d in (REGIME_DIGESTS if regimes is None else regimes).items():
+        t = change_table(load_digests(Path(root) / d, arms=["eva", "static"]), since=since, metric=metric,
+                         n_boot=n_boot)
+        frames.append(t[t.iteration == t.iteration.max()].assign(regime=name))
+    return pd.concat(frames, ignore_index=True)[["regime", *frames[0].columns[:-1]]]
+
+
+def regime_change_markdown_table(table: pd.DataFrame) -> str:
+    """``regime_change_table`` as the README's markdown: one row per regime."""
+    since = int(table.since.iloc[0])
+    labels = list(dict.fromkeys(table.row))
+    lines = ["| regime | t | " + " | ".join(f"{r}: θ_t − θ_{since}" if "−" not in r else f"{r}: change since t = {since}"
+                                            for r in labels) + " |",
+             "| --- | --- |" + " --- |" * len(labels)]
+    for regime in dict.fromkeys(table.regime):
+        part = table[table.regime == regime].set_index("row")
+        cells = [paired_cell(*part.loc[r, ["delta", "ci_low", "ci_high", "p_up"]]) for r in labels]
+        lines.append(f"| {regime} | {int(part.iteration.iloc[0])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # Issue 11's learning-rate / epochs lever was picked on the training set, never on the held-out prompts: static on the
 # first 16 seed prompts, 3 iterations, under each recipe below (README "A stronger recipe"). Does a recipe make the
 # solver learn its fixed set, so that the set can saturate? Label -> digest directory (static, seeds 1-3).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -169,6 +170,22 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
     regimes = load_regimes(ROOT)
     assert list(regimes) == list(REGIMES)
     assert regime_markdown_table(regimes) in section
+
+
+def test_regime_change_table_is_each_regimes_change_table_at_its_last_iteration():
+    """regime_change_table: one block per regime with digests, in REGIME_DIGESTS' order, each the rows of that
+    regime's change_table (eva, static, their difference) at its last evaluated iteration."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import REGIME_DIGESTS, change_table, regime_change_table
+
+    t = regime_change_table(ROOT, n_boot=200)
+    assert list(dict.fromkeys(t.regime)) == list(REGIME_DIGESTS)
+    for regime, d in REGIME_DIGESTS.items():
+        full = change_table(load_digests(ROOT / d, arms=["eva", "static"]), n_boot=200)
+        want = full[full.iteration == full.iteration.max()].reset_index(drop=True)
+        got = t[t.regime == regime].drop(columns="regime").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)
+        assert list(got.row) == ["eva", "static", "eva − static"]
 
 
 def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
