@@ -117,11 +117,19 @@ class RunDigest:
     def manifest(self) -> dict[str, Any] | None:
         return self.data.get("manifest")
 
+    def _differing(self, expected: EvaConfig) -> dict[str, tuple[Any, Any]]:
+        mine, want = self.config.to_dict(), expected.to_dict()
+        return {k: (mine.get(k), want[k]) for k in want if k not in DIGEST_FREE_FIELDS and mine.get(k) != want[k]}
+
     def config_differences(self, expected: EvaConfig) -> list[str]:
         """Fields (``DIGEST_FREE_FIELDS`` aside) in which this digest's run differs from ``expected``."""
-        mine, want = self.config.to_dict(), expected.to_dict()
-        return [f"{k}={mine.get(k)!r} (grid: {want.get(k)!r})" for k in want
-                if k not in DIGEST_FREE_FIELDS and mine.get(k) != want.get(k)]
+        return [f"{k}={a!r} (grid: {b!r})" for k, (a, b) in self._differing(expected).items()]
+
+    def shorter_than(self, expected: EvaConfig) -> bool:
+        """The digest's run is ``expected``'s grid run stopped earlier: ``iterations`` is the only difference, and
+        fewer (a grid extended past it: the run resumes and its digest is rewritten when it finishes)."""
+        diff = self._differing(expected)
+        return list(diff) == ["iterations"] and self.config.iterations < expected.iterations
 
     def write(self, path: str | Path) -> Path:
         """Write atomically (``DIR/<arm>/seed<k>.json`` by ``digest_path``)."""

@@ -150,7 +150,8 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
     ``digests``: a directory of run digests (``evalab.digest``, ``DIR/<arm>/seed<k>.json``). Each run writes its
     digest when it finishes (or is found finished); an (arm, seed) whose store is not finished here but whose digest
     is there, made with the same config, is not run: its digest stands for it in the returned mapping. A digest of
-    the grid made with another config raises ValueError naming the file and the fields (``grid_digests``).
+    the grid made with another config raises ValueError naming the file and the fields (``grid_digests``), except
+    one made before the grid's ``iterations`` grew: that run resumes (or reruns) and its digest is rewritten.
 
     ``collect_only``: run nothing; gather the finished runs (writing their digests) and the digests, report what is
     missing, and return those (e.g. a results file mid-grid, while other processes run the rest)."""
@@ -200,7 +201,7 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                           "in a digest: left out", flush=True)
                 continue
             by_seed[a][int(s)] = store = RunStore(run_dir)
-            if digests is not None and not digest_path(digests, a, s).exists():
+            if digests is not None and _digest_stale(digest_path(digests, a, s), store.config):
                 digest_of(store, a).write(digest_path(digests, a, s))
             if prune and not collect_only:
                 store.prune_checkpoints(keep=(0,) if base.warmup_round else ())
@@ -232,7 +233,10 @@ def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
             if not p.exists():
                 continue
             d = load_digest(p)
-            diff = d.config_differences(arm_config(base, ov, s, run_dir))
+            want = arm_config(base, ov, s, run_dir)
+            if d.shorter_than(want):  # the grid goes further than this run did: it runs on, its digest is rewritten
+                continue
+            diff = d.config_differences(want)
             if diff:
                 raise ValueError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to rerun "
                                  "that run, or give another digests directory")
@@ -270,6 +274,13 @@ def prune_runs(root: str | Path, *, dry_run: bool = False) -> pd.DataFrame:
             rows += [{"run": str(d), **{k: r[k] for k in ("iteration", "stage", "files", "bytes")}}
                      for r in RunStore(d).prune_checkpoints(dry_run=dry_run)]
     return pd.DataFrame(rows, columns=["run", "iteration", "stage", "files", "bytes"])
+
+
+def _digest_stale(path: Path, config: EvaConfig) -> bool:
+    """Is there no digest at ``path``, or one of this run before it was extended (``RunDigest.shorter_than``)?"""
+    from .digest import load_digest
+
+    return not path.exists() or load_digest(path).shorter_than(config)
 
 
 def _finished(run_dir: Path, base: EvaConfig) -> bool:

@@ -8,7 +8,8 @@
 Layout (every table is parquet, readable with pandas or ``datasets.Dataset.from_parquet``):
 
     run_dir/
-      config.json               the EvaConfig the run was created with
+      config.json               the EvaConfig the run was created with (``iterations`` grows when the run
+                                is extended: ``RunStore.record_extension``)
       manifest.json             provenance: package versions, git commit + dirty flag, Python, CPU/GPU,
                                 hash of the effective config (evalab/provenance.py)
       events.jsonl              append-only log: stage start/end, timings, retries, warnings
@@ -251,8 +252,25 @@ class RunStore:
         weakref.finalize(self, _unlock_writer, key)
         if not existed:
             atomic_write_text(cfg_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+        else:
+            self.record_extension(config)
         self.remove_stale_temporaries()
         self.record_manifest(existed=existed)
+
+    def record_extension(self, config: EvaConfig) -> int | None:
+        """A run reopened with more ``iterations`` than it was created with is being extended (``iterations`` is
+        not an identity field: a finished run resumes from its last checkpoint). config.json then records the new
+        count, so whoever reads the run (``RunStore(run_dir)``, digests, results files) sees how far it is meant to
+        go, and the events log ``iterations_extended`` with both counts. Returns the old count when extended; fewer
+        iterations than recorded change nothing (the run keeps what it has)."""
+        cfg_path = self.root / "config.json"
+        old = json.loads(cfg_path.read_text())
+        have = old.get("iterations")
+        if not isinstance(have, int) or config.iterations <= have:
+            return None
+        atomic_write_text(cfg_path, json.dumps({**old, "iterations": config.iterations}, indent=2, sort_keys=True))
+        self.log_event("iterations_extended", **{"from": have, "to": config.iterations})
+        return have
 
     def record_manifest(self, existed: bool = False) -> dict[str, Any] | None:
         """Write ``manifest.json`` (provenance) when the run is created; a run reopened for writing under another

@@ -46,6 +46,20 @@ def test_store_guard_refuses_other_experiment(tmp_path):
         RunStore(cfg.run_dir, cfg.replace(metric="var"))
 
 
+def test_a_run_reopened_with_more_iterations_records_its_extension(tmp_path):
+    """iterations is not an identity field: a run reopened with more is extended, and its config.json says so (what
+    digests and results files read); fewer leave it as it is."""
+    d = tmp_path / "r"
+    RunStore(d, profile_config("ci", iterations=2))
+    RunStore(d, profile_config("ci", iterations=4))
+    assert RunStore(d).config.iterations == 4
+    RunStore(d, profile_config("ci", iterations=1))
+    assert json.loads((d / "config.json").read_text())["iterations"] == 4
+    ev = RunStore(d).events()
+    ext = ev[ev.event == "iterations_extended"]
+    assert list(zip(ext["from"], ext["to"])) == [(2, 4)]
+
+
 def test_store_tables_json_and_stage_flags(tmp_path):
     cfg = profile_config("ci", run_dir=str(tmp_path / "run"))
     s = RunStore(cfg.run_dir, cfg)

@@ -325,6 +325,37 @@ def test_reproduce_runs_resumes_and_writes_the_results(tmp_path, monkeypatch, ca
     assert (tmp_path / "runs" / "eva" / "seed3" / "iter_001" / "pairs.parquet").stat().st_mtime == mtime
 
 
+def test_reproduce_extends_finished_runs_and_rewrites_their_digests(tmp_path, monkeypatch, capsys):
+    """A grid whose iterations grow after it finished: each run resumes from its last checkpoint (the first
+    iteration's tables are not rewritten), its config.json and its digest record the new length, and the digest
+    made before the extension neither stands in for the run nor stops the grid."""
+    from evalab.__main__ import main
+    from evalab.digest import load_digest
+
+    stand_in_loop(monkeypatch)
+    cfg = "profile: ci\narms: [eva]\nseeds: [3]\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n"
+    argv = ["reproduce", "--config", str(tmp_path / "rep.yaml"), "--root", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "rep.json"), "--digests", str(tmp_path / "dig"), "--n-boot", "50", "--quiet"]
+    run, dig = tmp_path / "runs" / "eva" / "seed3", tmp_path / "dig" / "eva" / "seed3.json"
+    (tmp_path / "rep.yaml").write_text(cfg + "iterations: 1\n")
+    assert main(argv) == 0
+    assert load_digest(dig).config.iterations == 1 and sorted(load_digest(dig).data["eval"]) == ["0", "1"]
+    mtime = (run / "iter_000" / "pairs.parquet").stat().st_mtime
+    capsys.readouterr()
+    (tmp_path / "rep.yaml").write_text(cfg + "iterations: 2\n")
+    assert main(argv) == 0
+    assert "1 to run or finish" in capsys.readouterr().out
+    assert (run / "iter_000" / "pairs.parquet").stat().st_mtime == mtime   # resumed, not run again
+    assert json.loads((run / "config.json").read_text())["iterations"] == 2
+    d = load_digest(dig)
+    assert d.config.iterations == 2 and sorted(d.data["eval"]) == ["0", "1", "2"]
+    assert sorted(set(load_results(tmp_path / "rep.json")["per_seed"].iteration)) == [0, 1, 2]
+    (tmp_path / "rep.yaml").write_text(cfg.replace("pairs_per_iteration: 2", "pairs_per_iteration: 3")
+                                       + "iterations: 2\n")
+    assert main(argv) != 0   # any other difference still stops the grid, naming the field
+    assert "pairs_per_iteration: run has 2, config asks 3" in capsys.readouterr().err
+
+
 # --- online ----------------------------------------------------------------------------------------------------
 
 def test_online_arms_differ_only_in_evolution(tmp_path):
