@@ -156,14 +156,25 @@ def test_readme_high_lr_regime_and_its_recipe_pilot():
 
 
 def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
-    """The epochs lever on top of the learning rate (configs/regime_high_lr_ep3.yaml): every run in the file with
-    its digest in git, DPO at the config's lr for its epochs; the README's tables are the file's, the digests' (the
-    regime against the standard grid and against lr ×5 alone) and all the regimes side by side."""
-    from evalab.reproduction import REGIMES, lever_markdown_table, lever_table, load_regimes, regime_markdown_table
+    """The epochs lever on top of the learning rate (configs/regime_high_lr_ep3.yaml, extended to 5 iterations): every
+    run in the file with its digest in git, each digest made from the extended run; DPO at the config's lr for its
+    epochs; the README's tables are the file's, the digests' (the regime against the standard grid and against
+    lr ×5 alone, each arm's change since t = 1 here and in every regime) and all the regimes side by side."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import (REGIMES, change_markdown_table, change_table, lever_markdown_table, lever_table,
+                                     load_regimes, regime_change_markdown_table, regime_change_table,
+                                     regime_markdown_table)
 
     res, cfg, section = _regime_grid("regime_high_lr_ep3.yaml", "### Three epochs at the stronger lr")
     assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
     assert res["base_config"]["epochs"] == cfg["set"]["epochs"] == 3
+    assert res["base_config"]["iterations"] == cfg["iterations"] == 5
+    digests = load_digests(ROOT / cfg["digests"], arms=cfg["arms"])
+    for runs in digests.values():
+        for d in runs:
+            assert d.config.iterations == 5 and sorted(map(int, d.data["eval"])) == [0, 1, 2, 3, 4, 5]
+    assert change_markdown_table(change_table(digests)) in section
+    assert regime_change_markdown_table(regime_change_table(ROOT)) in section
     assert markdown_tables(res, arms=["eva", "static"]) in section
     for ref in ("standard", "lr ×5"):
         assert lever_markdown_table(lever_table(ROOT, "lr ×5, 3 epochs", ref=ref)) in section

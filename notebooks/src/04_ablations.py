@@ -222,8 +222,8 @@ else:
 
 # %% [markdown]
 # ## Regimes: eva against static under one lever each
-# Where would the paper's effect show? Each regime is its own grid of eva and static (3 seeds × 3 iterations, 6 for
-# the small set; the same 120 held-out prompts), changing one lever of the standard grid above
+# Where would the paper's effect show? Each regime is its own grid of eva and static (3 seeds × 3 iterations; 6 for
+# the small set, 5 for lr ×5 with 3 epochs; the same 120 held-out prompts), changing one lever of the standard grid above
 # (`evalab.reproduction.REGIMES`): the **easy seed set** (`configs/regime_easy.yaml`: X₀ of one easy constraint
 # each, where a fixed set could saturate), **all pairs** (`configs/regime_all_pairs.yaml`: `pairs_per_iteration=0`,
 # each arm trains on every pair it builds, so eva's extra pairs count), the **small set**
