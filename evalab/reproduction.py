@@ -1071,8 +1071,12 @@ def regime_change_table(root: str | Path, regimes: Mapping[str, str] | None = No
     relative to ``root``) at its last evaluated iteration, one block of rows per regime (column ``regime``)."""
     from .digest import load_digests
 
+    regimes = REGIME_DIGESTS if regimes is None else regimes
+    if not regimes:
+        raise ValueError("regime_change_table: no regimes given (regimes with digests: "
+                         f"{list(REGIME_DIGESTS)})")
     frames = []
-    for name, d in (REGIME_DIGESTS if regimes is None else regimes).items():
+    for name, d in regimes.items():
         t = change_table(load_digests(Path(root) / d, arms=["eva", "static"]), since=since, metric=metric,
                          n_boot=n_boot)
         frames.append(t[t.iteration == t.iteration.max()].assign(regime=name))

@@ -197,6 +197,8 @@ def test_regime_change_table_is_each_regimes_change_table_at_its_last_iteration(
         got = t[t.regime == regime].drop(columns="regime").reset_index(drop=True)
         pd.testing.assert_frame_equal(got, want)
         assert list(got.row) == ["eva", "static", "eva − static"]
+    with pytest.raises(ValueError, match="no regimes given"):
+        regime_change_table(ROOT, {})
 
 
 def test_recipe_pilot_pairs_static_runs_by_seed_and_training_prompt():
