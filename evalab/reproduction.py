@@ -1049,13 +1049,16 @@ def change_table(stores: Mapping[str, Sequence[RunStore | RunDigest]], arms: Seq
                                        "n_seeds"])
 
 
+def _change_headers(labels: Sequence[str], since: int) -> str:
+    """The column headers of ``change_table``'s rows: an arm's change, or the two arms' difference in changes."""
+    return " | ".join(f"{r}: θ_t − θ_{since}" if "−" not in r else f"{r}: change since t = {since}" for r in labels)
+
+
 def change_markdown_table(table: pd.DataFrame) -> str:
     """``change_table`` as the README's markdown: one row per iteration, one column per arm (and the difference)."""
     labels = list(dict.fromkeys(table.row))
     since = int(table.since.iloc[0])
-    lines = ["| t | " + " | ".join(f"{r}: θ_t − θ_{since}" if "−" not in r else f"{r}: change since t = {since}"
-                                   for r in labels) + " |",
-             "| --- |" + " --- |" * len(labels)]
+    lines = ["| t | " + _change_headers(labels, since) + " |", "| --- |" + " --- |" * len(labels)]
     for t in sorted(set(table.iteration)):
         cells = []
         for r in labels:
@@ -1087,9 +1090,7 @@ def regime_change_markdown_table(table: pd.DataFrame) -> str:
     """``regime_change_table`` as the README's markdown: one row per regime."""
     since = int(table.since.iloc[0])
     labels = list(dict.fromkeys(table.row))
-    lines = ["| regime | t | " + " | ".join(f"{r}: θ_t − θ_{since}" if "−" not in r else f"{r}: change since t = {since}"
-                                            for r in labels) + " |",
-             "| --- | --- |" + " --- |" * len(labels)]
+    lines = ["| regime | t | " + _change_headers(labels, since) + " |", "| --- | --- |" + " --- |" * len(labels)]
     for regime in dict.fromkeys(table.regime):
         part = table[table.regime == regime].set_index("row")
         cells = [paired_cell(*part.loc[r, ["delta", "ci_low", "ci_high", "p_up"]]) for r in labels]
