@@ -52,6 +52,7 @@ STRATEGIES = ("weighted", "greedy", "uniform", "band")
 PREDICTIVE = ("thompson",)  # sampling strategies that choose before step 1 generates (evalab.curricula)
 SKIPS = ("", "greso")
 EVOLUTIONS = ("chained", "independent")
+AIMS = ("harder", "frontier")  # creator_aim: the paper's in-depth direction, or toward the frontier (relax)
 BUFFERS = ("uniform", "informative")
 FILLS = ("buffer", "quota")
 TRAINERS = ("dpo", "simpo", "orpo", "sppo")
@@ -154,6 +155,13 @@ class EvaConfig:
     novelty_max_rougeL: float = _f(1.0, "variants whose ROUGE-L F against X_t or an earlier accepted variant exceeds "
                                    "this are rejected as not_novel (SeRL: 0.7; 1.0 = off); online: against the "
                                    "whole prompt pool")
+    creator_aim: str = _f("harder", "'harder' (paper: in-depth evolution only adds or tightens constraints) or "
+                          "'frontier' (structured evolver: a selected prompt whose step-1 pass rate is below "
+                          "aim_pass_rate gets 'relax' (a constraint dropped or loosened) where its chain drew "
+                          "add_constraints / harden, so evolution steers it toward the frontier; evalab's option, "
+                          "issue 11; offline only)")
+    aim_pass_rate: float = _f(0.5, "creator_aim='frontier': selected prompts whose step-1 pass rate (share of the N "
+                              "responses at pass_threshold) is below this are eased, the others hardened")
     creator_training: str = _f("none", "'none' (eva's fixed creator) or 'grpo' (a few GRPO steps of the creator "
                                "before each step 4, rewarded by the solver's frontier; evalab.creator_training)")
     creator_reward: str = _f("r_zero", "creator_training='grpo': 'r_zero' (1 - 2|p - 1/2|), 'azr' (1 - p in (0, 1)), "
@@ -311,6 +319,12 @@ class EvaConfig:
         for name in ("thompson_discount", "greso_step", "greso_explore_init"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 bad(name, "must be in (0, 1]")
+        if self.creator_aim not in AIMS:
+            bad("creator_aim", f"choose one of {AIMS}")
+        elif self.creator_aim == "frontier" and self.evolver != "structured":
+            bad("creator_aim", "'frontier' relaxes checkable constraints: it needs evolver='structured'")
+        if not 0.0 < self.aim_pass_rate <= 1.0:
+            bad("aim_pass_rate", "must be in (0, 1] (a pass rate)")
         fb = self.frontier_band
         if fb and not (len(fb) == 2 and all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in fb)
                        and 0.0 <= fb[0] <= fb[1] <= 1.0):
@@ -418,6 +432,7 @@ IDENTITY_FIELDS = (
     "greso_step", "greso_explore_init", "novelty_max_rougeL", "frontier_band", "pass_threshold",
     "dynamic_sampling", "max_resample",
     "creator_training", "creator_reward", "creator_grpo_steps", "creator_grpo_lr", "creator_grpo_n",
+    "creator_aim", "aim_pass_rate",
 )
 
 # A config stored before a field existed computed what these values compute (no warmup, no warm-start round,

@@ -181,6 +181,15 @@ def _pick_words(rng: np.random.Generator, pool: Sequence[str], k: int, avoid: It
     return [cand[int(i)] for i in rng.permutation(len(cand))[:k]]
 
 
+def _drop_word(c: Constraint, rng: np.random.Generator) -> Constraint | None:
+    """A keyword-list constraint with one randomly chosen word left out (None when one word is left)."""
+    ws = list(c["words"])
+    if len(ws) < 2:
+        return None
+    ws.pop(int(rng.integers(len(ws))))
+    return {**c, "words": ws}
+
+
 # ----------------------------------------------------------------------------------------------------
 # The kinds. Each is a small class; ``KINDS`` maps a name to its (stateless) instance.
 
@@ -206,6 +215,11 @@ class ConstraintKind:
         return {}
 
     def harden(self, c: Constraint, rng: np.random.Generator, vocab: Sequence[str]) -> Constraint | None:
+        return None
+
+    def relax(self, c: Constraint, rng: np.random.Generator) -> Constraint | None:
+        """A strictly looser copy (every response meeting ``c`` meets it), or None (kinds without a monotone
+        parameter, or at the limit)."""
         return None
 
     def param_problems(self, c: Constraint) -> list[str]:
@@ -252,6 +266,10 @@ class WordCountMax(ConstraintKind):
         n = max(self.FLOOR, round(0.7 * c["n"]))
         return {**c, "n": n} if n < c["n"] else None
 
+    def relax(self, c, rng):
+        n = min(self.bounds[1], math.ceil(c["n"] / 0.7))
+        return {**c, "n": n} if n > c["n"] else None
+
 
 class WordCountMin(ConstraintKind):
     name, params, bounds, hardenable = "word_count_min", {"n": int}, (1, 2000), True
@@ -273,6 +291,10 @@ class WordCountMin(ConstraintKind):
         n = min(self.CAP, math.ceil(1.3 * c["n"]))
         return {**c, "n": n} if n > c["n"] else None
 
+    def relax(self, c, rng):
+        n = max(1, math.floor(c["n"] / 1.3))
+        return {**c, "n": n} if n < c["n"] else None
+
 
 class SentenceCountMax(ConstraintKind):
     name, params, bounds, hardenable = "sentence_count_max", {"n": int}, (1, 50), True
@@ -291,6 +313,9 @@ class SentenceCountMax(ConstraintKind):
 
     def harden(self, c, rng, vocab):
         return {**c, "n": c["n"] - 1} if c["n"] > 1 else None
+
+    def relax(self, c, rng):
+        return {**c, "n": c["n"] + 1} if c["n"] < self.bounds[1] else None
 
 
 class IncludeKeywords(ConstraintKind):
@@ -315,6 +340,9 @@ class IncludeKeywords(ConstraintKind):
             return None
         new = _pick_words(rng, list(vocab) + list(DEFAULT_VOCAB), 1, avoid=c["words"])
         return {**c, "words": c["words"] + new} if new else None
+
+    def relax(self, c, rng):
+        return _drop_word(c, rng)
 
 
 class ExcludeKeywords(ConstraintKind):
@@ -341,6 +369,9 @@ class ExcludeKeywords(ConstraintKind):
         new = _pick_words(rng, list(vocab) + list(COMMON_WORDS), 1, avoid=c["words"])
         return {**c, "words": c["words"] + new} if new else None
 
+    def relax(self, c, rng):
+        return _drop_word(c, rng)
+
 
 class KeywordFrequency(ConstraintKind):
     name, params, bounds, hardenable = "keyword_frequency", {"word": str, "n": int}, (1, 20), True
@@ -360,6 +391,9 @@ class KeywordFrequency(ConstraintKind):
 
     def harden(self, c, rng, vocab):
         return {**c, "n": c["n"] + 1} if c["n"] < self.CAP else None
+
+    def relax(self, c, rng):
+        return {**c, "n": c["n"] - 1} if c["n"] > 1 else None
 
     def param_problems(self, c):
         out = super().param_problems(c)
@@ -806,6 +840,34 @@ def harden(constraints: Sequence[Constraint], rng: np.random.Generator, *, task:
         out[int(i)] = h
         if not constraint_problems(out):
             return out
+    return None
+
+
+def relax_one(c: Constraint, rng: np.random.Generator | None = None) -> Constraint | None:
+    """A strictly looser copy of one constraint, or None: the inverse steps of ``harden_one`` where the kind's
+    parameter is monotone (every response meeting ``c`` meets the copy).
+
+    word_count_max n -> ceil(n / 0.7); word_count_min n -> floor(n / 1.3) (>= 1); sentence_count_max n -> n + 1;
+    include / exclude_keywords: one word fewer (>= 1); keyword_frequency n -> n - 1 (>= 1). Exact counts
+    (bullets, paragraphs, placeholders) and the kinds without a parameter are not relaxed.
+    """
+    return _kind(c).relax(dict(c), _as_rng(rng))
+
+
+def relax(constraints: Sequence[Constraint], rng: np.random.Generator, *, task: str = "") -> list[Constraint] | None:
+    """A new list that is strictly easier to satisfy (the creator's "relax" operator, ``creator_aim="frontier"``):
+    with two or more constraints one randomly chosen constraint is dropped; with one, it is loosened
+    (``relax_one``). None when there is nothing to relax (one constraint that cannot be loosened, or none).
+    Every response that meets the old list meets the new one. ``task`` is unused (the signature of
+    ``harden`` / ``add_constraint``, so the creator calls the three alike)."""
+    rng = _as_rng(rng)
+    if len(constraints) >= 2:
+        i = int(rng.integers(len(constraints)))
+        return [dict(c) for j, c in enumerate(constraints) if j != i]
+    if len(constraints) == 1:
+        loose = relax_one(constraints[0], rng)
+        if loose is not None and not constraint_problems([loose]):
+            return [loose]
     return None
 
 

@@ -46,7 +46,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,8 @@ import pandas as pd
 
 from .config import EVOLUTIONS, LOCAL_CREATOR, EvaConfig
 from .operators import (  # noqa: F401  (re-exported: evalab.creator is the public entry point)
-    CODE_OPERATORS, FREE_TEXT_OPERATORS, IN_BREADTH, IN_DEPTH, OPERATORS, STRUCTURED_ONLY, build_messages,
+    CODE_OPERATORS, EASING_OPERATORS, FREE_TEXT_OPERATORS, IN_BREADTH, IN_DEPTH, OPERATORS, STRUCTURED_ONLY,
+    build_messages,
 )
 from .prompts import Prompt, child_id
 from .validation import (  # noqa: F401  (re-exported)
@@ -240,6 +241,7 @@ class Creator:
     """
 
     operators: tuple[str, ...] = ()
+    can_ease = False  # StructuredEvolver: has the "relax" operator (evolve's ease=)
 
     def __init__(self, model: str = LOCAL_CREATOR, *, concurrency: int = 8, max_retries: int = 4,
                  backoff: float = 0.5, max_backoff: float = 30.0, timeout: float = 60.0, max_tokens: int = 256,
@@ -288,33 +290,42 @@ class Creator:
 
     # --- public ---------------------------------------------------------------------------------
     def evolve(self, prompts: Sequence[Prompt], n_variants: int | None = None, *, iteration: int, seed: int = 42,
-               progress: bool = True, existing: Iterable[str] = (), evolution: str | None = None) -> list[Variant]:
+               progress: bool = True, existing: Iterable[str] = (), evolution: str | None = None,
+               ease: Collection[str] = ()) -> list[Variant]:
         """``n_variants`` variants (independent) or chain steps (chained) of every prompt, in input order
         (parent, then k), accepted or rejected. ``evolution`` overrides the creator's own scheme.
 
         ``existing``: texts already in the pool (e.g. the whole X_t); a variant equal to one is "duplicate".
+        ``ease``: ids of prompts to steer toward the frontier (``creator_aim="frontier"``): wherever their chain
+        (or their variants) drew a constraint operator, "relax" is applied instead; the draws themselves are
+        unchanged, so an eased chain differs from the paper's only in those steps. Needs ``can_ease``.
         Raises RuntimeError after a batch if every creator call of it failed.
         """
         n = self._check_args(prompts, n_variants, iteration)
         scheme = self.evolution if evolution is None else evolution
         if scheme not in EVOLUTIONS:
             raise ValueError(f"evolution={scheme!r}: choose one of {EVOLUTIONS}")
+        ease = frozenset(ease)
+        if ease and not self.can_ease:
+            raise ValueError(f"ease={sorted(ease)[:3]}...: {type(self).__name__} has no 'relax' operator; "
+                             "creator_aim='frontier' needs the structured evolver")
         self.last_stats = empty_stats()
         seen = _seen_keys(prompts, existing)
         if scheme == "independent":
-            plan = plan_variants(self, prompts, n, seed)
+            plan = [(p, k, steer(op, p.id, ease)) for p, k, op in plan_variants(self, prompts, n, seed)]
             return self._make_variants(plan, iteration, seed, progress, seen)
-        return self._evolve_chained(prompts, n, iteration, seed, progress, seen)
+        return self._evolve_chained(prompts, n, iteration, seed, progress, seen, ease)
 
     def _evolve_chained(self, prompts: Sequence[Prompt], n: int, iteration: int, seed: int, progress: bool,
-                        seen: set[str]) -> list[Variant]:
+                        seen: set[str], ease: frozenset[str] = frozenset()) -> list[Variant]:
         """k = n steps per prompt, all prompts' step i in one concurrent batch; step i rewrites the last
         accepted text of the chain (the previous step's output, or the one before when it was rejected)."""
         heads = list(prompts)                 # the text each chain rewrites next
         depth = {p.id: 0 for p in prompts}    # lineage depth of every head
         steps: list[list[Variant]] = []
         for k in range(n):
-            plan = [(head, k, self._pick_chain_operator(seed, root.id, k)) for root, head in zip(prompts, heads)]
+            plan = [(head, k, steer(self._pick_chain_operator(seed, root.id, k), root.id, ease))
+                    for root, head in zip(prompts, heads)]
             batch = self._make_variants(plan, iteration, seed, progress, seen, desc_suffix=f" step {k + 1}/{n}")
             for i, v in enumerate(batch):
                 v.root_id = prompts[i].id
@@ -508,6 +519,12 @@ class EvolInstructCreator(Creator):
         return Variant(parent.id, op, k, text, True, ACCEPTED, prompt, raw, res.attempts, None, [], text)
 
 
+def steer(operator: str, root_id: str, ease: Collection[str]) -> str:
+    """The operator a step applies under ``creator_aim``: "relax" in place of a constraint operator
+    (add_constraints / harden) when the chain's selected prompt ``root_id`` is eased, else ``operator``."""
+    return EASING_OPERATORS[0] if root_id in ease and operator in CODE_OPERATORS else operator
+
+
 def plan_variants(creator: Creator, prompts: Sequence[Prompt], n_variants: int,
                   seed: int) -> list[tuple[Prompt, int, str]]:
     """(parent, k, operator) for every variant, in output order; operators from :meth:`Creator._pick_operator`."""
@@ -546,6 +563,7 @@ class StructuredEvolver(Creator):
     """
 
     operators = OPERATORS
+    can_ease = True
 
     def __init__(self, model: str = LOCAL_CREATOR, *, llm_rewrite: bool = True, **kw: Any) -> None:
         ops = kw.pop("operators", None)
@@ -585,6 +603,9 @@ class StructuredEvolver(Creator):
         """Constraint list and task plan of one variant (before any LLM call)."""
         cons = _copy.deepcopy(parent.constraints)
         task = parent.task or parent.text
+        if op in EASING_OPERATORS:  # creator_aim="frontier": None (nothing to relax) is rejected as a copy
+            return {"operator": op, "llm": False, "constraints": C.relax(cons, rng, task=task), "task": task,
+                    "rng": rng}
         if op in CODE_OPERATORS:
             first, second = (C.add_constraint, C.harden) if op == "add_constraints" else (C.harden, C.add_constraint)
             new = first(cons, rng, task=task)
@@ -623,7 +644,7 @@ class StructuredEvolver(Creator):
                         break
         else:
             task = draft["task"]
-        if cons is None:  # neither add_constraint nor harden could change the list: nothing new to offer
+        if cons is None:  # add_constraint and harden (or relax) could not change the list: nothing new to offer
             return Variant(parent.id, op, k, parent.text, False, "copy", None, raw, attempts, None,
                            parent.constraints, task)
         bad = C.validate_constraints(cons)

@@ -212,7 +212,8 @@ CREATOR_STATS = ("calls", "retries", "prompt_tokens", "completion_tokens", "seco
 
 def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, iteration: int, seed: int,
                    progress: bool = True, existing: Sequence[str] = (), evolution: str | None = None,
-                   quota: int = 0, max_rounds: int = 0, novelty_max_rougeL: float = 1.0) -> pd.DataFrame:
+                   quota: int = 0, max_rounds: int = 0, novelty_max_rougeL: float = 1.0,
+                   ease: Sequence[str] = ()) -> pd.DataFrame:
     """Step 4: creator variants of every selected prompt, each accepted or rejected with a reason.
 
     ``existing``: texts already in the prompt set (a variant equal to one is rejected as a duplicate).
@@ -222,10 +223,17 @@ def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, ite
     accounting of every round, summed (calls, retries, tokens, wall seconds, USD), is ``df.attrs["creator"]``.
     ``novelty_max_rougeL`` < 1: accepted variants whose ROUGE-L F against ``existing`` or an earlier accepted
     variant exceeds it are rejected as ``not_novel`` (``evalab.curricula.novelty_reject``).
+    ``ease``: ids of prompts whose constraint operators turn to "relax" (``creator_aim="frontier"``;
+    ``aimed_at_frontier`` picks them); the creator must take ``ease=``.
     """
     from .creator import variants_to_frame
 
     kw: dict[str, Any] = {}
+    if ease:
+        if "ease" not in inspect.signature(creator.evolve).parameters:
+            raise ValueError(f"creator_aim='frontier': creator {type(creator).__name__!r} takes no ease= argument "
+                             "(use evalab's StructuredEvolver)")
+        kw["ease"] = list(ease)
     if evolution is not None:
         if "evolution" in inspect.signature(creator.evolve).parameters:
             kw["evolution"] = evolution
@@ -256,6 +264,19 @@ def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, ite
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["creator"] = {"rounds": len(frames), "quota": int(quota), **totals}
     return out
+
+
+def aimed_at_frontier(weights: pd.DataFrame, chosen: Sequence[Prompt], aim_pass_rate: float) -> list[str]:
+    """``creator_aim="frontier"``: the ids of the selected prompts to ease, those whose step-1 pass rate (the
+    weights table's ``pass_rate``) is below ``aim_pass_rate``; the others are evolved the paper's way (harder)."""
+    if "pass_rate" not in weights:
+        raise ValueError("creator_aim='frontier': the weights table has no pass_rate column (step 2 of an older "
+                         "evalab); rerun the run's step 2")
+    rate = dict(zip(weights["prompt_id"].astype(str), weights["pass_rate"].astype(float)))
+    missing = [p.id for p in chosen if p.id not in rate]
+    if missing:
+        raise ValueError(f"creator_aim='frontier': selected prompts without a step-1 pass rate: {missing[:3]}")
+    return [p.id for p in chosen if rate[p.id] < aim_pass_rate]
 
 
 def next_prompt_set(current: Sequence[Prompt], evolved: pd.DataFrame, size: int, evolved_ratio: float,
@@ -681,14 +702,19 @@ class EvaRun:
         if self.cfg.fill == "quota":
             quota = round((self.cfg.next_set_size or len(current)) * self.cfg.evolved_ratio)
         creator = self.trained_creator(t, chosen) if self.cfg.creator_training == "grpo" else self.creator
+        ease: list[str] = []
+        if self.cfg.creator_aim == "frontier":
+            ease = aimed_at_frontier(self.store.read_table(t, "weights"), chosen, self.cfg.aim_pass_rate)
         df = evolve_prompts(creator, chosen, self.cfg.n_variants, t + 1,
                             stage_seed(self.cfg.seed, t, "evolved"), self.progress,
                             existing=[p.text for p in current], evolution=self.cfg.evolution,
                             quota=quota, max_rounds=self.cfg.fill_max_rounds,
-                            novelty_max_rougeL=self.cfg.novelty_max_rougeL)
+                            novelty_max_rougeL=self.cfg.novelty_max_rougeL, ease=ease)
         self.store.write_table(t, "evolved", df)  # df.attrs["creator"] (the accounting) travels in the parquet
         acc = int(df["accepted"].sum()) if len(df) else 0
-        self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc,
+        aim = ({"n_eased": len(ease), "n_hardened": len(chosen) - len(ease)}
+               if self.cfg.creator_aim == "frontier" else {})
+        self.store.log_event("creator", iteration=t, n_variants=len(df), n_accepted=acc, **aim,
                              reasons=df["reason"].value_counts().to_dict() if len(df) else {},
                              **df.attrs.get("creator", {}))
 

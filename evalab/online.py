@@ -763,6 +763,9 @@ class EvaCallback(TrainerCallback):
         if cfg.sampling not in STRATEGIES + PREDICTIVE:
             raise ValueError(f"EvaConfig.sampling={cfg.sampling!r}: online eva samples with one of "
                              f"{STRATEGIES + PREDICTIVE}")
+        if cfg.creator_aim != "harder":  # silently ignoring it would report an aim that never steered
+            raise ValueError(f"EvaConfig.creator_aim={cfg.creator_aim!r}: the frontier aim is offline only (step 4 "
+                             "of the iteration loop); online eva evolves the paper's way (creator_aim='harder')")
         if cfg.frontier_band:  # silently ignoring it would report a filter that never ran
             raise ValueError(f"EvaConfig.frontier_band={cfg.frontier_band!r}: the frontier check drops evolved "
                              "prompts before preference pairs are built (offline step 6); online eva builds no "

@@ -11,7 +11,10 @@ Ye et al. 2024 §3.2). The templates say the same things as the originals, in ev
   ``reasoning`` (the answer has to work through several explicit steps);
 - in-breadth: ``breadth`` (a brand-new prompt of the *same domain*, on a rarer, less common topic of it,
   about as long and as hard as the example);
-- structured only: ``harden`` (one constraint made stricter, in code; see ``evalab.constraints``).
+- structured only: ``harden`` (one constraint made stricter, in code; see ``evalab.constraints``);
+- easing, structured only and never drawn at random: ``relax`` (one constraint dropped, or the only one loosened;
+  ``evalab.constraints.relax``). With ``creator_aim="frontier"`` it replaces ``add_constraints`` / ``harden`` in
+  the chains of selected prompts the solver mostly fails, so evolution moves them toward the frontier.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ STRUCTURED_ONLY = ("harden",)
 OPERATORS = IN_DEPTH + IN_BREADTH + STRUCTURED_ONLY
 FREE_TEXT_OPERATORS = IN_DEPTH + IN_BREADTH  # what EvolInstructCreator can apply
 CODE_OPERATORS = ("add_constraints", "harden")  # StructuredEvolver applies these without an LLM
+EASING_OPERATORS = ("relax",)  # creator_aim="frontier" only: stands in for a code operator on an eased chain
 
 # =====================================================================================================
 # Operator templates (our own wording). The creator must answer with the new prompt only.

@@ -81,8 +81,11 @@ CURRICULA_ARMS: dict[str, dict[str, Any]] = {
     "creator=r_zero": {"creator_training": "grpo", "creator_reward": "r_zero"},          # R-Zero's creator reward
     "creator=informativeness": {"creator_training": "grpo", "creator_reward": "informativeness"},  # eva's A*_min
 }
+# Issue 11's seed-difficulty lever: eva whose creator aims at the frontier (creator_aim="frontier", evalab.creator):
+# selected prompts the solver mostly fails (step-1 pass rate < aim_pass_rate = 0.5) are relaxed, the others hardened.
+AIM_ARMS: dict[str, dict[str, Any]] = {"aim=frontier": {"creator_aim": "frontier"}}
 REPRODUCTION_ARMS: dict[str, dict[str, Any]] = {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"},
-                                                **METRIC_ARMS, **CURRICULA_ARMS}
+                                                **METRIC_ARMS, **CURRICULA_ARMS, **AIM_ARMS}
 ARM_GROUPS: dict[str, list[str]] = {
     "protocol": list(PROTOCOL_ARMS),
     "sampling": ["eva", "sampling=uniform"],
