@@ -107,7 +107,9 @@ class RunDigest:
 
     @property
     def stage_seconds(self) -> float:
-        return float(self.data.get("stage_seconds") or 0.0)
+        """Seconds the run's stages took; NaN for a digest cut by ``upto`` (the prefix's seconds were not kept)."""
+        s = self.data.get("stage_seconds")
+        return float("nan") if s is None and "cut_from" in self.data else float(s or 0.0)
 
     @property
     def checkpoint(self) -> str | None:
@@ -130,6 +132,49 @@ class RunDigest:
         fewer (a grid extended past it: the run resumes and its digest is rewritten when it finishes)."""
         diff = self._differing(expected)
         return list(diff) == ["iterations"] and self.config.iterations < expected.iterations
+
+    def longer_than(self, expected: EvaConfig) -> bool:
+        """The digest's run is ``expected``'s grid run continued further: ``iterations`` is the only difference, and
+        more. Its first ``expected.iterations`` iterations are what the shorter run computes (a run resumes from its
+        last checkpoint when a grid extends it; nothing of an earlier iteration changes), so ``upto`` stands for it."""
+        diff = self._differing(expected)
+        return list(diff) == ["iterations"] and self.config.iterations > expected.iterations
+
+    def upto(self, iterations: int) -> RunDigest:
+        """This run as it stood after ``iterations`` iterations: the held-out scores, curve cells and per-seed rows of
+        t <= ``iterations``, the training pass rates of t < ``iterations``, ``config.iterations`` = ``iterations``.
+        Not kept (unknown for the prefix): ``stage_seconds`` (None; the full run's is ``cut_from["stage_seconds"]``)
+        and ``checkpoint`` (None: that iteration's checkpoint was pruned). ``cut_from`` records what it was cut from."""
+        from .loop import round_of
+        from .reproduction import PROMPT_SET_QUANTITIES
+
+        k = int(iterations)
+        have = int(self.config.iterations)
+        if not 1 <= k <= have:
+            raise ValueError(f"upto({iterations!r}): the run has {have} iterations; choose 1..{have}")
+        d = self.data
+        config = EvaConfig.from_dict({**LEGACY_DEFAULTS, **d["config"], "iterations": k})
+        kept = ("arm", "seed", "iteration", "heldout_full", "heldout_frac", *PROMPT_SET_QUANTITIES)
+
+        def row(r: Mapping[str, Any]) -> dict[str, Any]:  # t = k is eval only in the shorter run: no step 1 there
+            t = int(r["iteration"])
+            out = {c: (v if t < k or c in kept else None) for c, v in r.items()}
+            return {**out, "round": round_of(config, t)}
+
+        cut = {
+            **d,
+            "config": {**d["config"], "iterations": k},
+            "iterations": [t for t in d["iterations"] if int(t) <= k],
+            "eval": {t: v for t, v in d["eval"].items() if int(t) <= k},
+            "cells": {q: {t: (v if int(t) < k or q in PROMPT_SET_QUANTITIES else []) for t, v in by_t.items()
+                          if int(t) <= k} for q, by_t in d["cells"].items()},
+            "rows": [row(r) for r in d["rows"] if int(r["iteration"]) <= k],
+            "pass_rates": {t: v for t, v in d["pass_rates"].items() if int(t) < k},
+            "stage_seconds": None,
+            "checkpoint": None,
+            "cut_from": {"iterations": have, "stage_seconds": d.get("stage_seconds"), "source": self.source},
+        }
+        return RunDigest(cut, source=self.source)
 
     def write(self, path: str | Path) -> Path:
         """Write atomically (``DIR/<arm>/seed<k>.json`` by ``digest_path``)."""

@@ -107,6 +107,9 @@ BUDGET_RULE = (
 
 QUANTITIES = ("heldout_full", "heldout_frac", "informative_share", "all_fail", "all_pass", "mixed",
               "train_reward", "n_pairs", "gen_tokens", "prompt_chars", "n_constraints", "rollouts_per_pair")
+# Quantities of the prompt set itself: a run's last iteration (eval only, no step 1) has these and the held-out
+# scores, not the training-set ones (RunDigest.upto cuts a longer run to what its shorter run holds).
+PROMPT_SET_QUANTITIES = ("prompt_chars", "n_constraints")
 # What each iteration spent beyond the budget rule, per (arm, seed, iteration) (``curriculum_costs``, which also
 # gives rollouts_per_pair, a curve quantity).
 COST_COLUMNS = ("rollouts", "rollouts_saved", "creator_rollouts", "creator_train_s", "creator_reward",
@@ -154,7 +157,9 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
     digest when it finishes (or is found finished); an (arm, seed) whose store is not finished here but whose digest
     is there, made with the same config, is not run: its digest stands for it in the returned mapping. A digest of
     the grid made with another config raises ValueError naming the file and the fields (``grid_digests``), except
-    one made before the grid's ``iterations`` grew: that run resumes (or reruns) and its digest is rewritten.
+    one made before the grid's ``iterations`` grew: that run resumes (or reruns) and its digest is rewritten; and one
+    of the run continued past them: it stands for the run cut to the grid's iterations (``RunDigest.upto``), as a
+    finished run store under ``root`` with more iterations does.
 
     ``collect_only``: run nothing; gather the finished runs (writing their digests) and the digests, report what is
     missing, and return those (e.g. a results file mid-grid, while other processes run the rest)."""
@@ -203,7 +208,11 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                     print(f"[evalab] reproduce (collect): arm={a} seed={s} is neither finished in {run_dir} nor "
                           "in a digest: left out", flush=True)
                 continue
-            by_seed[a][int(s)] = store = RunStore(run_dir)
+            store = RunStore(run_dir)
+            if store.config.iterations > base.iterations:  # a longer run of this grid (a shared root): cut to the grid
+                by_seed[a][int(s)] = digest_of(store, a).upto(base.iterations)
+                continue
+            by_seed[a][int(s)] = store
             if digests is not None and _digest_stale(digest_path(digests, a, s), store.config):
                 digest_of(store, a).write(digest_path(digests, a, s))
             if prune and not collect_only:
@@ -225,7 +234,9 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
 def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
                  digests: str | Path) -> dict[tuple[str, int], RunDigest]:
     """Read every digest of the grid there is in ``digests`` and check it against its run's config (ValueError
-    naming the file, and the fields that differ); return those that stand for a run not finished under ``root``."""
+    naming the file, and the fields that differ); return those that stand for a run not finished under ``root``.
+    A digest of the same run continued past the grid's ``iterations`` (``RunDigest.longer_than``) stands for it cut
+    to them (``RunDigest.upto``); one stopped short of them does not (the run resumes)."""
     from .ablation import arm_config
     from .digest import digest_path, load_digest
 
@@ -238,6 +249,10 @@ def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
             d = load_digest(p)
             want = arm_config(base, ov, s, run_dir)
             if d.shorter_than(want):  # the grid goes further than this run did: it runs on, its digest is rewritten
+                continue
+            if d.longer_than(want):  # the run went further than this grid: its first iterations stand for the grid's
+                if not _finished(run_dir, base):
+                    have[(a, int(s))] = d.upto(want.iterations)
                 continue
             diff = d.config_differences(want)
             if diff:
@@ -291,6 +306,11 @@ def _finished(run_dir: Path, base: EvaConfig) -> bool:
     k = base.iterations + int(base.warmup_round)
     return (run_dir / f"iter_{k:03d}" / "eval.json").exists() if base.run_eval else \
         (run_dir / f"iter_{k - 1:03d}" / "checkpoint" / "DONE").exists()
+
+
+def _rounded(seconds: float) -> float | None:
+    """Seconds for a results file: None where unknown (a digest cut to fewer iterations, ``RunDigest.upto``)."""
+    return None if not np.isfinite(seconds) else round(seconds, 1)
 
 
 def compute_seconds(store: RunStore | RunDigest) -> float:
@@ -740,7 +760,7 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
         "normalised": json_records(normalised_gains(stores, n_boot=n_boot)),
         "pass_rates": json_records(pass_rate_distribution(stores)),
         "wall_s": dict(wall or {}),
-        "stage_seconds": {a: {str(st.config.seed): round(compute_seconds(st), 1) for st in runs}
+        "stage_seconds": {a: {str(st.config.seed): _rounded(compute_seconds(st)) for st in runs}
                           for a, runs in stores.items()},
         "checkpoints": final_checkpoints(stores),
         "manifests": run_manifests(stores),

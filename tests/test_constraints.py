@@ -302,3 +302,69 @@ def test_sampling_is_deterministic_and_uses_task_words():
     assert inc["words"] == ["photosynthesis"]
     inc = C.sample_constraint("include_keywords", np.random.default_rng(0), vocab=["Leaves"])
     assert inc["words"] == ["leaves"]
+
+
+# --- relaxing (creator_aim="frontier") ------------------------------------------------------------------------
+
+_RELAXABLE = ("word_count_max", "word_count_min", "sentence_count_max", "include_keywords", "exclude_keywords",
+              "keyword_frequency")
+
+
+@pytest.mark.parametrize("kind", C.KIND_NAMES)
+@pytest.mark.parametrize("seed", range(5))
+def test_relax_is_strictly_looser(kind, seed):
+    """relax_one is harden_one's inverse where the parameter is monotone: every response meeting the original
+    meets the relaxed constraint, and some response meets the relaxed one only (the relaxing gives something)."""
+    rng = np.random.default_rng(seed)
+    c = C.sample_constraint(kind, rng, "Write a story about a fox in the snow")
+    if kind in ("include_keywords", "exclude_keywords"):  # a list of one word cannot lose one
+        c = C.harden_one(c, rng, ["fox", "snow", "winter"]) or c
+    r = C.relax_one(c, rng)
+    if kind not in _RELAXABLE:
+        assert r is None
+        return
+    assert r is not None and r["kind"] == kind and C.validate_constraints([r]) is None and c != r
+    w = _witness(r, c)  # r plays the original, c the hardened: a response meeting r and not c
+    assert C.check(r, w)[0] and not C.check(c, w)[0]
+    for t in [x for case in CASES for x in case[1:]] + [w, "w " * 3, "w " * 200]:
+        if C.check(c, t)[0]:
+            assert C.check(r, t)[0]
+
+
+def test_relax_rules_and_limits():
+    rng = np.random.default_rng(0)
+    assert C.relax_one({"kind": "word_count_max", "n": 35}, rng) == {"kind": "word_count_max", "n": 50}
+    assert C.relax_one({"kind": "word_count_min", "n": 52}, rng) == {"kind": "word_count_min", "n": 40}
+    assert C.relax_one({"kind": "word_count_min", "n": 1}, rng) is None          # nothing below one word
+    assert C.relax_one({"kind": "sentence_count_max", "n": 50}, rng) is None     # at the kind's bound
+    assert C.relax_one({"kind": "keyword_frequency", "word": "fox", "n": 1}, rng) is None
+    assert C.relax_one({"kind": "include_keywords", "words": ["fox"]}, rng) is None
+    assert C.relax_one({"kind": "bullet_count", "n": 3}, rng) is None  # an exact count is not monotone
+    assert C.relax_one({"kind": "lowercase"}, rng) is None
+
+
+@pytest.mark.parametrize("seed", range(0, 100, 20))
+def test_relax_list_drops_one_constraint_or_loosens_the_only_one(seed):
+    for seed in range(seed, seed + 20):
+        rng = np.random.default_rng(seed)
+        cs = []
+        for _ in range(int(rng.integers(1, 5))):
+            cs = C.add_constraint(cs, rng, task="Write an email about a camping trip") or cs
+        before = [dict(c) for c in cs]
+        r = C.relax(cs, rng)
+        assert cs == before  # the input list is not modified in place
+        if len(cs) >= 2:
+            assert r is not None and len(r) == len(cs) - 1 and all(c in cs for c in r)
+        elif r is None:
+            assert C.relax_one(cs[0]) is None
+        else:
+            assert len(r) == 1 and r[0]["kind"] == cs[0]["kind"] and r != cs
+        assert r is None or C.validate_constraints(r) is None
+
+
+def test_relax_returns_none_when_nothing_can_be_relaxed():
+    rng = np.random.default_rng(0)
+    assert C.relax([], rng) is None
+    assert C.relax([{"kind": "lowercase"}], rng) is None
+    assert C.relax([{"kind": "lowercase"}, {"kind": "no_commas"}], rng) in ([{"kind": "lowercase"}],
+                                                                              [{"kind": "no_commas"}])

@@ -302,3 +302,25 @@ def test_run_store_guards_the_new_fields_and_old_runs_resume(tmp_path):
         RunStore(d, cfg.replace(frontier_band=[0.2, 0.8]))
     with pytest.raises(ConfigMismatch, match="sampling"):
         RunStore(d, cfg.replace(sampling="thompson"))
+
+
+def test_creator_aim_frontier_eases_the_selected_prompts_below_the_aim_in_the_loop(tmp_path):
+    """Step 4 under creator_aim="frontier": the chains of selected prompts with a step-1 pass rate below
+    aim_pass_rate hold relax (and no add_constraints / harden), the others none; the event counts them."""
+    import json
+
+    from evalab.creator import CODE_OPERATORS
+
+    run = make_run(tmp_path, creator_aim="frontier", aim_pass_rate=0.5)
+    run.run(until=(0, "evolved"))
+    s = run.store
+    w = s.read_table(0, "weights").set_index("prompt_id")
+    sel = list(s.read_table(0, "selected").prompt_id)
+    ev = s.read_table(0, "evolved")
+    low = {p for p in sel if w.at[p, "pass_rate"] < 0.5}
+    assert low and low != set(sel), "the ci stand-in selects prompts on both sides of the aim"
+    eased = ev[ev.root_id.isin(low)]
+    assert (eased.operator == "relax").any() and not eased.operator.isin(CODE_OPERATORS).any()
+    assert not (ev[~ev.root_id.isin(low)].operator == "relax").any()
+    event = [json.loads(x) for x in (s.root / "events.jsonl").read_text().splitlines() if '"creator"' in x]
+    assert event[-1]["n_eased"] == len(low) and event[-1]["n_hardened"] == len(sel) - len(low)

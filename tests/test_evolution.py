@@ -180,3 +180,96 @@ def test_config_evolution_default_is_chained_and_reaches_the_creator():
     with pytest.raises(ValueError, match="evolution"):
         StructuredEvolver(llm_rewrite=False, evolution="tree")
     assert "harden" in OPERATORS
+
+
+# --- creator_aim="frontier": eased chains relax where the paper's chain adds or hardens ----------------------
+
+def _structured_roots(n: int = 6) -> list[Prompt]:
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    out = []
+    for i in range(n):
+        task = f"Explain how {['volcanoes', 'tides', 'bridges', 'vaccines', 'comets', 'glaciers'][i % 6]} work"
+        cons = []
+        for _ in range(3):
+            cons = C.add_constraint(cons, rng, task=task) or cons
+        out.append(Prompt(id=f"r{i}", text=C.render_prompt(task, cons), task=task, constraints=cons,
+                          domain="instructions"))
+    return out
+
+
+@pytest.mark.parametrize("evolution", ["chained", "independent"])
+def test_eased_prompts_relax_where_the_paper_hardens_and_the_rest_is_unchanged(evolution):
+    from evalab.creator import CODE_OPERATORS
+
+    roots = _structured_roots()
+    ease = {"r0", "r2", "r3"}
+    ev = StructuredEvolver(llm_rewrite=False, evolution=evolution)
+    paper = variants_to_frame(ev.evolve(roots, 4, iteration=1, seed=11, progress=False))
+    aimed = variants_to_frame(ev.evolve(roots, 4, iteration=1, seed=11, progress=False, ease=ease))
+    root_of = [r.id for r in roots for _ in range(4)]
+    assert len(paper) == len(aimed) == len(root_of)
+    assert (aimed.operator == "relax").sum() > 0
+    for i, rid in enumerate(root_of):
+        a, p = aimed.iloc[i], paper.iloc[i]
+        if rid in ease:  # the same draws; a constraint operator became relax
+            assert a.operator == ("relax" if p.operator in CODE_OPERATORS else p.operator)
+        else:
+            assert (a.operator, a.text, a.accepted) == (p.operator, p.text, p.accepted)
+    variants = ev.evolve(roots, 4, iteration=1, seed=11, progress=False, ease=ease)
+    by_id = {**{r.id: r for r in roots}, **{v.prompt.id: v.prompt for v in variants if v.accepted}}
+    for v in variants:
+        if v.operator == "relax" and v.accepted:  # one constraint fewer than the text it rewrote, or looser
+            parent = by_id[v.parent_id]
+            assert len(v.prompt.constraints) == len(parent.constraints) - 1 or len(parent.constraints) == 1
+            assert C.validate_constraints(v.prompt.constraints) is None
+
+
+def test_an_eased_chain_ends_with_fewer_constraints_than_the_paper_chain():
+    roots = _structured_roots()
+    ids = {r.id for r in roots}
+    ev = StructuredEvolver(llm_rewrite=False, evolution="chained")
+
+    def mean_constraints(vs):
+        acc = [v.prompt for v in vs if v.accepted]
+        return sum(len(p.constraints) for p in acc) / len(acc)
+
+    paper = ev.evolve(roots, 4, iteration=1, seed=3, progress=False)
+    aimed = ev.evolve(roots, 4, iteration=1, seed=3, progress=False, ease=ids)
+    assert mean_constraints(aimed) < 3 < mean_constraints(paper)   # roots hold 3 each: relaxed vs added/hardened
+
+
+def test_ease_needs_a_creator_with_relax_and_the_config_names_bad_aims():
+    with pytest.raises(ValueError, match="has no 'relax' operator"):
+        EvolInstructCreator("evalab/smollm2-135m").evolve(seeds(2), 2, iteration=1, ease={"s0"}, progress=False)
+    assert EvaConfig().creator_aim == "harder" and EvaConfig().aim_pass_rate == 0.5
+    with pytest.raises(ValueError, match="EvaConfig.creator_aim="):
+        EvaConfig(creator_aim="easier")
+    with pytest.raises(ValueError, match="EvaConfig.creator_aim=.*evolver='structured'"):
+        EvaConfig(creator_aim="frontier", evolver="evol_instruct")
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="EvaConfig.aim_pass_rate="):
+            EvaConfig(aim_pass_rate=bad)
+
+
+def test_aimed_at_frontier_eases_the_selected_prompts_below_the_aim():
+    import pandas as pd
+
+    from evalab.loop import aimed_at_frontier, evolve_prompts
+
+    roots = _structured_roots(4)
+    w = pd.DataFrame({"prompt_id": ["r0", "r1", "r2", "r3", "x"], "pass_rate": [0.0, 0.5, 0.25, 1.0, 0.0]})
+    assert aimed_at_frontier(w, roots, 0.5) == ["r0", "r2"]
+    assert aimed_at_frontier(w, roots, 0.75) == ["r0", "r1", "r2"]
+    with pytest.raises(ValueError, match="without a step-1 pass rate: \\['r3'\\]"):
+        aimed_at_frontier(w[w.prompt_id != "r3"], roots, 0.5)
+    with pytest.raises(ValueError, match="no pass_rate column"):
+        aimed_at_frontier(w.drop(columns="pass_rate"), roots, 0.5)
+
+    class NoEase:
+        def evolve(self, prompts, n_variants, *, iteration, seed, progress, existing):
+            return []
+
+    with pytest.raises(ValueError, match="takes no ease= argument"):
+        evolve_prompts(NoEase(), roots, 2, 1, 0, progress=False, ease=["r0"])

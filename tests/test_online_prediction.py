@@ -186,7 +186,7 @@ def test_real_grpo_run_generates_for_the_predictors_choice_and_resumes_it(tmp_pa
     pd.testing.assert_frame_equal(again["prediction"], pred, check_dtype=False)
 
 
-def test_novelty_check_online_rejects_variants_close_to_the_pool_and_frontier_band_is_refused(tmp_path):
+def test_novelty_check_online_rejects_variants_close_to_the_pool_and_the_offline_frontier_options_are_refused(tmp_path):
     pool = EvaPromptPool(seed_prompts(4))
     table = {f"s{i}": [0.0, 1.0] for i in range(4)}
     adapter = make_trl_reward(TableReward(table), pool, num_generations=2)
@@ -206,4 +206,7 @@ def test_novelty_check_online_rejects_variants_close_to_the_pool_and_frontier_ba
         assert max(rouge_l(t, p.text) for p in pool.prompts[:4]) <= 0.8
     with pytest.raises(ValueError, match="frontier_band=.*online eva builds no pairs"):
         EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), cfg.replace(frontier_band=[0.2, 0.8]),
+                    evolve_every=1)
+    with pytest.raises(ValueError, match="creator_aim='frontier': the frontier aim is offline only"):
+        EvaCallback(pool, adapter, StructuredEvolver(llm_rewrite=False), cfg.replace(creator_aim="frontier"),
                     evolve_every=1)

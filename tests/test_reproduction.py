@@ -356,6 +356,45 @@ def test_reproduce_extends_finished_runs_and_rewrites_their_digests(tmp_path, mo
     assert "pairs_per_iteration: run has 2, config asks 3" in capsys.readouterr().err
 
 
+def test_a_longer_run_stands_for_a_shorter_grid_cut_to_its_iterations(tmp_path, monkeypatch, capsys):
+    """A grid of fewer iterations than a run it finds (as a digest, or as a finished store under its root) reads
+    that run cut to its iterations (RunDigest.upto) instead of rerunning it or stopping: every number of the results
+    file equals the shorter grid's own run's; the cut run's stage seconds are unknown (None), not 0."""
+    from evalab.__main__ import main
+    from evalab.digest import load_digest
+
+    stand_in_loop(monkeypatch)
+    cfg = "profile: ci\narms: [eva]\nseeds: [3]\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n"
+    (tmp_path / "one.yaml").write_text(cfg + "iterations: 1\n")
+    (tmp_path / "two.yaml").write_text(cfg + "iterations: 2\n")
+
+    def reproduce(conf, root, dig, out):
+        assert main(["reproduce", "--config", str(tmp_path / conf), "--root", str(tmp_path / root), "--out",
+                     str(tmp_path / out), "--digests", str(tmp_path / dig), "--n-boot", "50", "--quiet"]) == 0
+        return load_results(tmp_path / out)
+
+    own = reproduce("one.yaml", "runs1", "dig1", "own.json")    # the 1-iteration run itself
+    reproduce("two.yaml", "runs2", "dig2", "two.json")           # the same run continued to 2 iterations
+    capsys.readouterr()
+    cut = reproduce("one.yaml", "empty", "dig2", "cut.json")     # the 2-iteration digest stands for it
+    assert "0 to run or finish, 1 from digests" in capsys.readouterr().out
+    assert not (tmp_path / "empty" / "eva").exists()             # nothing ran
+    shared = reproduce("one.yaml", "runs2", "dig_none", "shared.json")  # the 2-iteration store under the root
+    assert not (tmp_path / "dig_none" / "eva").exists()          # a cut run writes no digest
+    for res in (cut, shared):
+        for k in ("per_seed", "curves", "paired", "normalised", "pass_rates"):
+            pd.testing.assert_frame_equal(res[k], own[k], check_dtype=False)
+        assert res["stage_seconds"] == {"eva": {"3": None}} and own["stage_seconds"]["eva"]["3"] > 0
+    d = load_digest(tmp_path / "dig2" / "eva" / "seed3.json")
+    assert d.config.iterations == 2                               # the longer run's digest is left as it was
+    short = d.upto(1)
+    assert short.config.iterations == 1 and short.data["cut_from"]["iterations"] == 2 and np.isnan(short.stage_seconds)
+    assert short.longer_than(short.config) is False and d.longer_than(short.config) and not d.shorter_than(
+        short.config)
+    with pytest.raises(ValueError, match=r"upto\(3\): the run has 2 iterations"):
+        d.upto(3)
+
+
 # --- online ----------------------------------------------------------------------------------------------------
 
 def test_online_arms_differ_only_in_evolution(tmp_path):
@@ -429,7 +468,7 @@ def test_online_arms_on_the_embedded_model(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["reproduction.yaml", "reproduction_metrics.yaml", "curricula.yaml",
-                                  "replication_a_avg.yaml",
+                                  "replication_a_avg.yaml", "aim_frontier.yaml",
                                   *sorted(p.name for p in (ROOT / "configs").glob("regime_*.yaml"))])
 def test_the_shipped_grid_configs_pass_every_input_check(tmp_path, name):
     """Each configs/*.yaml the README names is a valid `reproduce` job (arms, fields, prompt files), checked
