@@ -813,6 +813,38 @@ def curriculum_verdict(n_seeds: int, seeds: int, minus_eva: tuple[float, float],
     return ", ".join(parts)
 
 
+def quantity_markdown_table(results: Mapping[str, Any], quantities: Sequence[str],
+                            arms: Sequence[str] | None = None) -> str:
+    """Per-iteration curves of a results file (``load_results``) as one markdown table: a row per (t, quantity),
+    a column per arm with its mean over seeds and 95% CI (``iteration_curves``), "—" where the arm has no value
+    (a run's last iteration has no training set). For the mechanism behind a held-out difference: informative
+    share, all-fail share, constraints per prompt... Minus signs are "−"."""
+    curves = results["curves"]
+    bad = [q for q in quantities if q not in QUANTITIES]
+    if bad:
+        raise ValueError(f"quantities {bad}: choose from {QUANTITIES}")
+    arms = list(arms) if arms is not None else list(dict.fromkeys(curves.arm))
+    missing = [a for a in arms if a not in set(curves.arm)]
+    if missing:
+        raise ValueError(f"arms {missing}: not in the results file (arms: {list(dict.fromkeys(curves.arm))})")
+    big = {"prompt_chars", "gen_tokens"}
+    lines = ["| t | quantity | " + " | ".join(arms) + " |", "| --- | --- |" + " --- |" * len(arms)]
+    for t in sorted({int(t) for t in curves[curves.arm.isin(arms)].iteration}):
+        for q in quantities:
+            cells = []
+            for a in arms:
+                c = curves[(curves.arm == a) & (curves.quantity == q) & (curves.iteration == t)]
+                if not len(c):
+                    cells.append("—")
+                    continue
+                fmt = "{:.0f}" if q in big else "{:.2f}"
+                cells.append(f"{fmt.format(c['mean'].item())} [{fmt.format(c.ci_low.item())}, "
+                             f"{fmt.format(c.ci_high.item())}]".replace("-", "−"))
+            if any(x != "—" for x in cells):
+                lines.append(f"| {t} | {q} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def grid_seeds(results: Mapping[str, Any]) -> int | None:
     """How many seeds the grid of a results file asks for (``results["seeds"]``), or None where it does not say
     (``summary_view`` then takes the most any arm has)."""

@@ -223,6 +223,31 @@ def test_results_json_round_trips(tmp_path):
     assert set(QUANTITIES) - {"train_reward"} <= set(back["per_seed"].columns)
 
 
+def test_quantity_markdown_table_is_the_curves_row_by_row_and_names_bad_input(tmp_path):
+    from evalab.reproduction import quantity_markdown_table
+
+    stores = _fake_grid(tmp_path, iterations=2)
+    res = load_results(write_results(tmp_path / "r.json", reproduction_results(stores, n_boot=100)))
+    table = quantity_markdown_table(res, ["informative_share", "n_constraints"], ["static", "eva"])
+    lines = table.strip().splitlines()
+    assert lines[0] == "| t | quantity | static | eva |"
+    c = res["curves"].set_index(["arm", "iteration", "quantity"])
+    for line in lines[2:]:
+        t, q, *cells = [x.strip() for x in line.strip("|").split("|")]
+        for arm, cell in zip(["static", "eva"], cells):
+            if cell == "—":
+                assert (arm, int(t), q) not in c.index
+                continue
+            row = c.loc[(arm, int(t), q)]
+            assert cell == f"{row['mean']:.2f} [{row.ci_low:.2f}, {row.ci_high:.2f}]".replace("-", "−")
+    assert {(ln.split("|")[1].strip(), ln.split("|")[2].strip()) for ln in lines[2:]} >= {
+        ("0", "informative_share"), ("1", "n_constraints")}
+    with pytest.raises(ValueError, match="quantities \\['bogus'\\]"):
+        quantity_markdown_table(res, ["bogus"])
+    with pytest.raises(ValueError, match="arms \\['aim=frontier'\\]: not in the results file"):
+        quantity_markdown_table(res, ["all_fail"], ["eva", "aim=frontier"])
+
+
 # --- the command ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, msg", [

@@ -280,6 +280,32 @@ for regime, d in REGIME_DIGESTS.items():
         print(f"regime {regime!r}: its digests are not under {regimes_root!r}")
 
 # %% [markdown]
+# The creator's side of seed difficulty: in the 3-epoch regime eva's creator, which only adds or tightens
+# constraints, made the set harder than the 135M solver's frontier. Arm `aim=frontier` (`configs/aim_frontier.yaml`)
+# is eva with `creator_aim="frontier"`: a selected prompt whose step-1 pass rate is below 0.5 gets `relax` (a
+# constraint dropped, or the only one loosened) wherever its chain drew a constraint operator; the others are
+# evolved the paper's way. eva and static are that regime's runs cut to 3 iterations (`RunDigest.upto`). Held-out
+# scores and differences (paired by seed and prompt), the per-arm summary at t = 3, then the training sets.
+
+# %%
+from evalab.reproduction import curricula_markdown_table, markdown_tables, quantity_markdown_table
+
+aim_file = Path(regimes_root) / "data" / "aim_frontier.json"
+if aim_file.exists():
+    aim = load_results(aim_file)
+    aim_arms = ["eva", "aim=frontier", "static"]
+    display(Markdown(markdown_tables(aim, arms=aim_arms)))
+    display(Markdown(curricula_markdown_table(aim)))
+    display(Markdown(quantity_markdown_table(aim, ["informative_share", "all_fail", "all_pass", "n_constraints",
+                                                   "prompt_chars"], aim_arms)))
+    display(plots.fig_iteration_curves(aim["curves"], ["heldout_full", "informative_share", "all_fail",
+                                                       "n_constraints"], cols=2,
+                                       title="Creator aimed at the frontier: per-iteration curves (mean over seeds, "
+                                             "95% CI)"))
+else:
+    print(f"aim=frontier: {aim_file} is not there (python -m evalab reproduce --config configs/aim_frontier.yaml)")
+
+# %% [markdown]
 # How the learning-rate lever was picked: on the training set, never on the held-out prompts. Static on the first 16
 # seed prompts for 3 iterations under four recipes, 3 seeds each (`evalab.reproduction.RECIPE_PILOTS`, digests in
 # `data/digests/recipe_pilot/`): does any recipe make the solver learn its own fixed set, the precondition for that
