@@ -541,7 +541,7 @@ def with_trainer(cfg: EvaConfig, trainer: str) -> EvaConfig:
 # setting evalab cannot name as a value (a dataset, a benchmark).
 PAPER_VALUES: dict[str, Any] = {
     "mode": "eva", "warmup_round": True, "seed": 42, "n_responses": 6, "metric": "a_min", "subset_fraction": 0.25,
-    "sampling": "weighted", "n_variants": 4, "evolved_ratio": 0.8, "evolver": "evol_instruct",
+    "sampling": "weighted", "n_variants": 4, "evolved_ratio": 0.8, "evolver": "evol_instruct", "creator_aim": "harder",
     "solver": "google/gemma-2-9b-it", "creator": "gemini/gemini-1.5-pro",
     "reward": "<a learned reward model, rm:...>", "prompt_set": "<UltraFeedback prompts>",
     "eval_set": "<Arena-Hard, AlpacaEval 2, MT-Bench>",
