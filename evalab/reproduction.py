@@ -813,6 +813,29 @@ def curriculum_verdict(n_seeds: int, seeds: int, minus_eva: tuple[float, float],
     return ", ".join(parts)
 
 
+def paired_markdown_table(results: Mapping[str, Any], arm: str, refs: Sequence[str] = ("eva", "static"),
+                          metric: str = "full") -> str:
+    """``arm`` minus each of ``refs`` per evaluated iteration t >= 1, paired by seed and held-out prompt (95% CI; in
+    parentheses the share of bootstrap resamples in which ``arm`` is ahead), from a results file's paired table
+    (``paired_ahead``: a stored ``ref`` − ``arm`` row is negated). ``markdown_tables`` gives eva minus the others;
+    this gives any arm's view, e.g. a new arm against eva and static. Minus signs are "−"."""
+    paired, curves = results["paired"], results["curves"]
+    arms = set(curves.arm)
+    missing = [a for a in (arm, *refs) if a not in arms]
+    if missing:
+        raise ValueError(f"arms {missing}: not in the results file (arms: {sorted(arms)})")
+    q = "heldout_full" if metric == "full" else "heldout_frac"
+    its = sorted({int(t) for t in curves[(curves.arm == arm) & (curves.quantity == q)].iteration if t > 0})
+    lines = ["| t | " + " | ".join(f"{arm} − {r}" for r in refs) + " |", "| --- |" + " --- |" * len(refs)]
+    for t in its:
+        cells = []
+        for r in refs:
+            d, lo, hi, ahead = paired_ahead(paired, arm, r, metric, t)
+            cells.append(paired_cell(d, lo, hi, ahead) if np.isfinite(d) else "—")
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def quantity_markdown_table(results: Mapping[str, Any], quantities: Sequence[str],
                             arms: Sequence[str] | None = None) -> str:
     """Per-iteration curves of a results file (``load_results``) as one markdown table: a row per (t, quantity),

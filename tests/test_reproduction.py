@@ -223,6 +223,25 @@ def test_results_json_round_trips(tmp_path):
     assert set(QUANTITIES) - {"train_reward"} <= set(back["per_seed"].columns)
 
 
+def test_paired_markdown_table_gives_any_arms_view_from_the_stored_rows(tmp_path):
+    """x − eva is the stored eva − x row negated (CI flipped, share ahead 1 − eva's); x − static is stored as is."""
+    from evalab.reproduction import paired_ahead, paired_cell, paired_markdown_table
+
+    stores = _fake_grid(tmp_path, arms=("eva", "x", "static"), shift={"x": 0.5})
+    res = load_results(write_results(tmp_path / "r.json", reproduction_results(stores, n_boot=200)))
+    lines = paired_markdown_table(res, "x").strip().splitlines()
+    assert lines[0] == "| t | x − eva | x − static |" and [ln.split("|")[1].strip() for ln in lines[2:]] == ["1", "2"]
+    p = res["paired"]
+    for line in lines[2:]:
+        t, vs_eva, vs_static = [c.strip() for c in line.strip("|").split("|")]
+        rev = p[(p.arm == "eva") & (p.vs == "x") & (p.metric == "full") & (p.iteration == int(t))].iloc[0]
+        assert vs_eva == paired_cell(-rev.delta, -rev.ci_high, -rev.ci_low, 1 - rev.p_better)
+        assert float(vs_eva.split()[0].replace("−", "-")) > 0          # the shifted arm is ahead
+        assert vs_static == paired_cell(*paired_ahead(p, "x", "static", "full", int(t)))
+    with pytest.raises(ValueError, match="arms \\['aim=frontier'\\]: not in the results file"):
+        paired_markdown_table(res, "aim=frontier")
+
+
 def test_quantity_markdown_table_is_the_curves_row_by_row_and_names_bad_input(tmp_path):
     from evalab.reproduction import quantity_markdown_table
 

@@ -288,13 +288,15 @@ for regime, d in REGIME_DIGESTS.items():
 # scores and differences (paired by seed and prompt), the per-arm summary at t = 3, then the training sets.
 
 # %%
-from evalab.reproduction import curricula_markdown_table, markdown_tables, quantity_markdown_table
+from evalab.reproduction import (curricula_markdown_table, markdown_tables, paired_markdown_table,
+                                 quantity_markdown_table)
 
 aim_file = Path(regimes_root) / "data" / "aim_frontier.json"
 if aim_file.exists():
     aim = load_results(aim_file)
     aim_arms = ["eva", "aim=frontier", "static"]
     display(Markdown(markdown_tables(aim, arms=aim_arms)))
+    display(Markdown(paired_markdown_table(aim, "aim=frontier")))
     display(Markdown(curricula_markdown_table(aim)))
     display(Markdown(quantity_markdown_table(aim, ["informative_share", "all_fail", "all_pass", "n_constraints",
                                                    "prompt_chars"], aim_arms)))
