@@ -183,6 +183,35 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
     assert regime_markdown_table(regimes) in section
 
 
+def test_readme_aim_frontier_is_the_results_file_and_its_eva_and_static_are_the_3_epoch_regimes():
+    """The creator aimed at the frontier (configs/aim_frontier.yaml): every run in the file with its digest in git;
+    eva's and static's numbers are the 3-epoch regime's (the same runs, not rerun); aim=frontier ran with the aim
+    and eased part of its selected prompts; the README's tables are the file's."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import paired_markdown_table, quantity_markdown_table
+
+    res, cfg, section = _regime_grid("aim_frontier.yaml", "### A creator aimed at the frontier, in the 3-epoch")
+    assert cfg["arms"] == ["eva", "aim=frontier", "static"] and res["arms"]["aim=frontier"] == {
+        "creator_aim": "frontier"}
+    ep3 = load_results(ROOT / "data" / "regime_high_lr_ep3.json")
+    k = cfg["iterations"]
+    for name in ("curves", "per_seed"):
+        mine, theirs = res[name], ep3[name]
+        mine = mine[mine.arm.isin(["eva", "static"])].reset_index(drop=True)
+        theirs = theirs[theirs.arm.isin(["eva", "static"]) & (theirs.iteration <= k)].reset_index(drop=True)
+        if k < 5:  # cut runs: the last iteration is eval only, so only its held-out and prompt-set rows compare
+            keep = mine.iteration < k
+            mine, theirs = mine[keep].reset_index(drop=True), theirs[theirs.iteration < k].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    aim = load_digests(ROOT / cfg["digests"], arms=["aim=frontier"])["aim=frontier"]
+    assert [d.config.creator_aim for d in aim] == ["frontier"] * 3
+    assert all(d.config.iterations == k for d in aim)
+    assert markdown_tables(res, arms=cfg["arms"]) in section
+    assert paired_markdown_table(res, "aim=frontier") in section
+    assert quantity_markdown_table(res, ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints",
+                                         "prompt_chars"], cfg["arms"]) in section
+
+
 def test_regime_change_table_is_each_regimes_change_table_at_its_last_iteration():
     """regime_change_table: one block per regime with digests, in REGIME_DIGESTS' order, each the rows of that
     regime's change_table (eva, static, their difference) at its last evaluated iteration."""

@@ -298,8 +298,8 @@ if aim_file.exists():
     display(Markdown(markdown_tables(aim, arms=aim_arms)))
     display(Markdown(paired_markdown_table(aim, "aim=frontier")))
     display(Markdown(curricula_markdown_table(aim)))
-    display(Markdown(quantity_markdown_table(aim, ["informative_share", "all_fail", "all_pass", "n_constraints",
-                                                   "prompt_chars"], aim_arms)))
+    display(Markdown(quantity_markdown_table(aim, ["informative_share", "mixed", "all_fail", "all_pass",
+                                                   "n_constraints", "prompt_chars"], aim_arms)))
     display(plots.fig_iteration_curves(aim["curves"], ["heldout_full", "informative_share", "all_fail",
                                                        "n_constraints"], cols=2,
                                        title="Creator aimed at the frontier: per-iteration curves (mean over seeds, "
