@@ -142,18 +142,19 @@ class RunDigest:
 
     def upto(self, iterations: int) -> RunDigest:
         """This run as it stood after ``iterations`` iterations: the held-out scores, curve cells and per-seed rows of
-        t <= ``iterations``, the training pass rates of t < ``iterations``, ``config.iterations`` = ``iterations``.
+        t <= last, the training pass rates of t < last, ``config.iterations`` = ``iterations`` (last = ``iterations``,
+        plus one with a warm-start round, which is iteration 0).
         Not kept (unknown for the prefix): ``stage_seconds`` (None; the full run's is ``cut_from["stage_seconds"]``)
         and ``checkpoint`` (None: that iteration's checkpoint was pruned). ``cut_from`` records what it was cut from."""
         from .loop import round_of
         from .reproduction import PROMPT_SET_QUANTITIES
 
-        k = int(iterations)
         have = int(self.config.iterations)
-        if not 1 <= k <= have:
+        if not 1 <= int(iterations) <= have:
             raise ValueError(f"upto({iterations!r}): the run has {have} iterations; choose 1..{have}")
         d = self.data
-        config = EvaConfig.from_dict({**LEGACY_DEFAULTS, **d["config"], "iterations": k})
+        config = EvaConfig.from_dict({**LEGACY_DEFAULTS, **d["config"], "iterations": int(iterations)})
+        k = config.iterations + int(config.warmup_round)  # the last (eval-only) stage index of the shorter run
         kept = ("arm", "seed", "iteration", "heldout_full", "heldout_frac", *PROMPT_SET_QUANTITIES)
 
         def row(r: Mapping[str, Any]) -> dict[str, Any]:  # t = k is eval only in the shorter run: no step 1 there
@@ -163,7 +164,7 @@ class RunDigest:
 
         cut = {
             **d,
-            "config": {**d["config"], "iterations": k},
+            "config": {**d["config"], "iterations": config.iterations},
             "iterations": [t for t in d["iterations"] if int(t) <= k],
             "eval": {t: v for t, v in d["eval"].items() if int(t) <= k},
             "cells": {q: {t: (v if int(t) < k or q in PROMPT_SET_QUANTITIES else []) for t, v in by_t.items()

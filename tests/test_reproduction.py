@@ -400,7 +400,8 @@ def test_reproduce_extends_finished_runs_and_rewrites_their_digests(tmp_path, mo
     assert "pairs_per_iteration: run has 2, config asks 3" in capsys.readouterr().err
 
 
-def test_a_longer_run_stands_for_a_shorter_grid_cut_to_its_iterations(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("warmup", [False, True])
+def test_a_longer_run_stands_for_a_shorter_grid_cut_to_its_iterations(tmp_path, monkeypatch, capsys, warmup):
     """A grid of fewer iterations than a run it finds (as a digest, or as a finished store under its root) reads
     that run cut to its iterations (RunDigest.upto) instead of rerunning it or stopping: every number of the results
     file equals the shorter grid's own run's; the cut run's stage seconds are unknown (None), not 0."""
@@ -408,7 +409,8 @@ def test_a_longer_run_stands_for_a_shorter_grid_cut_to_its_iterations(tmp_path, 
     from evalab.digest import load_digest
 
     stand_in_loop(monkeypatch)
-    cfg = "profile: ci\narms: [eva]\nseeds: [3]\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n"
+    cfg = ("profile: ci\narms: [eva]\nseeds: [3]\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2, "
+           f"warmup_round: {str(warmup).lower()}}}\n")
     (tmp_path / "one.yaml").write_text(cfg + "iterations: 1\n")
     (tmp_path / "two.yaml").write_text(cfg + "iterations: 2\n")
 
