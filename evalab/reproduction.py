@@ -83,7 +83,9 @@ CURRICULA_ARMS: dict[str, dict[str, Any]] = {
 }
 # Issue 11's seed-difficulty lever: eva whose creator aims at the frontier (creator_aim="frontier", evalab.creator):
 # selected prompts the solver mostly fails (step-1 pass rate < aim_pass_rate = 0.5) are relaxed, the others hardened.
-AIM_ARMS: dict[str, dict[str, Any]] = {"aim=frontier": {"creator_aim": "frontier"}}
+# "aim=frontier@0.25" eases only prompts below a pass rate of 0.25: with N = 4 responses, the all-fail ones (0 of 4).
+AIM_ARMS: dict[str, dict[str, Any]] = {"aim=frontier": {"creator_aim": "frontier"},
+                                       "aim=frontier@0.25": {"creator_aim": "frontier", "aim_pass_rate": 0.25}}
 REPRODUCTION_ARMS: dict[str, dict[str, Any]] = {**PROTOCOL_ARMS, "sampling=uniform": {"sampling": "uniform"},
                                                 **METRIC_ARMS, **CURRICULA_ARMS, **AIM_ARMS}
 ARM_GROUPS: dict[str, list[str]] = {
