@@ -9,6 +9,8 @@ session, a GPU node handed back), so is every number. A digest keeps what the ag
 - the per-prompt cells of every other curve quantity (``reproduction.QUANTITIES``) per iteration;
 - the per-seed row of every iteration (``reproduction.per_seed_rows``: costs, pair budget, acceptance);
 - the pass rates of each iteration's training set (``reproduction.pass_rate_distribution``);
+- where the creator's children landed: each evolved prompt's root pass rate and next outcome
+  (``reproduction.offspring_records``; digests written before stop 38 lack them);
 - the config, the provenance manifest, the stage seconds and where the final checkpoint was.
 
 ``reproduction_results`` and every aggregate it calls take a ``RunDigest`` wherever they take a ``RunStore``, and
@@ -105,6 +107,16 @@ class RunDigest:
         """{iteration: pass rates of the training set's scored prompts}."""
         return {int(t): _array(v) for t, v in self.data["pass_rates"].items()}
 
+    def offspring(self) -> pd.DataFrame:
+        """``reproduction.offspring_records`` of the run (a digest written before they were kept has none: rebuild
+        it from its run store with ``digest_of``)."""
+        from .reproduction import OFFSPRING_COLUMNS
+
+        if "offspring" not in self.data:
+            raise ValueError(f"digest {self.source or ''}: no offspring records (written before digests kept them); "
+                             "rebuild it from its run store with evalab.digest.digest_of")
+        return pd.DataFrame(self.data["offspring"], columns=list(OFFSPRING_COLUMNS))
+
     @property
     def stage_seconds(self) -> float:
         """Seconds the run's stages took; NaN for a digest cut by ``upto`` (the prefix's seconds were not kept)."""
@@ -143,7 +155,7 @@ class RunDigest:
     def upto(self, iterations: int) -> RunDigest:
         """This run as it stood after ``iterations`` iterations: the held-out scores, curve cells and per-seed rows of
         t <= last, the training pass rates of t < last, ``config.iterations`` = ``iterations`` (last = ``iterations``,
-        plus one with a warm-start round, which is iteration 0).
+        plus one with a warm-start round, which is iteration 0), the offspring records of t < last - 1.
         Not kept (unknown for the prefix): ``stage_seconds`` (None; the full run's is ``cut_from["stage_seconds"]``)
         and ``checkpoint`` (None: that iteration's checkpoint was pruned). ``cut_from`` records what it was cut from."""
         from .loop import round_of
@@ -171,6 +183,8 @@ class RunDigest:
                           if int(t) <= k} for q, by_t in d["cells"].items()},
             "rows": [row(r) for r in d["rows"] if int(r["iteration"]) <= k],
             "pass_rates": {t: v for t, v in d["pass_rates"].items() if int(t) < k},
+            # a record of iteration t holds the outcome at t + 1: kept where t + 1 < k (stage k has no step 1)
+            **({"offspring": [r for r in d["offspring"] if int(r["iteration"]) < k - 1]} if "offspring" in d else {}),
             "stage_seconds": None,
             "checkpoint": None,
             "cut_from": {"iterations": have, "stage_seconds": d.get("stage_seconds"), "source": self.source},
@@ -190,8 +204,8 @@ def digest_of(store: RunStore, arm: str) -> RunDigest:
     """The digest of one run store (any stage reached; a grid writes it when the run is finished)."""
     from .ablation import eval_cells
     from .provenance import read_manifest
-    from .reproduction import QUANTITIES, _training_pass_rates, compute_seconds, final_checkpoints, per_seed_rows, \
-        prompt_cells
+    from .reproduction import QUANTITIES, _training_pass_rates, compute_seconds, final_checkpoints, offspring_records, \
+        per_seed_rows, prompt_cells
 
     its = store.iterations()
     ev: dict[str, dict[str, list[Any]]] = {}
@@ -212,6 +226,7 @@ def digest_of(store: RunStore, arm: str) -> RunDigest:
         "cells": cells,
         "rows": rows,
         "pass_rates": {str(t): _floats(r) for t, r in _training_pass_rates(store).items()},
+        "offspring": json_records(offspring_records(store)),
         "stage_seconds": round(compute_seconds(store), 1),
         "checkpoint": final_checkpoints({arm: [store]})[arm][str(store.config.seed)],
         "manifest": read_manifest(store.root),

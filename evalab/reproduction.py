@@ -351,18 +351,8 @@ def _n_constraints(text: Any) -> int:
 
 def _outcomes(store: RunStore, t: int) -> pd.Series | None:
     """The all_fail / all_pass / mixed / unscored outcome of every prompt of X_t (None before the weights)."""
-    from .breakdown import pass_breakdown
-    from .loop import reward_matrix
-
-    if not store.has(t, "weights"):
-        return None
-    w = store.read_table(t, "weights")
-    if "outcome" in w:
-        return w["outcome"]
-    if not store.has(t, "responses"):
-        return None
-    ids = [str(i) for i in w.prompt_id]
-    return pass_breakdown(reward_matrix(store.read_table(t, "responses"), ids), store.config.pass_threshold)["outcome"]
+    step1 = _step1(store, t)
+    return None if step1 is None else step1["outcome"]
 
 
 def prompt_cells(store: RunStore | RunDigest, t: int, quantity: str) -> np.ndarray:
@@ -518,6 +508,94 @@ def pass_rate_shares(rate: np.ndarray) -> np.ndarray:
     counts = [(r <= eps).sum(), ((r > eps) & (r <= 1 / 3 + eps)).sum(), ((r > 1 / 3 + eps) & (r <= 2 / 3 + eps)).sum(),
               ((r > 2 / 3 + eps) & (r < 1 - eps)).sum(), (r >= 1 - eps).sum()]
     return np.asarray(counts, dtype=float) / len(r)
+
+
+OFFSPRING_COLUMNS = ("seed", "iteration", "root_id", "root_pass_rate", "eased", "child_id", "outcome")
+CHILD_OUTCOMES = ("mixed", "all_pass", "all_fail")
+
+
+def _step1(store: RunStore, t: int) -> pd.DataFrame | None:
+    """Iteration t's step-1 pass rate and outcome per prompt id (None before the weights)."""
+    from .breakdown import pass_breakdown
+    from .loop import reward_matrix
+
+    if not store.has(t, "weights"):
+        return None
+    w = store.read_table(t, "weights")
+    ids = [str(i) for i in w.prompt_id]
+    if {"pass_rate", "outcome"} <= set(w.columns):
+        return pd.DataFrame({"pass_rate": w.pass_rate.to_numpy(float), "outcome": w.outcome.to_numpy()}, index=ids)
+    if not store.has(t, "responses"):
+        return None
+    b = pass_breakdown(reward_matrix(store.read_table(t, "responses"), ids), store.config.pass_threshold)
+    return b.set_index(pd.Index(ids))
+
+
+def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
+    """Where the creator's children landed: one row per evolved prompt of X_{t+1} (``next_prompts`` with source
+    "evolved"), for every t whose next step 1 exists. ``root_id`` is the selected prompt its chain started from,
+    ``root_pass_rate`` that prompt's step-1 pass rate at t, ``eased`` whether the creator steered the chain toward
+    the frontier (``creator_aim="frontier"`` and ``root_pass_rate < aim_pass_rate``, ``loop.aimed_at_frontier``'s
+    rule), ``outcome`` the child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed /
+    unscored). Empty for an arm without evolution (static)."""
+    if isinstance(store, RunDigest):
+        return store.offspring()
+    cfg = store.config
+    rows = []
+    for t in store.iterations():
+        if not (store.has(t, "evolved") and store.has(t, "next_prompts")):
+            continue
+        now, nxt = _step1(store, t), _step1(store, t + 1)
+        if now is None or nxt is None:
+            continue
+        ev = store.read_table(t, "evolved")
+        ev = ev[ev.accepted.astype(bool)]
+        roots = ev.root_id if "root_id" in ev else ev.parent_id  # stores before chained evolution: parent = root
+        root_of = dict(zip(ev.id.astype(str), roots.astype(str)))
+        children = store.read_table(t, "next_prompts")
+        for cid in children.loc[children.source == "evolved", "id"].astype(str):
+            if cid not in root_of or root_of[cid] not in now.index or cid not in nxt.index:
+                raise ValueError(f"{store.root}: iteration {t}: evolved prompt {cid!r} has no accepted chain, "
+                                 "root with a step-1 pass rate, or step-1 outcome at t + 1")
+            rate = float(now.at[root_of[cid], "pass_rate"])
+            rows.append({"seed": int(cfg.seed), "iteration": int(t), "root_id": root_of[cid],
+                         "root_pass_rate": rate,
+                         "eased": bool(cfg.creator_aim == "frontier" and rate < cfg.aim_pass_rate),
+                         "child_id": cid, "outcome": str(nxt.at[cid, "outcome"])})
+    return pd.DataFrame(rows, columns=list(OFFSPRING_COLUMNS))
+
+
+def offspring_outcomes(stores: Mapping[str, Sequence[RunStore | RunDigest]], n_boot: int = 2000,
+                       alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """The children's outcomes by their root's step-1 pass rate: one row per (arm, root_pass_rate, eased) with
+    ``n_roots``, ``n_children`` (scored ones) and, for each of ``CHILD_OUTCOMES``, the share of children with that
+    outcome (pooled over seeds and iterations) and a percentile CI from a bootstrap over roots (children of one root
+    share it, so roots are the resampled unit). It shows what easing or hardening a prompt at a given pass rate does
+    to the next set (configs/aim_frontier_gentle.yaml)."""
+    cols = ["arm", "root_pass_rate", "eased", "n_roots", "n_children"]
+    cols += [c for o in CHILD_OUTCOMES for c in (o, f"{o}_ci_low", f"{o}_ci_high")]
+    out = []
+    rng = np.random.default_rng(seed)
+    for arm, runs in stores.items():
+        rec = pd.concat([offspring_records(r) for r in runs], ignore_index=True) if runs else pd.DataFrame()
+        if rec.empty:
+            continue
+        rec = rec[rec.outcome != "unscored"]
+        for (rate, eased), g in rec.groupby(["root_pass_rate", "eased"], sort=True):
+            per_root = pd.crosstab([g.seed, g.iteration, g.root_id], g.outcome).reindex(columns=list(CHILD_OUTCOMES),
+                                                                                         fill_value=0)
+            counts = per_root.to_numpy(float)
+            pick = rng.integers(0, len(counts), (n_boot, len(counts)))
+            boot = counts[pick].sum(axis=1)
+            boot = boot / boot.sum(axis=1, keepdims=True)
+            row: dict[str, Any] = {"arm": arm, "root_pass_rate": float(rate), "eased": bool(eased),
+                                   "n_roots": len(counts), "n_children": int(counts.sum())}
+            for j, o in enumerate(CHILD_OUTCOMES):
+                lo, hi = np.quantile(boot[:, j], [alpha / 2, 1 - alpha / 2])
+                row.update({o: float(counts[:, j].sum() / counts.sum()), f"{o}_ci_low": float(lo),
+                            f"{o}_ci_high": float(hi)})
+            out.append(row)
+    return pd.DataFrame(out, columns=cols)
 
 
 def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
@@ -775,7 +853,7 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
     (95% CI, and in parentheses the share of bootstrap resamples in which eva is ahead). Minus signs are "−"."""
     curves, paired = results["curves"], results["paired"]
     q = "heldout_full" if metric == "full" else "heldout_frac"
-    arms = list(arms) if arms is not None else list(dict.fromkeys(curves.arm))
+    arms = _check_arms(results, arms)
     its = sorted({int(t) for t in curves[(curves.quantity == q) & curves.arm.isin(arms)].iteration})
 
     lines = ["| t | " + " | ".join(arms) + " |", "| --- |" + " --- |" * len(arms)]
@@ -815,6 +893,16 @@ def curriculum_verdict(n_seeds: int, seeds: int, minus_eva: tuple[float, float],
     return ", ".join(parts)
 
 
+def _check_arms(results: Mapping[str, Any], arms: Sequence[str] | None) -> list[str]:
+    """``arms`` (None: every arm of the results file, in its order), each checked to be in the file's curves."""
+    have = list(dict.fromkeys(results["curves"].arm))
+    arms = list(arms) if arms is not None else have
+    missing = [a for a in arms if a not in have]
+    if missing:
+        raise ValueError(f"arms {missing}: not in the results file (arms: {have})")
+    return arms
+
+
 def paired_markdown_table(results: Mapping[str, Any], arm: str, refs: Sequence[str] = ("eva", "static"),
                           metric: str = "full") -> str:
     """``arm`` minus each of ``refs`` per evaluated iteration t >= 1, paired by seed and held-out prompt (95% CI; in
@@ -822,10 +910,7 @@ def paired_markdown_table(results: Mapping[str, Any], arm: str, refs: Sequence[s
     (``paired_ahead``: a stored ``ref`` − ``arm`` row is negated). ``markdown_tables`` gives eva minus the others;
     this gives any arm's view, e.g. a new arm against eva and static. Minus signs are "−"."""
     paired, curves = results["paired"], results["curves"]
-    arms = set(curves.arm)
-    missing = [a for a in (arm, *refs) if a not in arms]
-    if missing:
-        raise ValueError(f"arms {missing}: not in the results file (arms: {sorted(arms)})")
+    _check_arms(results, [arm, *refs])
     q = "heldout_full" if metric == "full" else "heldout_frac"
     its = sorted({int(t) for t in curves[(curves.arm == arm) & (curves.quantity == q)].iteration if t > 0})
     lines = ["| t | " + " | ".join(f"{arm} − {r}" for r in refs) + " |", "| --- |" + " --- |" * len(refs)]
@@ -848,10 +933,7 @@ def quantity_markdown_table(results: Mapping[str, Any], quantities: Sequence[str
     bad = [q for q in quantities if q not in QUANTITIES]
     if bad:
         raise ValueError(f"quantities {bad}: choose from {QUANTITIES}")
-    arms = list(arms) if arms is not None else list(dict.fromkeys(curves.arm))
-    missing = [a for a in arms if a not in set(curves.arm)]
-    if missing:
-        raise ValueError(f"arms {missing}: not in the results file (arms: {list(dict.fromkeys(curves.arm))})")
+    arms = _check_arms(results, arms)
     big = {"prompt_chars", "gen_tokens"}
     lines = ["| t | quantity | " + " | ".join(arms) + " |", "| --- | --- |" + " --- |" * len(arms)]
     for t in sorted({int(t) for t in curves[curves.arm.isin(arms)].iteration}):

@@ -324,3 +324,63 @@ def test_creator_aim_frontier_eases_the_selected_prompts_below_the_aim_in_the_lo
     assert not (ev[~ev.root_id.isin(low)].operator == "relax").any()
     event = [json.loads(x) for x in (s.root / "events.jsonl").read_text().splitlines() if '"creator"' in x]
     assert event[-1]["n_eased"] == len(low) and event[-1]["n_hardened"] == len(sel) - len(low)
+
+
+def _root_of(evolved: pd.DataFrame, child: str, roots: set[str]) -> str:
+    """Walk an accepted prompt's parent links back to the selected prompt its chain started from."""
+    parent = dict(zip(evolved.id[evolved.accepted], evolved.parent_id[evolved.accepted]))
+    node = child
+    for _ in range(len(parent) + 1):
+        if node in roots:
+            return node
+        node = parent[node]
+    raise AssertionError(f"{child}: no root")
+
+
+def test_offspring_records_follow_each_evolved_prompt_from_its_root_to_its_next_outcome(tmp_path, monkeypatch):
+    """offspring_records: one row per evolved prompt of X_1, with the root its parent links lead to, that root's
+    step-1 pass rate at t = 0, eased iff below the aim, and the child's step-1 outcome at t = 1; a digest keeps them
+    (cut by upto), offspring_outcomes counts them, and eva's rows are never eased."""
+    import evalab.training
+    from evalab.digest import RunDigest, digest_of
+    from evalab.reproduction import CHILD_OUTCOMES, offspring_outcomes, offspring_records
+
+    monkeypatch.setattr(evalab.training, "train_preference",
+                        lambda cfg, solver, pairs, out, **kw: (out / "w").write_text("x") and {"log_history": []})
+    runs = {}
+    for name, over in (("aim", {"creator_aim": "frontier", "aim_pass_rate": 0.5}), ("eva", {})):
+        runs[name] = make_run(tmp_path, name=name, iterations=2, **over)
+        runs[name].run(until=(1, "weights"))
+    s = runs["aim"].store
+    rec = offspring_records(s)
+    nxt = s.read_table(0, "next_prompts")
+    assert list(rec.child_id) == list(nxt.id[nxt.source == "evolved"]) and len(rec) and set(rec.iteration) == {0}
+    w0 = s.read_table(0, "weights").set_index("prompt_id")
+    w1 = s.read_table(1, "weights").set_index("prompt_id")
+    ev, sel = s.read_table(0, "evolved"), set(s.read_table(0, "selected").prompt_id)
+    for r in rec.itertuples():
+        assert r.root_id == _root_of(ev, r.child_id, sel)
+        assert r.root_pass_rate == w0.at[r.root_id, "pass_rate"] and r.eased == (r.root_pass_rate < 0.5)
+        assert r.outcome == w1.at[r.child_id, "outcome"]
+    assert rec.eased.any() and not rec.eased.all(), "the ci stand-in has children on both sides of the aim"
+    eva = offspring_records(runs["eva"].store)
+    assert len(eva) and not eva.eased.any()
+
+    d = digest_of(s, "aim")
+    pd.testing.assert_frame_equal(d.offspring(), rec)
+    assert d.upto(1).offspring().empty          # a 1-iteration run has no step 1 after its last creator step
+    with pytest.raises(ValueError, match="no offspring records"):
+        RunDigest({k: v for k, v in d.data.items() if k != "offspring"}).offspring()
+
+    tab = offspring_outcomes({"aim": [d], "eva": [runs["eva"].store]}, n_boot=300)
+    for arm, r in (("aim", rec), ("eva", eva)):
+        t = tab[tab.arm == arm]
+        scored = r[r.outcome != "unscored"]
+        assert t.n_children.sum() == len(scored)
+        assert set(zip(t.root_pass_rate, t.eased)) == set(zip(scored.root_pass_rate, scored.eased))
+    assert np.allclose(tab[list(CHILD_OUTCOMES)].sum(axis=1), 1.0)
+    for o in CHILD_OUTCOMES:
+        assert (tab[f"{o}_ci_low"] <= tab[o] + 1e-12).all() and (tab[o] <= tab[f"{o}_ci_high"] + 1e-12).all()
+    row = tab.iloc[0]
+    g = rec[(rec.root_pass_rate == row.root_pass_rate) & (rec.eased == row.eased) & (rec.outcome != "unscored")]
+    assert row.mixed == pytest.approx((g.outcome == "mixed").mean()) and row.n_roots == g.root_id.nunique()

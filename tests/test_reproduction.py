@@ -14,9 +14,9 @@ import pytest
 from evalab.config import IDENTITY_FIELDS, profile_config
 from evalab.pairs import budget_pairs
 from evalab.reproduction import (ARM_GROUPS, QUANTITIES, REPRODUCTION_ARMS, change_markdown_table, change_table,
-                                 iteration_curves, load_results, normalised_gains, online_curves, paired_differences,
-                                 per_seed_rows, reproduction_arms, reproduction_results, run_online_arms,
-                                 write_results)
+                                 iteration_curves, load_results, markdown_tables, normalised_gains, online_curves,
+                                 paired_differences, per_seed_rows, reproduction_arms, reproduction_results,
+                                 run_online_arms, write_results)
 from evalab.store import RunLocked, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,6 +265,8 @@ def test_quantity_markdown_table_is_the_curves_row_by_row_and_names_bad_input(tm
         quantity_markdown_table(res, ["bogus"])
     with pytest.raises(ValueError, match="arms \\['aim=frontier'\\]: not in the results file"):
         quantity_markdown_table(res, ["all_fail"], ["eva", "aim=frontier"])
+    with pytest.raises(ValueError, match="arms \\['aim=frontier'\\]: not in the results file"):
+        markdown_tables(res, ["eva", "aim=frontier"])   # an arm the file lacks is named, not a column of "—"
 
 
 # --- the command ------------------------------------------------------------------------------------------------
