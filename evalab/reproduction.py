@@ -598,6 +598,19 @@ def offspring_outcomes(stores: Mapping[str, Sequence[RunStore | RunDigest]], n_b
     return pd.DataFrame(out, columns=cols)
 
 
+def offspring_markdown_table(table: pd.DataFrame) -> str:
+    """``offspring_outcomes`` as markdown: a row per (arm, root pass rate, eased), the children's shares with their
+    95% CIs (two decimals; a bootstrap over roots)."""
+    head = "| arm | root pass rate | eased | roots | children | " + " | ".join(CHILD_OUTCOMES) + " |"
+    lines = [head, "| --- | --- | --- | --- | --- |" + " --- |" * len(CHILD_OUTCOMES)]
+    for r in table.itertuples(index=False):
+        d = r._asdict()
+        cells = [f"{d[o]:.2f} [{d[f'{o}_ci_low']:.2f}, {d[f'{o}_ci_high']:.2f}]" for o in CHILD_OUTCOMES]
+        lines.append(f"| {r.arm} | {r.root_pass_rate:.2f} | {'yes' if r.eased else 'no'} | {r.n_roots} | "
+                     f"{r.n_children} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def per_seed_rows(stores: Mapping[str, Sequence[RunStore]]) -> pd.DataFrame:
     """One row per (arm, seed, iteration): the per-seed value of every curve quantity (mean over prompts),
     the pair budget (``n_pairs_built``, ``pairs_budget``, ``pairs_shortfall``), the creator's acceptance and what

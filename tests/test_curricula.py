@@ -343,7 +343,8 @@ def test_offspring_records_follow_each_evolved_prompt_from_its_root_to_its_next_
     (cut by upto), offspring_outcomes counts them, and eva's rows are never eased."""
     import evalab.training
     from evalab.digest import RunDigest, digest_of
-    from evalab.reproduction import CHILD_OUTCOMES, offspring_outcomes, offspring_records
+    from evalab.reproduction import (CHILD_OUTCOMES, offspring_markdown_table, offspring_outcomes,
+                                     offspring_records)
 
     monkeypatch.setattr(evalab.training, "train_preference",
                         lambda cfg, solver, pairs, out, **kw: (out / "w").write_text("x") and {"log_history": []})
@@ -384,3 +385,10 @@ def test_offspring_records_follow_each_evolved_prompt_from_its_root_to_its_next_
     row = tab.iloc[0]
     g = rec[(rec.root_pass_rate == row.root_pass_rate) & (rec.eased == row.eased) & (rec.outcome != "unscored")]
     assert row.mixed == pytest.approx((g.outcome == "mixed").mean()) and row.n_roots == g.root_id.nunique()
+    md = offspring_markdown_table(tab).strip().splitlines()
+    assert md[0] == "| arm | root pass rate | eased | roots | children | mixed | all_pass | all_fail |"
+    assert len(md) == 2 + len(tab)
+    cells = [c.strip() for c in md[2].strip("|").split("|")]
+    assert cells[:5] == [row.arm, f"{row.root_pass_rate:.2f}", "yes" if row.eased else "no", str(row.n_roots),
+                         str(row.n_children)]
+    assert cells[5] == f"{row.mixed:.2f} [{row.mixed_ci_low:.2f}, {row.mixed_ci_high:.2f}]"
