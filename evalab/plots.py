@@ -1286,6 +1286,38 @@ def fig_iteration_curves(curves: pd.DataFrame, quantities: Sequence[str], cols: 
     return _layout(fig, title, height=300 * rows)
 
 
+def fig_offspring(table: pd.DataFrame) -> go.Figure:
+    """Where the creator's children landed (``reproduction.offspring_outcomes``): one panel per child outcome
+    (mixed, all-pass, all-fail), the share of children against their root's step-1 pass rate, a bar per arm (eased
+    roots marked), with the 95% CI of a bootstrap over roots as error bars."""
+    import plotly.express as px
+
+    from .reproduction import CHILD_OUTCOMES
+
+    title = "Children's next outcome by their root's pass rate (share of children, 95% CI over roots)"
+    if table is None or not len(table):
+        return _no_data(title, "no evolved prompts with a next step 1 in these runs", "root's pass rate",
+                        "share of children")
+    fig = make_subplots(rows=1, cols=len(CHILD_OUTCOMES), subplot_titles=[o.replace("_", "-") for o in CHILD_OUTCOMES],
+                        shared_yaxes=True)
+    palette = px.colors.qualitative.Plotly
+    arms = list(dict.fromkeys(table.arm))
+    for j, o in enumerate(CHILD_OUTCOMES):
+        for k, arm in enumerate(arms):
+            d = table[table.arm == arm].sort_values("root_pass_rate")
+            fig.add_trace(go.Bar(
+                x=[f"{r:.2f}" for r in d.root_pass_rate], y=d[o], name=arm, legendgroup=arm, showlegend=j == 0,
+                marker_color=palette[k % len(palette)], marker_pattern_shape=["/" if e else "" for e in d.eased],
+                error_y=dict(type="data", symmetric=False, array=d[f"{o}_ci_high"] - d[o],
+                             arrayminus=d[o] - d[f"{o}_ci_low"]),
+                customdata=np.stack([d.n_children, d.eased], axis=1),
+                hovertemplate=f"{arm}<br>root pass rate %{{x}}<br>{o}: %{{y:.0%}}<br>children %{{customdata[0]}}"
+                              "<br>eased %{customdata[1]}<extra></extra>"), row=1, col=j + 1)
+        fig.update_xaxes(title_text="root's step-1 pass rate", type="category", row=1, col=j + 1)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
+    return _layout(fig, title + " — hatched: eased", barmode="group", height=360)
+
+
 def fig_pass_rate_distribution(pass_rates: pd.DataFrame) -> go.Figure:
     """The training set's pass-rate distribution per arm and iteration (``reproduction.pass_rate_distribution``:
     arm, iteration, bin, share), stacked from 0 (all fail) to 1 (all pass); one panel per arm."""

@@ -40,7 +40,7 @@ def _figure_functions() -> dict[str, object]:
 
 
 ONLINE_ONLY = {"fig_group_outcomes"}  # plots of an online run's per-step train log (no offline run has one)
-GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution"}  # plots of a grid's results tables
+GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution", "fig_offspring"}  # plots of a grid's results tables
 TRAINED_CREATOR = {"fig_creator_training"}  # a run whose creator was trained; data/demo_run's was not
 
 
@@ -70,14 +70,22 @@ def test_the_trained_creator_plot_says_the_demo_run_has_none_and_draws_the_store
 
 
 def test_grid_plots_render_the_stored_reproduction():
-    from evalab.reproduction import load_results
+    from evalab.digest import load_digests
+    from evalab.reproduction import load_results, offspring_outcomes
 
     res = load_results(ROOT / "data" / "reproduction.json")
     fig = plots.fig_iteration_curves(res["curves"], ["heldout_full", "informative_share", "rollouts_per_pair"])
     assert fig.layout.title.text and len(fig.data) == 3 * 2 * len(set(res["curves"].arm))  # band + line per arm
     fig = plots.fig_pass_rate_distribution(res["pass_rates"])
     assert fig.layout.title.text and len(fig.data) == 5 * len(set(res["pass_rates"].arm))  # one bar per bin
-    for f in (plots.fig_iteration_curves(res["curves"], ["bogus"]), plots.fig_pass_rate_distribution(None)):
+    off = offspring_outcomes(load_digests(ROOT / "data" / "digests" / "regime_high_lr_ep3", arms=["eva", "aim=frontier"]),
+                             n_boot=200)
+    fig = plots.fig_offspring(off)
+    assert fig.layout.title.text and len(fig.data) == 3 * 2  # a bar trace per (child outcome, arm)
+    assert sum(len(tr.x) for tr in fig.data) == 3 * len(off)
+    fig.to_json()
+    for f in (plots.fig_iteration_curves(res["curves"], ["bogus"]), plots.fig_pass_rate_distribution(None),
+              plots.fig_offspring(off.iloc[:0])):
         assert not f.data and f.layout.annotations  # says what is missing
     fig.to_json()
 
