@@ -1243,6 +1243,78 @@ def change_markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = None, arm: str = "eva",
+                        vs: str = "static", metric: str = "full", n_boot: int = 2000, alpha: float = 0.05,
+                        seed: int = 0) -> pd.DataFrame:
+    """``arm`` minus ``vs`` at each regime's last evaluated iteration (from its digests, ``REGIME_DIGESTS`` by
+    default), paired by seed and held-out prompt, then their equal-weight mean over the regimes (row "pooled"): how
+    large an average difference the designs tried, taken together, leave room for. A summary across designs that
+    differ in recipe, set size and iterations, not a test of one design.
+
+    The bootstrap resamples the held-out prompts once for every regime and seed (the same prompts serve all of them,
+    so a prompt's effect is shared: crossed, a little wider than the nested CIs of ``paired_differences``) and each
+    regime's seeds on their own. Columns: regime, iteration, n_seeds, delta, ci_low, ci_high, p_better (share of
+    resamples with ``arm`` ahead). Regimes whose held-out prompts differ are refused by name."""
+    from .digest import load_digests
+
+    rng = np.random.default_rng(seed)
+    mats: dict[str, tuple[int, np.ndarray]] = {}
+    prompts: list[str] | None = None
+    for name, rel in (REGIME_DIGESTS if regimes is None else regimes).items():
+        runs = load_digests(Path(root) / rel, arms=[arm, vs])
+        missing = [a for a in (arm, vs) if a not in runs]
+        if missing:
+            raise ValueError(f"regime {name!r}: no digests of {missing} under {Path(root) / rel}")
+        mine, theirs = _by_seed(runs[arm]), _by_seed(runs[vs])
+        seeds = sorted(set(mine) & set(theirs))
+        cells = {s: (_eval_cells(mine[s], metric), _eval_cells(theirs[s], metric)) for s in seeds}
+        t = min(int(c.iteration.max()) for pair in cells.values() for c in pair)
+        rows = []
+        for s in seeds:
+            x, y = (c[c.iteration == t].set_index("prompt_id").score for c in cells[s])
+            ids = sorted(x.index)
+            if prompts is None:
+                prompts = ids
+            if ids != prompts or sorted(y.index) != prompts:
+                raise ValueError(f"regime {name!r}, seed {s}: its held-out prompts differ from the first regime's; "
+                                 "a crossed bootstrap needs one prompt set")
+            rows.append((x.loc[prompts] - y.loc[prompts]).to_numpy(float))
+        mats[name] = (t, np.vstack(rows))
+    if not mats:
+        raise ValueError("pooled_regime_delta: no regimes given")
+    n_p = len(prompts or [])
+    boot = np.empty((n_boot, len(mats)))
+    for b in range(n_boot):
+        p_idx = rng.integers(0, n_p, n_p)
+        for j, (_, d) in enumerate(mats.values()):
+            per_seed = d[:, p_idx].mean(axis=1)
+            boot[b, j] = per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean()
+    out = []
+    points = [float(d.mean()) for _, d in mats.values()]
+    for j, (name, (t, d)) in enumerate(mats.items()):
+        lo, hi = _interval(boot[:, j], alpha)
+        out.append({"regime": name, "iteration": t, "n_seeds": len(d), "delta": points[j], "ci_low": lo,
+                    "ci_high": hi, "p_better": float((boot[:, j] > 0).mean())})
+    pooled = boot.mean(axis=1)
+    lo, hi = _interval(pooled, alpha)
+    out.append({"regime": "pooled", "iteration": float("nan"), "n_seeds": sum(len(d) for _, d in mats.values()),
+                "delta": float(np.mean(points)), "ci_low": lo, "ci_high": hi,
+                "p_better": float((pooled > 0).mean())})
+    return pd.DataFrame(out, columns=["regime", "iteration", "n_seeds", "delta", "ci_low", "ci_high", "p_better"])
+
+
+def pooled_markdown_table(table: pd.DataFrame, arm: str = "eva", vs: str = "static") -> str:
+    """``pooled_regime_delta`` as markdown: a row per regime (its last iteration, seeds, the paired difference with
+    its crossed-bootstrap CI and share ahead), the pooled row last, in bold."""
+    lines = [f"| regime | t | seeds | {arm} − {vs} |", "| --- | --- | --- | --- |"]
+    for r in table.itertuples(index=False):
+        cell = paired_cell(r.delta, r.ci_low, r.ci_high, r.p_better)
+        t = "—" if not np.isfinite(r.iteration) else str(int(r.iteration))
+        lines.append(f"| **{r.regime}** | {t} | {r.n_seeds} | **{cell}** |" if r.regime == "pooled"
+                     else f"| {r.regime} | {t} | {r.n_seeds} | {cell} |")
+    return "\n".join(lines) + "\n"
+
+
 def regime_change_table(root: str | Path, regimes: Mapping[str, str] | None = None, since: int = 1,
                         metric: str = "full", n_boot: int = 2000) -> pd.DataFrame:
     """``change_table`` (eva and static, from ``since``) of every regime with digests (``REGIME_DIGESTS``, paths

@@ -212,6 +212,43 @@ def test_readme_aim_frontier_is_the_results_file_and_its_eva_and_static_are_the_
                                          "prompt_chars"], cfg["arms"]) in section
 
 
+def test_pooled_regime_delta_is_each_regimes_paired_delta_and_their_mean(tmp_path):
+    """pooled_regime_delta: each regime's row is its results file's eva − static at its last evaluated iteration
+    (the same point estimate), the pooled row their mean over the regimes; the README's table is this one; regimes
+    whose held-out prompts differ are refused by name."""
+    import shutil
+
+    from evalab.digest import digest_path, load_digest
+    from evalab.reproduction import REGIME_DIGESTS, load_regimes, pooled_markdown_table, pooled_regime_delta
+
+    t = pooled_regime_delta(ROOT, n_boot=300)
+    assert list(t.regime) == [*REGIME_DIGESTS, "pooled"]
+    regimes = load_regimes(ROOT)
+    for r in t[t.regime != "pooled"].itertuples():
+        c, p = regimes[r.regime]["curves"], regimes[r.regime]["paired"]
+        assert r.iteration == c[c.quantity == "heldout_full"].iteration.max()
+        d = p[(p.arm == "eva") & (p.vs == "static") & (p.metric == "full") & (p.iteration == r.iteration)]
+        assert r.delta == pytest.approx(d.delta.item(), abs=1e-12) and r.n_seeds == 3
+    pooled = t.iloc[-1]
+    assert pooled.delta == pytest.approx(t.delta[:-1].mean()) and pooled.n_seeds == 15
+    assert (t.ci_low <= t.delta).all() and (t.delta <= t.ci_high).all()
+    assert pooled.ci_high - pooled.ci_low < (t.ci_high - t.ci_low)[:-1].min()   # five regimes narrow the interval
+    readme = (ROOT / "README.md").read_text()
+    table = pooled_markdown_table(pooled_regime_delta(ROOT))
+    assert "\n".join("  " + ln for ln in table.strip().splitlines()) in readme
+
+    for name in ("a", "b"):  # two copies of one regime, one seed's held-out prompts renamed in the second
+        shutil.copytree(ROOT / REGIME_DIGESTS["standard"], tmp_path / name)
+    path = digest_path(tmp_path / "b", "eva", 1)
+    d = load_digest(path)
+    d.data["eval"] = {k: {**v, "prompt_id": [f"x{i}" for i in v["prompt_id"]]} for k, v in d.data["eval"].items()}
+    d.write(path)
+    with pytest.raises(ValueError, match="regime 'b', seed 1: its held-out prompts differ"):
+        pooled_regime_delta(tmp_path, {"a": "a", "b": "b"}, n_boot=10)
+    with pytest.raises(ValueError, match="regime 'a': no digests of \\['fresh'\\]"):
+        pooled_regime_delta(tmp_path, {"a": "a"}, vs="fresh", n_boot=10)
+
+
 def test_regime_change_table_is_each_regimes_change_table_at_its_last_iteration():
     """regime_change_table: one block per regime with digests, in REGIME_DIGESTS' order, each the rows of that
     regime's change_table (eva, static, their difference) at its last evaluated iteration."""

@@ -246,6 +246,19 @@ if regimes:
                                        title="Regimes: eva and static per iteration (mean over seeds, 95% CI)"))
 
 # %% [markdown]
+# All the designs together: eva − static at each regime's last iteration and the equal-weight mean over the regimes
+# with digests (`pooled_regime_delta`; a summary after the fact, not a pre-stated test). The bootstrap resamples the
+# shared held-out prompts once for every regime and seed, and each regime's seeds on their own.
+
+# %%
+from evalab.reproduction import REGIME_DIGESTS, pooled_markdown_table, pooled_regime_delta
+
+if all((Path(regimes_root) / d).is_dir() for d in REGIME_DIGESTS.values()):
+    display(Markdown(pooled_markdown_table(pooled_regime_delta(regimes_root))))
+else:
+    print(f"pooled: the regimes' digests are not all under {regimes_root!r}")
+
+# %% [markdown]
 # What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
 # standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
 # (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
@@ -284,7 +297,7 @@ for regime, d in REGIME_DIGESTS.items():
 # constraints, made the set harder than the 135M solver's frontier. Arm `aim=frontier` (`configs/aim_frontier.yaml`)
 # is eva with `creator_aim="frontier"`: a selected prompt whose step-1 pass rate is below 0.5 gets `relax` (a
 # constraint dropped, or the only one loosened) wherever its chain drew a constraint operator; the others are
-# evolved the paper's way. eva and static are that regime's runs cut to 3 iterations (`RunDigest.upto`). Held-out
+# evolved the paper's way. eva and static are that regime's runs (5 iterations, not rerun). Held-out
 # scores and differences (paired by seed and prompt), the per-arm summary at t = 3, then the training sets.
 
 # %%
@@ -306,6 +319,37 @@ if aim_file.exists():
                                              "95% CI)"))
 else:
     print(f"aim=frontier: {aim_file} is not there (python -m evalab reproduce --config configs/aim_frontier.yaml)")
+
+# %% [markdown]
+# Where did the aim's overshoot come from? Follow each evolved prompt of X_{t+1} back to the selected prompt its
+# chain started from (its root) and ask how the child fared at t + 1 (`offspring_outcomes`, from the digests; a
+# bootstrap over roots). A second arm, `aim=frontier@0.25` (`configs/aim_frontier_gentle.yaml`), eases only
+# all-fail roots (0 passes of 4): the first aim also eased roots at 1 pass of 4, whose children went all-pass.
+
+# %%
+from evalab.reproduction import offspring_markdown_table, offspring_outcomes
+
+ep3_digests = Path(regimes_root) / "data" / "digests" / "regime_high_lr_ep3"
+if ep3_digests.is_dir():
+    offspring = offspring_outcomes(load_digests(ep3_digests, arms=["eva", "aim=frontier", "aim=frontier@0.25"]))
+    display(Markdown(offspring_markdown_table(offspring)))
+    display(plots.fig_offspring(offspring))
+else:
+    print(f"offspring: the 3-epoch digests are not under {regimes_root!r}")
+
+gentle_file = Path(regimes_root) / "data" / "aim_frontier_gentle.json"
+if gentle_file.exists():
+    gentle = load_results(gentle_file)
+    gentle_arms = ["eva", "aim=frontier@0.25", "aim=frontier", "static"]
+    display(Markdown(markdown_tables(gentle, arms=gentle_arms)))
+    display(Markdown(paired_markdown_table(gentle, "aim=frontier@0.25", ("eva", "static", "aim=frontier"))))
+    display(Markdown(quantity_markdown_table(gentle, ["informative_share", "mixed", "all_fail", "all_pass",
+                                                      "n_constraints"], gentle_arms)))
+    display(plots.fig_iteration_curves(gentle["curves"], ["heldout_full", "mixed", "all_pass", "n_constraints"],
+                                       cols=2, title="A gentler aim: per-iteration curves (mean over seeds, 95% CI)"))
+else:
+    print(f"aim=frontier@0.25: {gentle_file} is not there "
+          "(python -m evalab reproduce --config configs/aim_frontier_gentle.yaml)")
 
 # %% [markdown]
 # How the learning-rate lever was picked: on the training set, never on the held-out prompts. Static on the first 16
