@@ -119,6 +119,12 @@ def test_notebook_04_ablations(tmp_path):
     # the creator aimed at the frontier: its comparison with the 3-epoch regime's eva and static, and its training sets
     assert "| t | aim=frontier − eva | aim=frontier − static |" in out and "| t | quantity | eva | aim=frontier |" in out
     assert any(t.startswith("Creator aimed at the frontier") for t in titles)
+    # where the creator's children landed, and the gentler aim beside the first one
+    assert "| arm | root pass rate | eased | roots | children | mixed | all_pass | all_fail |" in out
+    assert "| aim=frontier@0.25 | 0.00 | yes |" in out
+    assert any(t.startswith("Children's next outcome by their root's pass rate") for t in titles)
+    assert "| t | aim=frontier@0.25 − eva | aim=frontier@0.25 − static |" in out and "aim=frontier@0.25" in out
+    assert any(t.startswith("A gentler aim") for t in titles)
 
 
 @pytest.mark.slow

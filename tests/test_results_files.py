@@ -183,33 +183,64 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
     assert regime_markdown_table(regimes) in section
 
 
-def test_readme_aim_frontier_is_the_results_file_and_its_eva_and_static_are_the_3_epoch_regimes():
-    """The creator aimed at the frontier (configs/aim_frontier.yaml): every run in the file with its digest in git;
-    eva's and static's numbers are the 3-epoch regime's (the same runs, not rerun); aim=frontier ran with the aim
-    and eased part of its selected prompts; the README's tables are the file's."""
+AIM_GRIDS = {  # config: (README heading, the new arm, its overrides, {reused arm: the results file it comes from})
+    "aim_frontier.yaml": ("### A creator aimed at the frontier, in the 3-epoch", "aim=frontier",
+                          {"creator_aim": "frontier"}, {"eva": "regime_high_lr_ep3.json",
+                                                        "static": "regime_high_lr_ep3.json"}),
+    "aim_frontier_gentle.yaml": ("### A gentler aim: ease only the all-fail", "aim=frontier@0.25",
+                                 {"creator_aim": "frontier", "aim_pass_rate": 0.25},
+                                 {"eva": "regime_high_lr_ep3.json", "static": "regime_high_lr_ep3.json",
+                                  "aim=frontier": "aim_frontier.json"}),
+}
+
+
+@pytest.mark.parametrize("config", list(AIM_GRIDS))
+def test_readme_aim_grids_are_their_results_files_and_reuse_the_earlier_runs(config):
+    """The creators aimed at the frontier (configs/aim_frontier*.yaml): every run in the file with its digest in
+    git; the arms not rerun have the numbers of the file they come from (the same runs); the new arm ran with its
+    aim; the README's tables are the file's."""
     from evalab.digest import load_digests
     from evalab.reproduction import paired_markdown_table, quantity_markdown_table
 
-    res, cfg, section = _regime_grid("aim_frontier.yaml", "### A creator aimed at the frontier, in the 3-epoch")
-    assert cfg["arms"] == ["eva", "aim=frontier", "static"] and res["arms"]["aim=frontier"] == {
-        "creator_aim": "frontier"}
-    ep3 = load_results(ROOT / "data" / "regime_high_lr_ep3.json")
+    heading, arm, overrides, reused = AIM_GRIDS[config]
+    res, cfg, section = _regime_grid(config, heading)
+    assert set(cfg["arms"]) == {arm, *reused} and res["arms"][arm] == overrides
     k = cfg["iterations"]
-    for name in ("curves", "per_seed"):
-        mine, theirs = res[name], ep3[name]
-        mine = mine[mine.arm.isin(["eva", "static"])].reset_index(drop=True)
-        theirs = theirs[theirs.arm.isin(["eva", "static"]) & (theirs.iteration <= k)].reset_index(drop=True)
-        if k < 5:  # cut runs: the last iteration is eval only, so only its held-out and prompt-set rows compare
-            keep = mine.iteration < k
-            mine, theirs = mine[keep].reset_index(drop=True), theirs[theirs.iteration < k].reset_index(drop=True)
-        pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
-    aim = load_digests(ROOT / cfg["digests"], arms=["aim=frontier"])["aim=frontier"]
-    assert [d.config.creator_aim for d in aim] == ["frontier"] * 3
-    assert all(d.config.iterations == k for d in aim)
+    for other, source in reused.items():
+        theirs_res = load_results(ROOT / "data" / source)
+        for name in ("curves", "per_seed"):
+            mine, theirs = res[name], theirs_res[name]
+            mine = mine[mine.arm == other].reset_index(drop=True)
+            theirs = theirs[(theirs.arm == other) & (theirs.iteration <= k)].reset_index(drop=True)
+            if k < 5:  # cut runs: the last iteration is eval only, so only its held-out and prompt-set rows compare
+                mine, theirs = mine[mine.iteration < k].reset_index(drop=True), theirs[theirs.iteration < k]
+                theirs = theirs.reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+    new = load_digests(ROOT / cfg["digests"], arms=[arm])[arm]
+    assert [d.config.creator_aim for d in new] == ["frontier"] * 3
+    assert [d.config.aim_pass_rate for d in new] == [overrides.get("aim_pass_rate", 0.5)] * 3
+    assert all(d.config.iterations == k for d in new)
     assert markdown_tables(res, arms=cfg["arms"]) in section
-    assert paired_markdown_table(res, "aim=frontier") in section
-    assert quantity_markdown_table(res, ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints",
-                                         "prompt_chars"], cfg["arms"]) in section
+    assert paired_markdown_table(res, arm) in section
+    quantities = ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints"]
+    assert quantity_markdown_table(res, quantities + (["prompt_chars"] if arm == "aim=frontier" else []),
+                                   cfg["arms"]) in section
+
+
+def test_readme_gentle_aim_offspring_table_and_secondary_are_the_digests():
+    """The offspring table of the gentler aim's section, and its secondary comparison (− aim=frontier at t = 3),
+    recomputed from the digests in git."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import offspring_markdown_table, offspring_outcomes, paired_cell, paired_differences
+
+    _, _, section = _regime_grid("aim_frontier_gentle.yaml", "### A gentler aim: ease only the all-fail")
+    d = load_digests(ROOT / "data" / "digests" / "regime_high_lr_ep3", arms=["eva", "aim=frontier",
+                                                                              "aim=frontier@0.25"])
+    assert offspring_markdown_table(offspring_outcomes(d)) in section
+    p = paired_differences({a: d[a] for a in ("aim=frontier@0.25", "aim=frontier")}, arm="aim=frontier@0.25",
+                           baselines=["aim=frontier"], n_boot=2000)
+    r = p[p.iteration == 3].iloc[0]
+    assert f"− aim=frontier at t = 3: {paired_cell(r.delta, r.ci_low, r.ci_high, r.p_better)}" in section
 
 
 def test_pooled_regime_delta_is_each_regimes_paired_delta_and_their_mean(tmp_path):

@@ -327,7 +327,7 @@ else:
 # all-fail roots (0 passes of 4): the first aim also eased roots at 1 pass of 4, whose children went all-pass.
 
 # %%
-from evalab.reproduction import offspring_markdown_table, offspring_outcomes
+from evalab.reproduction import offspring_markdown_table, offspring_outcomes, paired_differences
 
 ep3_digests = Path(regimes_root) / "data" / "digests" / "regime_high_lr_ep3"
 if ep3_digests.is_dir():
@@ -342,7 +342,11 @@ if gentle_file.exists():
     gentle = load_results(gentle_file)
     gentle_arms = ["eva", "aim=frontier@0.25", "aim=frontier", "static"]
     display(Markdown(markdown_tables(gentle, arms=gentle_arms)))
-    display(Markdown(paired_markdown_table(gentle, "aim=frontier@0.25", ("eva", "static", "aim=frontier"))))
+    display(Markdown(paired_markdown_table(gentle, "aim=frontier@0.25")))
+    if ep3_digests.is_dir():  # the two aims against each other, paired by seed and prompt from their digests
+        two_aims = load_digests(ep3_digests, arms=["aim=frontier@0.25", "aim=frontier"])
+        display(paired_differences(two_aims, arm="aim=frontier@0.25", baselines=["aim=frontier"], n_boot=2000)
+                .query("iteration > 0").round(3))
     display(Markdown(quantity_markdown_table(gentle, ["informative_share", "mixed", "all_fail", "all_pass",
                                                       "n_constraints"], gentle_arms)))
     display(plots.fig_iteration_curves(gentle["curves"], ["heldout_full", "mixed", "all_pass", "n_constraints"],
