@@ -266,17 +266,20 @@ def evolve_prompts(creator: Any, prompts: Sequence[Prompt], n_variants: int, ite
     return out
 
 
-def aimed_at_frontier(weights: pd.DataFrame, chosen: Sequence[Prompt], aim_pass_rate: float) -> list[str]:
-    """``creator_aim="frontier"``: the ids of the selected prompts to ease, those whose step-1 pass rate (the
-    weights table's ``pass_rate``) is below ``aim_pass_rate``; the others are evolved the paper's way (harder)."""
+def aimed_at_frontier(weights: pd.DataFrame, chosen: Sequence[Prompt] | Sequence[str], aim_pass_rate: float
+                      ) -> list[str]:
+    """``creator_aim="frontier"``: the ids of the selected prompts (``chosen``: prompts or their ids) to ease, those
+    whose step-1 pass rate (the weights table's ``pass_rate``) is below ``aim_pass_rate``; the others are evolved
+    the paper's way (harder). ``reproduction.offspring_records`` reads a stored run's eased prompts with it."""
     if "pass_rate" not in weights:
         raise ValueError("creator_aim='frontier': the weights table has no pass_rate column (step 2 of an older "
                          "evalab); rerun the run's step 2")
     rate = dict(zip(weights["prompt_id"].astype(str), weights["pass_rate"].astype(float)))
-    missing = [p.id for p in chosen if p.id not in rate]
+    ids = [p if isinstance(p, str) else p.id for p in chosen]
+    missing = [i for i in ids if i not in rate]
     if missing:
         raise ValueError(f"creator_aim='frontier': selected prompts without a step-1 pass rate: {missing[:3]}")
-    return [p.id for p in chosen if rate[p.id] < aim_pass_rate]
+    return [i for i in ids if rate[i] < aim_pass_rate]
 
 
 def next_prompt_set(current: Sequence[Prompt], evolved: pd.DataFrame, size: int, evolved_ratio: float,

@@ -535,9 +535,10 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
     """Where the creator's children landed: one row per evolved prompt of X_{t+1} (``next_prompts`` with source
     "evolved"), for every t whose next step 1 exists. ``root_id`` is the selected prompt its chain started from,
     ``root_pass_rate`` that prompt's step-1 pass rate at t, ``eased`` whether the creator steered the chain toward
-    the frontier (``creator_aim="frontier"`` and ``root_pass_rate < aim_pass_rate``, ``loop.aimed_at_frontier``'s
-    rule), ``outcome`` the child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed /
+    the frontier (``creator_aim="frontier"``: the root is one ``loop.aimed_at_frontier`` eases), ``outcome`` the child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed /
     unscored). Empty for an arm without evolution (static)."""
+    from .loop import aimed_at_frontier
+
     if isinstance(store, RunDigest):
         return store.offspring()
     cfg = store.config
@@ -553,6 +554,8 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
         roots = ev.root_id if "root_id" in ev else ev.parent_id  # stores before chained evolution: parent = root
         root_of = dict(zip(ev.id.astype(str), roots.astype(str)))
         children = store.read_table(t, "next_prompts")
+        eased = (set(aimed_at_frontier(store.read_table(t, "weights"), sorted(set(root_of.values())),
+                                       cfg.aim_pass_rate)) if cfg.creator_aim == "frontier" else set())
         for cid in children.loc[children.source == "evolved", "id"].astype(str):
             if cid not in root_of or root_of[cid] not in now.index or cid not in nxt.index:
                 raise ValueError(f"{store.root}: iteration {t}: evolved prompt {cid!r} has no accepted chain, "
@@ -560,7 +563,7 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
             rate = float(now.at[root_of[cid], "pass_rate"])
             rows.append({"seed": int(cfg.seed), "iteration": int(t), "root_id": root_of[cid],
                          "root_pass_rate": rate,
-                         "eased": bool(cfg.creator_aim == "frontier" and rate < cfg.aim_pass_rate),
+                         "eased": root_of[cid] in eased,
                          "child_id": cid, "outcome": str(nxt.at[cid, "outcome"])})
     return pd.DataFrame(rows, columns=list(OFFSPRING_COLUMNS))
 
