@@ -535,18 +535,26 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
     """Where the creator's children landed: one row per evolved prompt of X_{t+1} (``next_prompts`` with source
     "evolved"), for every t whose next step 1 exists. ``root_id`` is the selected prompt its chain started from,
     ``root_pass_rate`` that prompt's step-1 pass rate at t, ``eased`` whether the creator steered the chain toward
-    the frontier (``creator_aim="frontier"``: the root is one ``loop.aimed_at_frontier`` eases), ``outcome`` the child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed /
-    unscored). Empty for an arm without evolution (static)."""
+    the frontier (``creator_aim="frontier"``: the root is one ``loop.aimed_at_frontier`` eases), ``outcome`` the
+    child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed / unscored). Empty for an arm
+    without evolution (static). Each iteration's step 1 is read once (it serves as t + 1, then as t)."""
     from .loop import aimed_at_frontier
 
     if isinstance(store, RunDigest):
         return store.offspring()
     cfg = store.config
     rows = []
+    step1: dict[int, pd.DataFrame | None] = {}
+
+    def read(t: int) -> pd.DataFrame | None:
+        if t not in step1:
+            step1[t] = _step1(store, t)
+        return step1[t]
+
     for t in store.iterations():
         if not (store.has(t, "evolved") and store.has(t, "next_prompts")):
             continue
-        now, nxt = _step1(store, t), _step1(store, t + 1)
+        now, nxt = read(t), read(t + 1)
         if now is None or nxt is None:
             continue
         ev = store.read_table(t, "evolved")
