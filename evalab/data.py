@@ -356,7 +356,7 @@ def data_card(sets: dict[str, list[Prompt]], texts: dict[str, str]) -> str:
         "runs), `regime_easy.json` (the same grid's eva and static from the easy seed set) and `creator_training_demo.json` (every proposal of a creator trained with GRPO in a 2-iteration",
         "demo run, written by `evalab.plots.save_creator_training`; notebook 02's section 4c);",
         "the other regimes' files (`regime_all_pairs.json`, `regime_small_set.json`, `regime_high_lr.json`,",
-        "`regime_high_lr_ep3.json`, each written by `python -m evalab reproduce --config configs/regime_*.yaml`) and",
+        "`regime_high_lr_ep3.json`, `regime_large_set.json`, each written by `python -m evalab reproduce --config configs/regime_*.yaml`) and",
         "`replication_a_avg.json` (the metric ablation's A*_avg lead re-tested on fresh seeds,",
         "`configs/replication_a_avg.yaml`), `aim_frontier.json` (a creator aimed at the frontier beside the",
         "3-epoch regime's eva and static, `configs/aim_frontier.yaml`), `aim_frontier_gentle.json` (a gentler aim",

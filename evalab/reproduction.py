@@ -1047,6 +1047,7 @@ REGIMES: dict[str, str] = {
     "small set": "data/regime_small_set.json",     # configs/regime_small_set.yaml: 16 prompts, 6 iterations
     "lr ×5": "data/regime_high_lr.json",           # configs/regime_high_lr.yaml: DPO lr 1e-4 (the demo's 2e-5 × 5)
     "lr ×5, 3 epochs": "data/regime_high_lr_ep3.json",  # configs/regime_high_lr_ep3.yaml: and 3 epochs per round
+    "large set": "data/regime_large_set.json",     # configs/regime_large_set.yaml: 96 prompts, <= 48 pairs
 }
 # The regimes whose runs left digests in git (``evalab.digest``): the same arm in two of them can be paired by seed and
 # held-out prompt (``lever_table``). The easy seed set ran before digests existed.
@@ -1056,6 +1057,7 @@ REGIME_DIGESTS: dict[str, str] = {
     "small set": "data/digests/regime_small_set",
     "lr ×5": "data/digests/regime_high_lr",
     "lr ×5, 3 epochs": "data/digests/regime_high_lr_ep3",
+    "large set": "data/digests/regime_large_set",
 }
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
 
@@ -1254,21 +1256,13 @@ def change_markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = None, arm: str = "eva",
-                        vs: str = "static", metric: str = "full", n_boot: int = 2000, alpha: float = 0.05,
-                        seed: int = 0) -> pd.DataFrame:
-    """``arm`` minus ``vs`` at each regime's last evaluated iteration (from its digests, ``REGIME_DIGESTS`` by
-    default), paired by seed and held-out prompt, then their equal-weight mean over the regimes (row "pooled"): how
-    large an average difference the designs tried, taken together, leave room for. A summary across designs that
-    differ in recipe, set size and iterations, not a test of one design.
-
-    The bootstrap resamples the held-out prompts once for every regime and seed (the same prompts serve all of them,
-    so a prompt's effect is shared: crossed, a little wider than the nested CIs of ``paired_differences``) and each
-    regime's seeds on their own. Columns: regime, iteration, n_seeds, delta, ci_low, ci_high, p_better (share of
-    resamples with ``arm`` ahead). Regimes whose held-out prompts differ are refused by name."""
+def _regime_delta_matrices(root: str | Path, regimes: Mapping[str, str] | None, arm: str, vs: str, metric: str,
+                           caller: str) -> tuple[dict[str, tuple[int, np.ndarray]], list[str]]:
+    """Per regime with digests (``REGIME_DIGESTS`` by default): its last iteration both arms evaluated and the
+    seeds × held-out prompts matrix of ``arm`` minus ``vs`` there (prompts in one sorted order shared by all
+    regimes), and that prompt order. A regime missing an arm, or whose held-out prompts differ, is refused by name."""
     from .digest import load_digests
 
-    rng = np.random.default_rng(seed)
     mats: dict[str, tuple[int, np.ndarray]] = {}
     prompts: list[str] | None = None
     for name, rel in (REGIME_DIGESTS if regimes is None else regimes).items():
@@ -1292,8 +1286,25 @@ def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = No
             rows.append((x.loc[prompts] - y.loc[prompts]).to_numpy(float))
         mats[name] = (t, np.vstack(rows))
     if not mats:
-        raise ValueError("pooled_regime_delta: no regimes given")
-    n_p = len(prompts or [])
+        raise ValueError(f"{caller}: no regimes given")
+    return mats, prompts or []
+
+
+def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = None, arm: str = "eva",
+                        vs: str = "static", metric: str = "full", n_boot: int = 2000, alpha: float = 0.05,
+                        seed: int = 0) -> pd.DataFrame:
+    """``arm`` minus ``vs`` at each regime's last evaluated iteration (from its digests, ``REGIME_DIGESTS`` by
+    default), paired by seed and held-out prompt, then their equal-weight mean over the regimes (row "pooled"): how
+    large an average difference the designs tried, taken together, leave room for. A summary across designs that
+    differ in recipe, set size and iterations, not a test of one design.
+
+    The bootstrap resamples the held-out prompts once for every regime and seed (the same prompts serve all of them,
+    so a prompt's effect is shared: crossed, a little wider than the nested CIs of ``paired_differences``) and each
+    regime's seeds on their own. Columns: regime, iteration, n_seeds, delta, ci_low, ci_high, p_better (share of
+    resamples with ``arm`` ahead). Regimes whose held-out prompts differ are refused by name."""
+    rng = np.random.default_rng(seed)
+    mats, prompts = _regime_delta_matrices(root, regimes, arm, vs, metric, "pooled_regime_delta")
+    n_p = len(prompts)
     boot = np.empty((n_boot, len(mats)))
     for b in range(n_boot):
         p_idx = rng.integers(0, n_p, n_p)

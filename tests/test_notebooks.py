@@ -110,12 +110,12 @@ def test_notebook_04_ablations(tmp_path):
     assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
     # the regimes section renders the shipped regime files (data/reproduction.json and data/regime_easy.json at least)
     assert any(t.startswith("Regimes: eva and static") for t in titles)
-    assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5', 'lr ×5, 3 epochs'] |" in out
+    assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5', 'lr ×5, 3 epochs', 'large set'] |" in out
     assert "| standard | 3 |" in out and "| all pairs | 3 |" in out and "| small set | 6 |" in out
     assert "small set − standard" in out and "| t | eva: all pairs − standard | static: all pairs − standard |" in out
     assert "| t | eva: θ_t − θ_1 | static: θ_t − θ_1 | eva − static: change since t = 1 |" in out
     assert "**lr ×5, 3 epochs** (share of resamples above 0" in out
-    assert "| regime | t | seeds | eva − static |" in out and "| **pooled** | — | 15 |" in out
+    assert "| regime | t | seeds | eva − static |" in out and "| **pooled** | — | 18 |" in out
     # the creator aimed at the frontier: its comparison with the 3-epoch regime's eva and static, and its training sets
     assert "| t | aim=frontier − eva | aim=frontier − static |" in out and "| t | quantity | eva | aim=frontier |" in out
     assert any(t.startswith("Creator aimed at the frontier") for t in titles)

@@ -161,9 +161,9 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
     epochs; the README's tables are the file's, the digests' (the regime against the standard grid and against
     lr ×5 alone, each arm's change since t = 1 here and in every regime) and all the regimes side by side."""
     from evalab.digest import load_digests
-    from evalab.reproduction import (REGIMES, change_markdown_table, change_table, lever_markdown_table, lever_table,
-                                     load_regimes, regime_change_markdown_table, regime_change_table,
-                                     regime_markdown_table)
+    from evalab.reproduction import (REGIME_DIGESTS, REGIMES, change_markdown_table, change_table,
+                                     lever_markdown_table, lever_table, load_regimes, regime_change_markdown_table,
+                                     regime_change_table, regime_markdown_table)
 
     res, cfg, section = _regime_grid("regime_high_lr_ep3.yaml", "### Three epochs at the stronger lr")
     assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
@@ -173,11 +173,38 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
     for runs in digests.values():
         for d in runs:
             assert d.config.iterations == 5 and sorted(map(int, d.data["eval"])) == [0, 1, 2, 3, 4, 5]
+    six = ["standard", "easy seed set", "all pairs", "small set", "lr ×5", "lr ×5, 3 epochs"]  # measured by then
     assert change_markdown_table(change_table(digests)) in section
-    assert regime_change_markdown_table(regime_change_table(ROOT)) in section
+    with_digests = {k: REGIME_DIGESTS[k] for k in six if k in REGIME_DIGESTS}
+    assert regime_change_markdown_table(regime_change_table(ROOT, with_digests)) in section
     assert markdown_tables(res, arms=["eva", "static"]) in section
     for ref in ("standard", "lr ×5"):
         assert lever_markdown_table(lever_table(ROOT, "lr ×5, 3 epochs", ref=ref)) in section
+    regimes = load_regimes(ROOT, {k: REGIMES[k] for k in six})
+    assert list(regimes) == six
+    assert regime_markdown_table(regimes) in section
+
+
+def test_readme_large_set_regime_is_the_results_file_and_the_digests():
+    """The prompt-set-size lever upward (configs/regime_large_set.yaml): 96 prompts with <= 48 pairs per iteration,
+    every run in the file with its digest in git, each arm's X_0 the first 96 seed prompts (so its first 48 are the
+    standard grid's X_0); the README's tables are the file's (held-out, paired, the mechanism), the digests' (the
+    lever against the standard grid, paired by seed and prompt) and all the regimes side by side."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import (REGIMES, lever_markdown_table, lever_table, load_regimes,
+                                     quantity_markdown_table, regime_markdown_table)
+
+    res, cfg, section = _regime_grid("regime_large_set.yaml", "### A larger set")
+    assert res["base_config"]["n_prompts"] == cfg["set"]["n_prompts"] == 96
+    assert res["pairs_per_iteration"] == cfg["set"]["pairs_per_iteration"] == 48
+    for runs in load_digests(ROOT / cfg["digests"], arms=cfg["arms"]).values():
+        for d in runs:
+            assert d.config.n_prompts == 96 and d.config.pairs_per_iteration == 48
+            assert d.config.learning_rate == 2e-5 and d.config.epochs == 1   # the standard grid's recipe
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    quantities = ["informative_share", "mixed", "all_fail", "all_pass", "n_pairs", "n_constraints"]
+    assert quantity_markdown_table(res, quantities, ["eva", "static"]) in section
+    assert lever_markdown_table(lever_table(ROOT, "large set")) in section
     regimes = load_regimes(ROOT)
     assert list(regimes) == list(REGIMES)
     assert regime_markdown_table(regimes) in section
@@ -261,9 +288,9 @@ def test_pooled_regime_delta_is_each_regimes_paired_delta_and_their_mean(tmp_pat
         d = p[(p.arm == "eva") & (p.vs == "static") & (p.metric == "full") & (p.iteration == r.iteration)]
         assert r.delta == pytest.approx(d.delta.item(), abs=1e-12) and r.n_seeds == 3
     pooled = t.iloc[-1]
-    assert pooled.delta == pytest.approx(t.delta[:-1].mean()) and pooled.n_seeds == 15
+    assert pooled.delta == pytest.approx(t.delta[:-1].mean()) and pooled.n_seeds == 3 * len(REGIME_DIGESTS)
     assert (t.ci_low <= t.delta).all() and (t.delta <= t.ci_high).all()
-    assert pooled.ci_high - pooled.ci_low < (t.ci_high - t.ci_low)[:-1].min()   # five regimes narrow the interval
+    assert pooled.ci_high - pooled.ci_low < (t.ci_high - t.ci_low)[:-1].min()   # the regimes narrow the interval
     readme = (ROOT / "README.md").read_text()
     table = pooled_markdown_table(pooled_regime_delta(ROOT))
     assert "\n".join("  " + ln for ln in table.strip().splitlines()) in readme

@@ -229,7 +229,9 @@ else:
 # each arm trains on every pair it builds, so eva's extra pairs count), the **small set**
 # (`configs/regime_small_set.yaml`: 16 prompts over 6 iterations, so a fixed set is trained on again and again) and
 # **lr ×5** (`configs/regime_high_lr.yaml`: DPO at lr 1e-4, picked on the training set by the recipe pilot below) and
-# **lr ×5, 3 epochs** (`configs/regime_high_lr_ep3.yaml`: the pilot's strongest recipe, three times the DPO steps).
+# **lr ×5, 3 epochs** (`configs/regime_high_lr_ep3.yaml`: the pilot's strongest recipe, three times the DPO steps)
+# and the **large set** (`configs/regime_large_set.yaml`: 96 prompts with ≤ 48 pairs per iteration, twice the
+# standard grid's set and budget).
 # The table is eva − static paired by seed and prompt, with what each arm trained on in the iteration before; a
 # regime whose file is not there yet is left out, and one whose file lists runs still `missing` is paired over the
 # seeds both arms finished.
