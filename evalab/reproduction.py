@@ -1337,6 +1337,64 @@ def pooled_markdown_table(table: pd.DataFrame, arm: str = "eva", vs: str = "stat
     return "\n".join(lines) + "\n"
 
 
+def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Mapping[str, str] | None = None,
+               arm: str = "eva", vs: str = "static", metric: str = "full", n_boot: int = 4000, alpha: float = 0.05,
+               power: float = 0.8, seed: int = 0) -> pd.DataFrame:
+    """How many seeds a design would need: the projected 95% CI half-width of one design's ``arm`` − ``vs`` (paired
+    by seed and held-out prompt, at its last iteration) with k seeds per arm, and the smallest true difference that
+    CI would exclude 0 for with probability ``power`` (normal approximation: half-width × (z_{1−α/2} + z_power) /
+    z_{1−α/2}).
+
+    The spread comes from the regimes with digests (``REGIME_DIGESTS`` by default, via ``pooled_regime_delta``'s
+    matrices): each regime's seed rows minus that regime's per-prompt mean (rescaled by sqrt(n/(n − 1)) for the
+    centring), pooled, give the seed-to-seed variation; the pooled mean per-prompt difference gives the spread over
+    prompts. Each bootstrap draw resamples the held-out prompts and k of the pooled seed rows, as the nested CIs of
+    ``paired_differences`` do. It assumes a new design's seeds vary as the pooled designs' did; a check is that k = 3
+    gives about the half-widths those designs measured (``observed_half_width`` in ``attrs``: the mean over the
+    regimes of their crossed-bootstrap half-widths). Columns: k, runs (2k), half_width, mde."""
+    from statistics import NormalDist
+
+    if any(int(k) < 1 for k in ks):
+        raise ValueError(f"seed_power: every k must be >= 1 (got {list(ks)})")
+    mats, prompts = _regime_delta_matrices(root, regimes, arm, vs, metric, "seed_power")
+    small = [name for name, (_, d) in mats.items() if len(d) < 2]
+    if small:
+        raise ValueError(f"seed_power: regimes {small} have fewer than 2 seeds; a seed-to-seed spread needs 2")
+    resid = np.vstack([(d - d.mean(axis=0)) * np.sqrt(len(d) / (len(d) - 1)) for _, d in mats.values()])
+    profile = np.mean([d.mean(axis=0) for _, d in mats.values()], axis=0)
+    rng = np.random.default_rng(seed)
+    n_p = len(prompts)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    factor = (z + NormalDist().inv_cdf(power)) / z
+    out = []
+    for k in ks:
+        est = np.empty(n_boot)
+        for b in range(n_boot):
+            p_idx = rng.integers(0, n_p, n_p)
+            rows = resid[rng.integers(0, len(resid), int(k))][:, p_idx]
+            est[b] = profile[p_idx].mean() + rows.mean()
+        lo, hi = _interval(est, alpha)
+        half = (hi - lo) / 2
+        out.append({"k": int(k), "runs": 2 * int(k), "half_width": half, "mde": half * factor})
+    table = pd.DataFrame(out, columns=["k", "runs", "half_width", "mde"])
+    pooled = pooled_regime_delta(root, regimes, arm=arm, vs=vs, metric=metric, n_boot=2000, alpha=alpha, seed=seed)
+    per = pooled[pooled.regime != "pooled"]
+    table.attrs.update(observed_half_width=float(((per.ci_high - per.ci_low) / 2).mean()),
+                       seed_rows=len(resid), regimes=list(mats), power=power, alpha=alpha)
+    return table
+
+
+def seed_power_markdown_table(table: pd.DataFrame) -> str:
+    """``seed_power`` as markdown: a row per k with the runs it takes (both arms), the projected 95% CI half-width
+    and the smallest difference detected with the table's power."""
+    pct = int(round(100 * table.attrs.get("power", 0.8)))
+    lines = [f"| seeds per arm | runs | 95% CI half-width | smallest difference found {pct}% of the time |",
+             "| --- | --- | --- | --- |"]
+    for r in table.itertuples(index=False):
+        lines.append(f"| {r.k} | {r.runs} | ±{r.half_width:.3f} | {r.mde:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def regime_change_table(root: str | Path, regimes: Mapping[str, str] | None = None, since: int = 1,
                         metric: str = "full", n_boot: int = 2000) -> pd.DataFrame:
     """``change_table`` (eva and static, from ``since``) of every regime with digests (``REGIME_DIGESTS``, paths

@@ -116,6 +116,8 @@ def test_notebook_04_ablations(tmp_path):
     assert "| t | eva: θ_t − θ_1 | static: θ_t − θ_1 | eva − static: change since t = 1 |" in out
     assert "**lr ×5, 3 epochs** (share of resamples above 0" in out
     assert "| regime | t | seeds | eva − static |" in out and "| **pooled** | — | 18 |" in out
+    assert "| seeds per arm | runs | 95% CI half-width |" in out
+    assert "measured at 3 seeds (mean over the regimes): ±0." in out
     # the creator aimed at the frontier: its comparison with the 3-epoch regime's eva and static, and its training sets
     assert "| t | aim=frontier − eva | aim=frontier − static |" in out and "| t | quantity | eva | aim=frontier |" in out
     assert any(t.startswith("Creator aimed at the frontier") for t in titles)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -305,6 +306,38 @@ def test_pooled_regime_delta_is_each_regimes_paired_delta_and_their_mean(tmp_pat
         pooled_regime_delta(tmp_path, {"a": "a", "b": "b"}, n_boot=10)
     with pytest.raises(ValueError, match="regime 'a': no digests of \\['fresh'\\]"):
         pooled_regime_delta(tmp_path, {"a": "a"}, vs="fresh", n_boot=10)
+
+
+def test_seed_power_projects_the_measured_spread_and_the_textbook_case(monkeypatch):
+    """seed_power: on the shipped digests, k = 3 projects about the half-width the regimes measured at 3 seeds, and
+    more seeds narrow it; on synthetic differences (60 regimes of 3 seeds, a seed offset of sd 0.05, no prompt or
+    cell noise) the half-width is 1.96 × the seeds' sd / sqrt(k) and the 80%-power difference (1.96 + 0.84) × sd /
+    sqrt(k); bad k and one-seed regimes are refused by name. The README's table is this one."""
+    from evalab import reproduction
+    from evalab.reproduction import seed_power, seed_power_markdown_table
+
+    t = seed_power(ROOT, ks=(3, 6, 12), n_boot=1500)
+    assert list(t.k) == [3, 6, 12] and list(t.runs) == [6, 12, 24]
+    assert t.half_width.is_monotonic_decreasing and (t.mde > t.half_width).all()
+    assert 0.75 < t.half_width[0] / t.attrs["observed_half_width"] < 1.33
+    readme = (ROOT / "README.md").read_text()
+    table = seed_power_markdown_table(seed_power(ROOT))
+    assert "\n".join("  " + ln for ln in table.strip().splitlines()) in readme
+
+    rng = np.random.default_rng(0)
+    fake = {f"r{j}": (3, np.repeat(rng.normal(0, 0.05, (3, 1)), 40, axis=1)) for j in range(60)}  # 3 seeds each
+    monkeypatch.setattr(reproduction, "_regime_delta_matrices", lambda *a, **k: (fake, [f"p{i}" for i in range(40)]))
+    monkeypatch.setattr(reproduction, "pooled_regime_delta", lambda *a, **k: pd.DataFrame(
+        {"regime": ["pooled"], "ci_low": [0.0], "ci_high": [0.0]}))
+    sd = np.sqrt(np.mean([((d - d.mean(axis=0)) ** 2).sum(axis=0)[0] / (len(d) - 1) for _, d in fake.values()]))
+    for row in seed_power(ROOT, ks=(4, 16), n_boot=6000).itertuples():
+        assert row.half_width == pytest.approx(1.96 * sd / np.sqrt(row.k), rel=0.08)
+        assert row.mde == pytest.approx((1.96 + 0.8416) * sd / np.sqrt(row.k), rel=0.08)
+    with pytest.raises(ValueError, match="every k must be >= 1"):
+        seed_power(ROOT, ks=(0,))
+    fake["one"] = (3, np.zeros((1, 40)))
+    with pytest.raises(ValueError, match=r"regimes \['one'\] have fewer than 2 seeds"):
+        seed_power(ROOT)
 
 
 def test_regime_change_table_is_each_regimes_change_table_at_its_last_iteration():

@@ -261,6 +261,19 @@ else:
     print(f"pooled: the regimes' digests are not all under {regimes_root!r}")
 
 # %% [markdown]
+# How many seeds would one design need? The seed-to-seed spread of eva − static in those regimes, pooled
+# (`seed_power`): the projected 95% CI half-width with k seeds per arm, and the smallest true difference such a CI
+# would exclude 0 for 80% of the time. At k = 3 it should be about what the regimes measured (printed below it).
+
+# %%
+from evalab.reproduction import seed_power, seed_power_markdown_table
+
+if all((Path(regimes_root) / d).is_dir() for d in REGIME_DIGESTS.values()):
+    power = seed_power(regimes_root)
+    display(Markdown(seed_power_markdown_table(power)))
+    print(f"measured at 3 seeds (mean over the regimes): ±{power.attrs['observed_half_width']:.3f}")
+
+# %% [markdown]
 # What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
 # standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
 # (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
