@@ -312,7 +312,8 @@ def test_seed_power_projects_the_measured_spread_and_the_textbook_case(monkeypat
     """seed_power: on the shipped digests, k = 3 projects about the half-width the regimes measured at 3 seeds, and
     more seeds narrow it; on synthetic differences (60 regimes of 3 seeds, a seed offset of sd 0.05, no prompt or
     cell noise) the half-width is 1.96 × the seeds' sd / sqrt(k) and the 80%-power difference (1.96 + 0.84) × sd /
-    sqrt(k); bad k and one-seed regimes are refused by name. The README's table is this one."""
+    sqrt(k); with every seed alike it is 1.96 × the prompts' sd / sqrt(prompts), whatever k; bad k and one-seed
+    regimes are refused by name. The README's table is this one."""
     from evalab import reproduction
     from evalab.reproduction import seed_power, seed_power_markdown_table
 
@@ -333,6 +334,10 @@ def test_seed_power_projects_the_measured_spread_and_the_textbook_case(monkeypat
     for row in seed_power(ROOT, ks=(4, 16), n_boot=6000).itertuples():
         assert row.half_width == pytest.approx(1.96 * sd / np.sqrt(row.k), rel=0.08)
         assert row.mde == pytest.approx((1.96 + 0.8416) * sd / np.sqrt(row.k), rel=0.08)
+    v = rng.normal(0, 0.1, 40)  # the prompts alone: every seed alike, so only the prompt resampling is left
+    fake = {f"r{j}": (3, np.tile(v, (3, 1))) for j in range(2)}
+    for row in seed_power(ROOT, ks=(2, 8), n_boot=6000).itertuples():
+        assert row.half_width == pytest.approx(1.96 * v.std() / np.sqrt(40), rel=0.08)
     with pytest.raises(ValueError, match="every k must be >= 1"):
         seed_power(ROOT, ks=(0,))
     fake["one"] = (3, np.zeros((1, 40)))
