@@ -1290,6 +1290,20 @@ def _regime_delta_matrices(root: str | Path, regimes: Mapping[str, str] | None, 
     return mats, prompts or []
 
 
+def _crossed_bootstrap(mats: Mapping[str, tuple[int, np.ndarray]], n_prompts: int, n_boot: int,
+                       seed: int) -> np.ndarray:
+    """``pooled_regime_delta``'s resamples of each regime's mean difference (n_boot × regimes): the held-out prompts
+    drawn once per resample for every regime, each regime's seeds on their own."""
+    rng = np.random.default_rng(seed)
+    boot = np.empty((n_boot, len(mats)))
+    for b in range(n_boot):
+        p_idx = rng.integers(0, n_prompts, n_prompts)
+        for j, (_, d) in enumerate(mats.values()):
+            per_seed = d[:, p_idx].mean(axis=1)
+            boot[b, j] = per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean()
+    return boot
+
+
 def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = None, arm: str = "eva",
                         vs: str = "static", metric: str = "full", n_boot: int = 2000, alpha: float = 0.05,
                         seed: int = 0) -> pd.DataFrame:
@@ -1302,15 +1316,8 @@ def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = No
     so a prompt's effect is shared: crossed, a little wider than the nested CIs of ``paired_differences``) and each
     regime's seeds on their own. Columns: regime, iteration, n_seeds, delta, ci_low, ci_high, p_better (share of
     resamples with ``arm`` ahead). Regimes whose held-out prompts differ are refused by name."""
-    rng = np.random.default_rng(seed)
     mats, prompts = _regime_delta_matrices(root, regimes, arm, vs, metric, "pooled_regime_delta")
-    n_p = len(prompts)
-    boot = np.empty((n_boot, len(mats)))
-    for b in range(n_boot):
-        p_idx = rng.integers(0, n_p, n_p)
-        for j, (_, d) in enumerate(mats.values()):
-            per_seed = d[:, p_idx].mean(axis=1)
-            boot[b, j] = per_seed[rng.integers(0, len(per_seed), len(per_seed))].mean()
+    boot = _crossed_bootstrap(mats, len(prompts), n_boot, seed)
     out = []
     points = [float(d.mean()) for _, d in mats.values()]
     for j, (name, (t, d)) in enumerate(mats.items()):
@@ -1351,7 +1358,8 @@ def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Ma
     prompts. Each bootstrap draw resamples the held-out prompts and k of the pooled seed rows, as the nested CIs of
     ``paired_differences`` do. It assumes a new design's seeds vary as the pooled designs' did; a check is that k = 3
     gives about the half-widths those designs measured (``observed_half_width`` in ``attrs``: the mean over the
-    regimes of their crossed-bootstrap half-widths). Columns: k, runs (2k), half_width, mde."""
+    regimes of their half-widths in ``pooled_regime_delta``'s crossed bootstrap, from the same matrices). Columns:
+    k, runs (2k), half_width, mde."""
     from statistics import NormalDist
 
     if any(int(k) < 1 for k in ks):
@@ -1377,10 +1385,10 @@ def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Ma
         half = (hi - lo) / 2
         out.append({"k": int(k), "runs": 2 * int(k), "half_width": half, "mde": half * factor})
     table = pd.DataFrame(out, columns=["k", "runs", "half_width", "mde"])
-    pooled = pooled_regime_delta(root, regimes, arm=arm, vs=vs, metric=metric, n_boot=2000, alpha=alpha, seed=seed)
-    per = pooled[pooled.regime != "pooled"]
-    table.attrs.update(observed_half_width=float(((per.ci_high - per.ci_low) / 2).mean()),
-                       seed_rows=len(resid), regimes=list(mats), power=power, alpha=alpha)
+    boot = _crossed_bootstrap(mats, n_p, 2000, seed)   # what the regimes measured, as pooled_regime_delta has it
+    measured = [(hi - lo) / 2 for lo, hi in (_interval(col, alpha) for col in boot.T)]
+    table.attrs.update(observed_half_width=float(np.mean(measured)), seed_rows=len(resid), regimes=list(mats),
+                       power=power, alpha=alpha)
     return table
 
 

@@ -328,8 +328,6 @@ def test_seed_power_projects_the_measured_spread_and_the_textbook_case(monkeypat
     rng = np.random.default_rng(0)
     fake = {f"r{j}": (3, np.repeat(rng.normal(0, 0.05, (3, 1)), 40, axis=1)) for j in range(60)}  # 3 seeds each
     monkeypatch.setattr(reproduction, "_regime_delta_matrices", lambda *a, **k: (fake, [f"p{i}" for i in range(40)]))
-    monkeypatch.setattr(reproduction, "pooled_regime_delta", lambda *a, **k: pd.DataFrame(
-        {"regime": ["pooled"], "ci_low": [0.0], "ci_high": [0.0]}))
     sd = np.sqrt(np.mean([((d - d.mean(axis=0)) ** 2).sum(axis=0)[0] / (len(d) - 1) for _, d in fake.values()]))
     for row in seed_power(ROOT, ks=(4, 16), n_boot=6000).itertuples():
         assert row.half_width == pytest.approx(1.96 * sd / np.sqrt(row.k), rel=0.08)
