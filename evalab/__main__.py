@@ -35,7 +35,8 @@ from .config import EvaConfig, profile_config
 
 EXIT_USAGE = 2  # argparse's exit code for bad usage; every bad-input error exits with it
 # keys of a `reproduce --config` yaml (command-line options win over them)
-REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot", "prune", "digests")
+REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "iterations", "set", "n_boot", "prune", "digests",
+                  "reuse")
 # keys of a `reproduce-online --config` yaml
 ONLINE_REPRODUCE_KEYS = ("profile", "root", "out", "arms", "seeds", "trainer", "steps", "evolve_every",
                          "prompts_per_step", "max_completion_length", "checkpoint_every", "torch_threads", "set",
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--digests", default=None, help="directory of run digests (evalab/digest.py): each finished run "
                     "writes <dir>/<arm>/seed<k>.json, and a run whose digest is there (same config) is not run again, "
                     "so the results json can be rebuilt on another machine from the digests alone")
+    rp.add_argument("--reuse", default=None, help="comma-separated digest directories of runs made before with the "
+                    "same config (another grid's), read only: their runs are not run again, and their digests are not "
+                    "copied (new runs write to --digests); e.g. more seeds of a grid that already ran")
     rp.add_argument("--collect", action="store_true", help="run nothing: write the results json (and the digests) "
                     "from the finished runs and the digests there are, naming each (arm, seed) left out")
     _grid_tail_arguments(rp, "only the plan and one line per finished (arm, seed)")
@@ -403,11 +407,12 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     if digests is not None and (not isinstance(digests, str) or (Path(digests).exists() and
                                                                  not Path(digests).is_dir())):
         raise InputError(f"digests={digests!r}: a directory path (it is created if missing)")
-    if digests is not None:  # every digest of the grid read and checked before anything runs
+    reuse = _reuse_dirs(a.reuse.split(",") if a.reuse else f.get("reuse", []), digests)
+    if digests is not None or reuse:  # every digest of the grid read and checked before anything runs
         from .reproduction import grid_digests
 
         try:
-            grid_digests(base, arms, seeds, root, digests)
+            grid_digests(base, arms, seeds, root, digests, reuse=reuse)
         except ValueError as e:
             raise InputError(_one_line(e)) from e
     _check_out_keeps(out, arms, seeds, "reproduce")  # the last check: every field above is named first
@@ -419,10 +424,11 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
         stores = run_reproduction(base, arms, seeds, root, progress=not a.quiet, wall=wall, prune=prune,
-                                  digests=digests, collect_only=a.collect)
+                                  digests=digests, collect_only=a.collect, reuse=reuse)
         if not stores:
             print(f"error: reproduce --collect: no finished run in {root} and no digest"
-                  + (f" in {digests}" if digests else "") + ": nothing to collect", file=sys.stderr)
+                  + (f" in {', '.join([*([digests] if digests else []), *reuse])}" if digests or reuse else "")
+                  + ": nothing to collect", file=sys.stderr)
             return EXIT_USAGE
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)
         got = {(arm, int(st.config.seed)) for arm, runs in stores.items() for st in runs}
@@ -512,6 +518,26 @@ def _check_out_keeps(out: str, arms: Any, seeds: list[int], what: str) -> None:
         lost = ", ".join([*(f"arm {x}" for x in lost_arms), *(f"seed {s}" for s in lost_seeds)])
         raise InputError(f"--out {out}: it holds {lost}, which this command does not run, and writing it would drop "
                          "them; name another --out (or include them, or delete the file to start it afresh)")
+
+
+def _reuse_dirs(reuse: Any, digests: str | None) -> list[str]:
+    """`reuse` (yaml list or --reuse a,b) as existing digest directories, none of them ``digests`` (InputError naming
+    the bad entry): they are read, never written."""
+    from pathlib import Path
+
+    if isinstance(reuse, str):
+        reuse = [reuse]
+    if not isinstance(reuse, list) or not all(isinstance(r, str) and r for r in reuse):
+        raise InputError(f"reuse={reuse!r}: a list of digest directories, e.g. [data/digests/reproduction]")
+    for r in reuse:
+        if not Path(r).is_dir():
+            raise InputError(f"reuse: {r}: not a directory; give the digest directories of runs made before")
+        if digests is not None and Path(r).resolve() == Path(digests).resolve():
+            raise InputError(f"reuse: {r} is the digests directory itself; reuse names other grids' digests (read "
+                             "only), digests the directory this grid's runs write to")
+    if len({Path(r).resolve() for r in reuse}) != len(reuse):
+        raise InputError(f"reuse={reuse}: a directory named twice")
+    return list(reuse)
 
 
 def _seeds(seeds_in: Any) -> list[int]:

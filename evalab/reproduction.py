@@ -147,8 +147,8 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                      root: str | Path, *, progress: bool = True, report: bool = True,
                      run_fn: Callable[[EvaConfig], Any] | None = None,
                      wall: dict[str, dict[str, float]] | None = None,
-                     prune: bool = False, digests: str | Path | None = None, collect_only: bool = False
-                     ) -> dict[str, list[RunStore | RunDigest]]:
+                     prune: bool = False, digests: str | Path | None = None, collect_only: bool = False,
+                     reuse: Sequence[str | Path] = ()) -> dict[str, list[RunStore | RunDigest]]:
     """Run (or resume) every arm × seed of the grid through ``run_ablation`` (θ0's evaluation and the warm-start
     round shared). ``progress``: the loop's stage lines; ``report``: the plan, then one line per finished
     (arm, seed) with its wall time. Fills ``wall`` ({arm: {seed: seconds of this call}}) when given. ``prune``:
@@ -163,18 +163,24 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
     of the run continued past them: it stands for the run cut to the grid's iterations (``RunDigest.upto``), as a
     finished run store under ``root`` with more iterations does.
 
+    ``reuse``: more digest directories, read only: a digest there stands for its run as one in ``digests`` does
+    (same checks), and nothing is written there; the runs the grid makes write to ``digests``. So a grid that
+    extends another (more seeds of the same design) reuses the other's runs without copying their digests.
+
     ``collect_only``: run nothing; gather the finished runs (writing their digests) and the digests, report what is
     missing, and return those (e.g. a results file mid-grid, while other processes run the rest)."""
     from .digest import digest_of, digest_path
 
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
-    have = grid_digests(base, arms, seeds, root, digests) if digests is not None else {}
+    have = grid_digests(base, arms, seeds, root, digests, reuse=reuse) if digests is not None or reuse else {}
     left = [(a, s) for a in arms for s in seeds
             if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
     if report:
         print(f"[evalab] reproduce: {len(arms)} arms × {len(seeds)} seeds × {base.iterations} iterations = {n} runs "
-              f"in {root}; {len(left)} to run or finish" + (f", {len(have)} from digests in {digests}" if have else ""),
+              f"in {root}; {len(left)} to run or finish"
+              + (f", {len(have)} from digests in {', '.join(map(str, [*([digests] if digests else []), *reuse]))}"
+                 if have else ""),
               flush=True)
     took: list[float] = []  # wall seconds of each run this call finished
 
@@ -215,7 +221,8 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                 by_seed[a][int(s)] = digest_of(store, a).upto(base.iterations)
                 continue
             by_seed[a][int(s)] = store
-            if digests is not None and _digest_stale(digest_path(digests, a, s), store.config):
+            if digests is not None and _digest_stale(digest_path(digests, a, s), store.config) and not any(
+                    digest_path(r, a, s).exists() for r in reuse):  # a reused digest stands for it: no second copy
                 digest_of(store, a).write(digest_path(digests, a, s))
             if prune and not collect_only:
                 store.prune_checkpoints(keep=(0,) if base.warmup_round else ())
@@ -234,34 +241,39 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
 
 
 def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
-                 digests: str | Path) -> dict[tuple[str, int], RunDigest]:
-    """Read every digest of the grid there is in ``digests`` and check it against its run's config (ValueError
-    naming the file, and the fields that differ); return those that stand for a run not finished under ``root``.
-    A digest of the same run continued past the grid's ``iterations`` (``RunDigest.longer_than``) stands for it cut
-    to them (``RunDigest.upto``); one stopped short of them does not (the run resumes)."""
+                 digests: str | Path | None, *, reuse: Sequence[str | Path] = ()) -> dict[tuple[str, int], RunDigest]:
+    """Read every digest of the grid there is in ``digests`` and the ``reuse`` directories and check it against its
+    run's config (ValueError naming the file, and the fields that differ); return those that stand for a run not
+    finished under ``root``. A digest of the same run continued past the grid's ``iterations``
+    (``RunDigest.longer_than``) stands for it cut to them (``RunDigest.upto``); one stopped short of them does not
+    (the run resumes). An (arm, seed) that two of the directories both stand for raises ValueError naming both
+    files: which one is the run would be a guess."""
     from .ablation import arm_config
     from .digest import digest_path, load_digest
 
     have: dict[tuple[str, int], RunDigest] = {}
-    for a, ov in arms.items():
-        for s in seeds:
-            p, run_dir = digest_path(digests, a, s), Path(root) / a / f"seed{s}"
-            if not p.exists():
-                continue
-            d = load_digest(p)
-            want = arm_config(base, ov, s, run_dir)
-            if d.shorter_than(want):  # the grid goes further than this run did: it runs on, its digest is rewritten
-                continue
-            if d.longer_than(want):  # the run went further than this grid: its first iterations stand for the grid's
-                if not _finished(run_dir, base):
-                    have[(a, int(s))] = d.upto(want.iterations)
-                continue
-            diff = d.config_differences(want)
-            if diff:
-                raise ValueError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to rerun "
-                                 "that run, or give another digests directory")
-            if not _finished(run_dir, base):
-                have[(a, int(s))] = d
+    found: dict[tuple[str, int], Path] = {}
+    for where in [*([digests] if digests is not None else []), *reuse]:
+        for a, ov in arms.items():
+            for s in seeds:
+                p, run_dir = digest_path(where, a, s), Path(root) / a / f"seed{s}"
+                if not p.exists():
+                    continue
+                d = load_digest(p)
+                want = arm_config(base, ov, s, run_dir)
+                if d.shorter_than(want):  # the grid goes further than this run did: it runs on, its digest is rewritten
+                    continue
+                if not d.longer_than(want):
+                    diff = d.config_differences(want)
+                    if diff:
+                        raise ValueError(f"digest {p} was made with another config: {'; '.join(diff)}; remove it to "
+                                         "rerun that run, or give another digests directory")
+                key = (a, int(s))
+                if key in found:
+                    raise ValueError(f"arm {a!r} seed {s}: a digest in both {found[key]} and {p}; keep one")
+                found[key] = p
+                if not _finished(run_dir, base):  # a run finished under root is read from its store instead
+                    have[key] = d.upto(want.iterations) if d.longer_than(want) else d
     return have
 
 

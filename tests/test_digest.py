@@ -128,6 +128,67 @@ def test_reproduce_writes_digests_and_rebuilds_the_results_from_them_alone(tmp_p
     assert "eva/seed3.json: not valid JSON" in capsys.readouterr().err
 
 
+def test_reuse_counts_another_grids_digests_as_runs_without_writing_or_copying_them(tmp_path, monkeypatch, capsys):
+    """More seeds of a grid that ran (configs/reproduction_seeds.yaml): `reuse` names the first grid's digest
+    directory; its runs are not run again, their digests are neither rewritten nor copied, the new runs write to
+    the new `digests`, and the results hold every seed (the reused ones' numbers as the first grid's). A reused
+    digest made with another config, an (arm, seed) in two directories, and bad `reuse` entries are refused, naming
+    them, before anything runs."""
+    from evalab.__main__ import main
+
+    stand_in_loop(monkeypatch)
+    grid = "profile: ci\narms: [eva, static]\niterations: 2\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n"
+    (tmp_path / "first.yaml").write_text(grid + f"seeds: [1, 2]\ndigests: {tmp_path / 'dg1'}\n")
+    assert main(["reproduce", "--config", str(tmp_path / "first.yaml"), "--root", str(tmp_path / "runs1"),
+                 "--out", str(tmp_path / "first.json"), "--n-boot", "50", "--quiet"]) == 0
+    first = json.loads((tmp_path / "first.json").read_text())
+    shutil.rmtree(tmp_path / "runs1")  # only the first grid's digests are left, as in git
+    before = {p: p.read_bytes() for p in sorted((tmp_path / "dg1").rglob("*.json"))}
+    assert len(before) == 4
+
+    (tmp_path / "more.yaml").write_text(grid + f"seeds: [1, 2, 3]\ndigests: {tmp_path / 'dg2'}\n"
+                                        f"reuse: [{tmp_path / 'dg1'}]\n")
+    argv = ["reproduce", "--config", str(tmp_path / "more.yaml"), "--root", str(tmp_path / "runs2"),
+            "--out", str(tmp_path / "more.json"), "--n-boot", "50", "--quiet"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 to run or finish, 4 from digests in" in out and str(tmp_path / "dg1") in out
+    assert out.count("done in") == 2 + 1 and "arm=eva seed=3 done in" in out and "seed=1 done in" not in out
+    assert sorted(p.relative_to(tmp_path / "dg2").as_posix() for p in (tmp_path / "dg2").rglob("*.json")) == [
+        "eva/seed3.json", "static/seed3.json"]
+    assert {p: p.read_bytes() for p in sorted((tmp_path / "dg1").rglob("*.json"))} == before
+    assert sorted((tmp_path / "runs2").glob("*/seed*")) == [tmp_path / "runs2" / a / "seed3" for a in ("eva", "static")]
+    more = json.loads((tmp_path / "more.json").read_text())
+    assert {(r["arm"], r["seed"]) for r in more["per_seed"]} == {(a, s) for a in ("eva", "static") for s in (1, 2, 3)}
+    old = [r for r in more["per_seed"] if r["seed"] in (1, 2)]
+    assert sorted(old, key=str) == sorted(first["per_seed"], key=str)  # the reused runs' rows, to the last digit
+
+    # a rerun with the runs' stores here writes no second copy of a reused digest; --collect names both directories
+    assert main(argv) == 0 and not (tmp_path / "dg2" / "eva" / "seed1.json").exists()
+    assert main([*argv, "--collect", "--root", str(tmp_path / "none"), "--digests", str(tmp_path / "empty"),
+                 "--reuse", str(tmp_path / "dg1")]) == 0
+    assert "4 from digests in " + f"{tmp_path / 'empty'}, {tmp_path / 'dg1'}" in capsys.readouterr().out
+
+    # the same run in two directories: which one is the run would be a guess
+    shutil.copy(tmp_path / "dg2" / "eva" / "seed3.json", tmp_path / "dg3.json")
+    (tmp_path / "dg1" / "eva" / "seed3.json").write_bytes((tmp_path / "dg3.json").read_bytes())
+    shutil.rmtree(tmp_path / "runs2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "arm 'eva' seed 3: a digest in both" in err and str(tmp_path / "dg1" / "eva" / "seed3.json") in err
+    (tmp_path / "dg1" / "eva" / "seed3.json").unlink()
+    # a reused digest made with another config is named, as one in --digests is
+    assert main([*argv, "--set", "pairs_per_iteration=3", "--digests", str(tmp_path / "empty")]) == 2
+    assert "dg1/eva/seed1.json was made with another config: pairs_per_iteration=2 (grid: 3)" in capsys.readouterr().err
+    for bad, says in ((str(tmp_path / "nowhere"), "nowhere: not a directory"),
+                      (str(tmp_path / "dg2"), "is the digests directory itself"),
+                      (f"{tmp_path / 'dg1'},{tmp_path / 'dg1'}", "a directory named twice")):
+        assert main([*argv, "--reuse", bad]) == 2
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "runs2").exists()  # nothing ran for any refused command
+
+
 def test_the_input_checks_never_touch_a_run_another_process_is_writing(tmp_path, monkeypatch, capsys):
     """`reproduce` checks every existing run directory's config before it starts; a grid lane may be writing one of
     them at that moment (its half-written temporaries, its events), so the check only reads."""
