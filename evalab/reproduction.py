@@ -549,7 +549,8 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
     ``root_pass_rate`` that prompt's step-1 pass rate at t, ``eased`` whether the creator steered the chain toward
     the frontier (``creator_aim="frontier"``: the root is one ``loop.aimed_at_frontier`` eases), ``outcome`` the
     child's step-1 outcome at t + 1 under the next solver (all_fail / all_pass / mixed / unscored). Empty for an arm
-    without evolution (static). Each iteration's step 1 is read once (it serves as t + 1, then as t)."""
+    without evolution (static). Each iteration's step 1 is read once (it serves as t + 1, then as t, and gives the
+    eased roots' pass rates)."""
     from .loop import aimed_at_frontier
 
     if isinstance(store, RunDigest):
@@ -574,8 +575,9 @@ def offspring_records(store: RunStore | RunDigest) -> pd.DataFrame:
         roots = ev.root_id if "root_id" in ev else ev.parent_id  # stores before chained evolution: parent = root
         root_of = dict(zip(ev.id.astype(str), roots.astype(str)))
         children = store.read_table(t, "next_prompts")
-        eased = (set(aimed_at_frontier(store.read_table(t, "weights"), sorted(set(root_of.values())),
-                                       cfg.aim_pass_rate)) if cfg.creator_aim == "frontier" else set())
+        step1_rates = pd.DataFrame({"prompt_id": now.index, "pass_rate": now.pass_rate.to_numpy(float)})
+        eased = (set(aimed_at_frontier(step1_rates, sorted(set(root_of.values())), cfg.aim_pass_rate))
+                 if cfg.creator_aim == "frontier" else set())
         for cid in children.loc[children.source == "evolved", "id"].astype(str):
             if cid not in root_of or root_of[cid] not in now.index or cid not in nxt.index:
                 raise ValueError(f"{store.root}: iteration {t}: evolved prompt {cid!r} has no accepted chain, "
