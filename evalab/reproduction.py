@@ -1270,20 +1270,23 @@ def change_markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _regime_delta_matrices(root: str | Path, regimes: Mapping[str, str] | None, arm: str, vs: str, metric: str,
+RegimeDigests = Mapping[str, str | Sequence[str]]  # a regime: its digest directory, or several of one design
+
+
+def _regime_delta_matrices(root: str | Path, regimes: RegimeDigests | None, arm: str, vs: str, metric: str,
                            caller: str) -> tuple[dict[str, tuple[int, np.ndarray]], list[str]]:
-    """Per regime with digests (``REGIME_DIGESTS`` by default): its last iteration both arms evaluated and the
+    """Per regime with digests (``REGIME_DIGESTS`` by default; a regime may name several directories of one design,
+    e.g. a grid and the seeds added to it later: ``merged_digests``): its last iteration both arms evaluated and the
     seeds × held-out prompts matrix of ``arm`` minus ``vs`` there (prompts in one sorted order shared by all
     regimes), and that prompt order. A regime missing an arm, or whose held-out prompts differ, is refused by name."""
-    from .digest import load_digests
-
     mats: dict[str, tuple[int, np.ndarray]] = {}
     prompts: list[str] | None = None
     for name, rel in (REGIME_DIGESTS if regimes is None else regimes).items():
-        runs = load_digests(Path(root) / rel, arms=[arm, vs])
-        missing = [a for a in (arm, vs) if a not in runs]
+        dirs = [Path(root) / d for d in ([rel] if isinstance(rel, (str, Path)) else rel)]
+        runs = merged_digests(dirs, [arm, vs])
+        missing = [a for a in (arm, vs) if not runs[a]]
         if missing:
-            raise ValueError(f"regime {name!r}: no digests of {missing} under {Path(root) / rel}")
+            raise ValueError(f"regime {name!r}: no digests of {missing} under {', '.join(map(str, dirs))}")
         mine, theirs = _by_seed(runs[arm]), _by_seed(runs[vs])
         seeds = sorted(set(mine) & set(theirs))
         cells = {s: (_eval_cells(mine[s], metric), _eval_cells(theirs[s], metric)) for s in seeds}
@@ -1318,7 +1321,7 @@ def _crossed_bootstrap(mats: Mapping[str, tuple[int, np.ndarray]], n_prompts: in
     return boot
 
 
-def pooled_regime_delta(root: str | Path, regimes: Mapping[str, str] | None = None, arm: str = "eva",
+def pooled_regime_delta(root: str | Path, regimes: RegimeDigests | None = None, arm: str = "eva",
                         vs: str = "static", metric: str = "full", n_boot: int = 2000, alpha: float = 0.05,
                         seed: int = 0) -> pd.DataFrame:
     """``arm`` minus ``vs`` at each regime's last evaluated iteration (from its digests, ``REGIME_DIGESTS`` by
@@ -1358,7 +1361,7 @@ def pooled_markdown_table(table: pd.DataFrame, arm: str = "eva", vs: str = "stat
     return "\n".join(lines) + "\n"
 
 
-def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Mapping[str, str] | None = None,
+def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: RegimeDigests | None = None,
                arm: str = "eva", vs: str = "static", metric: str = "full", n_boot: int = 4000, alpha: float = 0.05,
                power: float = 0.8, seed: int = 0) -> pd.DataFrame:
     """How many seeds a design would need: the projected 95% CI half-width of one design's ``arm`` − ``vs`` (paired
@@ -1569,11 +1572,9 @@ def _with_frames(out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def pooled_results(digest_dirs: Sequence[str | Path], arms: Sequence[str], n_boot: int = 2000) -> dict[str, Any]:
-    """One grid's results (``reproduction_results``, tables as DataFrames, as ``load_results`` gives them) over the
-    runs of several digest directories of the same grid, e.g. seeds 1-3 of data/digests/reproduction and the fresh
-    seeds of a replication: each arm's digests from every directory, pooled by seed. An (arm, seed) found in two
-    directories, or an arm found in none, raises ValueError naming it."""
+def merged_digests(digest_dirs: Sequence[str | Path], arms: Sequence[str]) -> dict[str, list[RunDigest]]:
+    """Each arm's digests from every directory (``load_digests``), pooled by seed (an arm found nowhere: an empty
+    list); an (arm, seed) found in two directories raises ValueError naming both."""
     from .digest import load_digests
 
     pooled: dict[str, list[RunDigest]] = {a: [] for a in arms}
@@ -1586,6 +1587,15 @@ def pooled_results(digest_dirs: Sequence[str | Path], arms: Sequence[str], n_boo
                     raise ValueError(f"arm {arm!r} seed {key[1]}: a digest in both {where[key]} and {d}")
                 where[key] = str(d)
                 pooled[arm].append(r)
+    return pooled
+
+
+def pooled_results(digest_dirs: Sequence[str | Path], arms: Sequence[str], n_boot: int = 2000) -> dict[str, Any]:
+    """One grid's results (``reproduction_results``, tables as DataFrames, as ``load_results`` gives them) over the
+    runs of several digest directories of the same grid, e.g. seeds 1-3 of data/digests/reproduction and the fresh
+    seeds of a replication: each arm's digests from every directory, pooled by seed. An (arm, seed) found in two
+    directories, or an arm found in none, raises ValueError naming it."""
+    pooled = merged_digests(digest_dirs, arms)
     empty = [a for a, runs in pooled.items() if not runs]
     if empty:
         raise ValueError(f"arms {empty}: no digest in {[str(d) for d in digest_dirs]}")

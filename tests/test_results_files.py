@@ -306,6 +306,16 @@ def test_pooled_regime_delta_is_each_regimes_paired_delta_and_their_mean(tmp_pat
         pooled_regime_delta(tmp_path, {"a": "a", "b": "b"}, n_boot=10)
     with pytest.raises(ValueError, match="regime 'a': no digests of \\['fresh'\\]"):
         pooled_regime_delta(tmp_path, {"a": "a"}, vs="fresh", n_boot=10)
+    # a regime in several directories (a grid and seeds added to it later) is the same design as one directory
+    for arm in ("eva", "static"):
+        (tmp_path / "later" / arm).mkdir(parents=True)
+        shutil.move(digest_path(tmp_path / "a", arm, 3), digest_path(tmp_path / "later", arm, 3))
+    split = pooled_regime_delta(tmp_path, {"std": ["a", "later"]}, n_boot=200)
+    whole = pooled_regime_delta(ROOT, {"std": REGIME_DIGESTS["standard"]}, n_boot=200)
+    pd.testing.assert_frame_equal(split, whole)
+    assert split.n_seeds.iloc[0] == 3 and not pooled_regime_delta(tmp_path, {"std": "a"}, n_boot=10).n_seeds[0] == 3
+    with pytest.raises(ValueError, match="arm 'eva' seed 1: a digest in both"):
+        pooled_regime_delta(tmp_path, {"twice": ["a", "a"]}, n_boot=10)
 
 
 def test_seed_power_projects_the_measured_spread_and_the_textbook_case(monkeypatch):

@@ -255,7 +255,8 @@ if regimes:
 # %%
 from evalab.reproduction import REGIME_DIGESTS, pooled_markdown_table, pooled_regime_delta
 
-if all((Path(regimes_root) / d).is_dir() for d in REGIME_DIGESTS.values()):
+all_regime_digests = all((Path(regimes_root) / d).is_dir() for d in REGIME_DIGESTS.values())  # also for seed_power
+if all_regime_digests:
     display(Markdown(pooled_markdown_table(pooled_regime_delta(regimes_root))))
 else:
     print(f"pooled: the regimes' digests are not all under {regimes_root!r}")
@@ -268,7 +269,7 @@ else:
 # %%
 from evalab.reproduction import seed_power, seed_power_markdown_table
 
-if all((Path(regimes_root) / d).is_dir() for d in REGIME_DIGESTS.values()):
+if all_regime_digests:
     power = seed_power(regimes_root)
     display(Markdown(seed_power_markdown_table(power)))
     print(f"measured at 3 seeds (mean over the regimes): ±{power.attrs['observed_half_width']:.3f}")
