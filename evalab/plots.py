@@ -1343,3 +1343,27 @@ def fig_pass_rate_distribution(pass_rates: pd.DataFrame) -> go.Figure:
         fig.update_xaxes(title_text="iteration t", dtick=1, row=r, col=c)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     return _layout(fig, title, barmode="stack", height=320 * rows)
+
+
+def fig_seed_deltas(table: pd.DataFrame, label: str = "eva − static",
+                    overall: tuple[float, float, float] | None = None) -> go.Figure:
+    """One design's difference seed by seed (``reproduction.seed_deltas``: seed, iteration, delta, ci_low, ci_high):
+    a point per seed with its CI over the held-out prompts, 0 as a dashed line, and ``overall`` (delta, low, high:
+    the design's paired estimate over all its seeds) as a band, so the seed-to-seed spread is seen against it."""
+    title = f"{label} seed by seed (95% CI over held-out prompts)"
+    if table.empty:
+        return _no_data(title, "no seed with both arms evaluated", label, "seed")
+    t = table.sort_values("seed")
+    fig = go.Figure()
+    if overall is not None:
+        d, lo, hi = overall
+        fig.add_vrect(x0=lo, x1=hi, fillcolor="#888", opacity=0.15, line_width=0)
+        fig.add_vline(x=d, line=dict(color="#555"), annotation_text=f"all seeds {d:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+    fig.add_vline(x=0, line=dict(color="#999", dash="dash"))
+    fig.add_trace(go.Scatter(x=t["delta"], y=[f"seed {s}" for s in t["seed"]], mode="markers", name=label,
+                             error_x=dict(type="data", symmetric=False, array=t["ci_high"] - t["delta"],
+                                          arrayminus=t["delta"] - t["ci_low"]),
+                             hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
+    its = sorted(set(int(i) for i in t["iteration"]))
+    return _layout(fig, title + (f", t = {its[0]}" if len(its) == 1 else ""), label, None,
+                   height=160 + 28 * len(t), showlegend=False)

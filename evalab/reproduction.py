@@ -961,6 +961,50 @@ def paired_markdown_table(results: Mapping[str, Any], arm: str, refs: Sequence[s
     return "\n".join(lines) + "\n"
 
 
+def seed_deltas(runs: Mapping[str, Sequence[RunStore | RunDigest]], arm: str = "eva", vs: str = "static",
+                metric: str = "full", t: int | None = None, n_boot: int = 2000, alpha: float = 0.05) -> pd.DataFrame:
+    """``arm`` minus ``vs`` seed by seed, at iteration ``t`` (default: the last both arms of every seed evaluated),
+    paired by held-out prompt: one row per seed both arms ran, with the mean difference and its bootstrap CI over
+    the prompts (the seed fixed). How far apart the seeds of one design land: the spread a design's seed count has
+    to average out. Columns: seed, iteration, delta, ci_low, ci_high, n_prompts; ValueError naming a missing arm."""
+    missing = [a for a in (arm, vs) if not runs.get(a)]
+    if missing:
+        raise ValueError(f"seed_deltas: no runs of {missing} (arms: {[a for a in runs if runs[a]]})")
+    mine, theirs = _by_seed(runs[arm]), _by_seed(runs[vs])
+    seeds = sorted(set(mine) & set(theirs))
+    cells = {s: (_eval_cells(mine[s], metric), _eval_cells(theirs[s], metric)) for s in seeds}
+    last = min(int(c.iteration.max()) for pair in cells.values() for c in pair) if cells else 0
+    t = last if t is None else int(t)
+    rows = []
+    for s in seeds:
+        x, y = (c[c.iteration == t].set_index("prompt_id").score for c in cells[s])
+        common = x.index.intersection(y.index)
+        if not len(common):
+            raise ValueError(f"seed_deltas: seed {s} has no held-out scores of both arms at t = {t}")
+        d, lo, hi = bootstrap_ci([(x.loc[common] - y.loc[common]).to_numpy(float)], n_boot, alpha, seed=s)
+        rows.append({"seed": s, "iteration": t, "delta": d, "ci_low": lo, "ci_high": hi, "n_prompts": len(common)})
+    return pd.DataFrame(rows, columns=["seed", "iteration", "delta", "ci_low", "ci_high", "n_prompts"])
+
+
+def seed_split_markdown_table(parts: Mapping[str, Mapping[str, Any]], arm: str = "eva", vs: str = "static",
+                              metric: str = "full") -> str:
+    """``arm`` minus ``vs`` per evaluated iteration t >= 1 in several results files of one design, a row each
+    (``parts``: label to results, e.g. the seeds first run, the seeds added later and all of them), with its seeds
+    and the paired 95% CI and share ahead (``paired_ahead``): do the seeds added later tell the first ones' story?"""
+    its = sorted({int(t) for res in parts.values() for t in res["paired"].iteration if t > 0})
+    lines = ["| seeds | n | " + " | ".join(f"t = {t}" for t in its) + " |", "| --- | --- |" + " --- |" * len(its)]
+    for label, res in parts.items():
+        _check_arms(res, [arm, vs])
+        seeds = sorted(set(res["per_seed"][res["per_seed"].arm == arm].seed)
+                       & set(res["per_seed"][res["per_seed"].arm == vs].seed))
+        cells = []
+        for t in its:
+            d, lo, hi, ahead = paired_ahead(res["paired"], arm, vs, metric, t)
+            cells.append(paired_cell(d, lo, hi, ahead) if np.isfinite(d) else "—")
+        lines.append(f"| {label} | {len(seeds)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def quantity_markdown_table(results: Mapping[str, Any], quantities: Sequence[str],
                             arms: Sequence[str] | None = None) -> str:
     """Per-iteration curves of a results file (``load_results``) as one markdown table: a row per (t, quantity),
@@ -1074,6 +1118,12 @@ REGIME_DIGESTS: dict[str, str] = {
     "large set": "data/digests/regime_large_set",
 }
 REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs", "train_reward", "n_constraints")
+
+
+# The standard design's runs on every seed measured (stop 40), as one regime of ``pooled_regime_delta`` /
+# ``seed_power``: its grid's seeds 1-3, eva on seeds 4-5 (the A*_avg re-test ran eva with the same config) and
+# configs/reproduction_seeds.yaml's runs (static 4-9, eva 6-9). ``pooled_results`` of them is data/reproduction_seeds.json.
+STANDARD_ALL_SEEDS = ("data/digests/reproduction", "data/digests/replication_a_avg", "data/digests/reproduction_seeds")
 
 
 def load_regimes(root: str | Path, regimes: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:

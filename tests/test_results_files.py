@@ -615,3 +615,29 @@ def test_readme_replication_of_the_a_avg_lead_is_its_file_and_the_pooled_digests
         pooled_results([dirs[0], dirs[0]], ["eva"])
     with pytest.raises(ValueError, match=r"arms \['fresh'\]: no digest in"):
         pooled_results([dirs[1]], ["eva", "fresh"])
+
+
+def test_seed_deltas_are_each_seeds_paired_difference_and_average_to_the_grids():
+    """seed_deltas on the standard grid's digests: one row per seed, each seed's eva − static equals its per-seed
+    held-out rates' difference in data/reproduction.json, their mean is the file's paired delta, each CI (over the
+    prompts) holds its point; an explicit t and a missing arm; fig_seed_deltas draws one point per seed."""
+    from evalab.plots import fig_seed_deltas
+    from evalab.reproduction import merged_digests, paired_delta, seed_deltas
+
+    runs = merged_digests([ROOT / "data" / "digests" / "reproduction"], ["eva", "static"])
+    res = load_results(ROOT / "data" / "reproduction.json")
+    ps = res["per_seed"]
+    for t in (None, 1):
+        sd = seed_deltas(runs, t=t, n_boot=300)
+        it = 3 if t is None else t
+        assert list(sd.seed) == [1, 2, 3] and set(sd.iteration) == {it} and set(sd.n_prompts) == {120}
+        for r in sd.itertuples():
+            e, s = (ps[(ps.arm == a) & (ps.seed == r.seed) & (ps.iteration == it)].heldout_full.item()
+                    for a in ("eva", "static"))
+            assert r.delta == pytest.approx(e - s, abs=1e-12) and r.ci_low <= r.delta <= r.ci_high
+            assert r.ci_high - r.ci_low > 0.05  # 120 prompts leave a wide interval per seed
+        assert sd.delta.mean() == pytest.approx(paired_delta(res["paired"], "eva", "static", "full", it)[0])
+    fig = fig_seed_deltas(sd, overall=paired_delta(res["paired"], "eva", "static", "full", 1))
+    assert list(fig.data[0].x) == list(sd.delta) and len(fig.data[0].y) == 3
+    with pytest.raises(ValueError, match=r"seed_deltas: no runs of \['fresh'\]"):
+        seed_deltas(runs, vs="fresh")
