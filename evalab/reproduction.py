@@ -1122,7 +1122,8 @@ REGIME_QUANTITIES = ("heldout_full", "informative_share", "all_fail", "n_pairs",
 
 # The standard design's runs on every seed measured (stop 40), as one regime of ``pooled_regime_delta`` /
 # ``seed_power``: its grid's seeds 1-3, eva on seeds 4-5 (the A*_avg re-test ran eva with the same config) and
-# configs/reproduction_seeds.yaml's runs (static 4-9, eva 6-9). ``pooled_results`` of them is data/reproduction_seeds.json.
+# configs/reproduction_seeds.yaml's runs (static 4-9, eva 6-9). ``pooled_results`` of them is
+# data/reproduction_seeds.json.
 STANDARD_ALL_SEEDS = ("data/digests/reproduction", "data/digests/replication_a_avg", "data/digests/reproduction_seeds")
 
 

@@ -137,7 +137,8 @@ def test_reuse_counts_another_grids_digests_as_runs_without_writing_or_copying_t
     from evalab.__main__ import main
 
     stand_in_loop(monkeypatch)
-    grid = "profile: ci\narms: [eva, static]\niterations: 2\nset: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n"
+    grid = ("profile: ci\narms: [eva, static]\niterations: 2\n"
+            "set: {n_prompts: 10, n_responses: 4, pairs_per_iteration: 2}\n")
     (tmp_path / "first.yaml").write_text(grid + f"seeds: [1, 2]\ndigests: {tmp_path / 'dg1'}\n")
     assert main(["reproduce", "--config", str(tmp_path / "first.yaml"), "--root", str(tmp_path / "runs1"),
                  "--out", str(tmp_path / "first.json"), "--n-boot", "50", "--quiet"]) == 0

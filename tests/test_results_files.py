@@ -641,3 +641,56 @@ def test_seed_deltas_are_each_seeds_paired_difference_and_average_to_the_grids()
     assert list(fig.data[0].x) == list(sd.delta) and len(fig.data[0].y) == 3
     with pytest.raises(ValueError, match=r"seed_deltas: no runs of \['fresh'\]"):
         seed_deltas(runs, vs="fresh")
+
+
+def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
+    """The standard design on 9 seeds (configs/reproduction_seeds.yaml): every (arm, seed) in the file; the runs it
+    reused are the standard grid's and the A*_avg re-test's (their digests' rows, to the last digit; the held-out
+    scores are data/reproduction.json's), the runs it added are exactly the digests in its own directory (none
+    copied from a reused one); the file is ``pooled_results`` of STANDARD_ALL_SEEDS; the README's tables are the
+    file's, the seed split's, and the crossed and pooled numbers quoted are what the functions give."""
+    from evalab.reproduction import (REGIME_DIGESTS, STANDARD_ALL_SEEDS, merged_digests, paired_ahead, pooled_results,
+                                     pooled_regime_delta, quantity_markdown_table, seed_split_markdown_table)
+
+    cfg = yaml.safe_load((ROOT / "configs" / "reproduction_seeds.yaml").read_text())
+    assert list(STANDARD_ALL_SEEDS) == [*cfg["reuse"], cfg["digests"]]
+    res = load_results(ROOT / cfg["out"])
+    ps = res["per_seed"]
+    assert res["missing"] == [] and cfg["seeds"] == list(range(1, 10))
+    assert {(a, int(s)) for a, s in zip(ps.arm, ps.seed)} == {(a, s) for a in cfg["arms"] for s in cfg["seeds"]}
+    added = sorted(p.relative_to(ROOT / cfg["digests"]).as_posix() for p in (ROOT / cfg["digests"]).rglob("*.json"))
+    assert added == [f"eva/seed{s}.json" for s in range(6, 10)] + [f"static/seed{s}.json" for s in range(4, 10)]
+    runs = merged_digests([ROOT / d for d in STANDARD_ALL_SEEDS], cfg["arms"])  # refuses a run found twice
+    assert {(a, int(r.config.seed)) for a, rs in runs.items() for r in rs} == {(a, s) for a in cfg["arms"]
+                                                                               for s in cfg["seeds"]}
+    pooled = pooled_results([ROOT / d for d in STANDARD_ALL_SEEDS], cfg["arms"])
+    for k in ("per_seed", "paired", "curves", "normalised"):
+        pd.testing.assert_frame_equal(res[k].reset_index(drop=True), pooled[k].reset_index(drop=True), obj=k)
+    first = load_results(ROOT / "data" / "reproduction.json")["per_seed"]
+    key = ["arm", "seed", "iteration"]
+    m = first[first.arm.isin(cfg["arms"])].merge(ps, on=key, suffixes=("_first", ""))
+    assert len(m) == 2 * 3 * 4 and (m.heldout_full_first == m.heldout_full).all()
+    assert (m.heldout_frac_first == m.heldout_frac).all()
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### Nine seeds per arm")
+    section = readme[start:readme.index("\n## ", start)]
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    later = pooled_results([ROOT / d for d in STANDARD_ALL_SEEDS[1:]], cfg["arms"])
+    assert sorted(set(later["per_seed"].seed)) == list(range(4, 10))
+    first_file = load_results(ROOT / "data" / "reproduction.json")
+    split = seed_split_markdown_table({"1–3 (`data/reproduction.json`)": first_file, "4–9 (added)": later,
+                                       "**1–9**": res})
+    assert split in section
+    q = ["informative_share", "mixed", "all_fail", "all_pass", "n_pairs", "n_constraints"]
+    assert quantity_markdown_table(res, q, ["eva", "static"]) in section
+    flat = " ".join(section.split())  # the prose wraps lines
+    d, lo, hi, _ = paired_ahead(res["paired"], "eva", "static", "full", 3)
+    assert f"**{d:+.3f} [{lo:+.3f}, {hi:+.3f}]**".replace("-", "−") in flat and lo < 0 < hi
+    crossed = pooled_regime_delta(ROOT, {"standard, 9 seeds": STANDARD_ALL_SEEDS}).iloc[0]
+    assert f"{crossed.delta:+.3f} [{crossed.ci_low:+.3f}, {crossed.ci_high:+.3f}]".replace("-", "−") in flat
+    assert f"±{(crossed.ci_high - crossed.ci_low) / 2:.3f} crossed" in flat
+    assert f"±{(hi - lo) / 2:.3f} nested" in flat
+    nine = pooled_regime_delta(ROOT, {**REGIME_DIGESTS, "standard": STANDARD_ALL_SEEDS}).iloc[-1]
+    assert nine.n_seeds == 9 + 3 * (len(REGIME_DIGESTS) - 1)
+    assert f"**{nine.delta:+.3f} [{nine.ci_low:+.3f}, {nine.ci_high:+.3f}]**".replace("-", "−") in flat

@@ -275,6 +275,40 @@ if all_regime_digests:
     print(f"measured at 3 seeds (mean over the regimes): ±{power.attrs['observed_half_width']:.3f}")
 
 # %% [markdown]
+# ## Nine seeds for the standard design
+# The standard grid's eva − static again, on 9 seeds per arm instead of 3 (`python -m evalab reproduce --config
+# configs/reproduction_seeds.yaml`, `data/reproduction_seeds.json`: the same design, seeds 1–3 and eva's seeds 4–5
+# reused from their digests, `evalab.reproduction.STANDARD_ALL_SEEDS`). The analysis was stated before the new
+# runs: eva − static at t = 3. Below: the file's tables, the seeds first run beside the seeds added, and each seed's
+# own difference (`seed_deltas`) against the estimate over all of them.
+
+# %%
+from evalab.plots import fig_seed_deltas
+from evalab.reproduction import (STANDARD_ALL_SEEDS, merged_digests, paired_delta, pooled_results, seed_deltas,
+                                 seed_split_markdown_table)
+
+seeds_file = Path(regimes_root) / "data" / "reproduction_seeds.json"
+if seeds_file.is_file() and all((Path(regimes_root) / d).is_dir() for d in STANDARD_ALL_SEEDS):
+    nine = load_results(seeds_file)
+    print(results_status(nine, seeds_file))
+    display(Markdown(markdown_tables(nine, arms=["eva", "static"])))
+    first = load_results(Path(regimes_root) / "data" / "reproduction.json")
+    added = pooled_results([Path(regimes_root) / d for d in STANDARD_ALL_SEEDS[1:]], ["eva", "static"])
+
+    def seed_range(res):
+        s = sorted(set(res["per_seed"].seed))
+        return f"{s[0]}–{s[-1]}"
+
+    display(Markdown(seed_split_markdown_table({f"{seed_range(r)}{tag}": r for r, tag in
+                                                ((first, " (first run)"), (added, " (added)"), (nine, " (all)"))})))
+    nine_runs = merged_digests([Path(regimes_root) / d for d in STANDARD_ALL_SEEDS], ["eva", "static"])
+    display(fig_seed_deltas(seed_deltas(nine_runs), overall=paired_delta(nine["paired"], "eva", "static", "full",
+                                                                          int(nine["paired"].iteration.max()))))
+else:
+    print(f"nine seeds: {seeds_file} or the digests it reuses are not there; `python -m evalab reproduce "
+          "--config configs/reproduction_seeds.yaml` makes them")
+
+# %% [markdown]
 # What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
 # standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
 # (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
