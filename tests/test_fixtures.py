@@ -40,7 +40,8 @@ def _figure_functions() -> dict[str, object]:
 
 
 ONLINE_ONLY = {"fig_group_outcomes"}  # plots of an online run's per-step train log (no offline run has one)
-GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution", "fig_offspring"}  # plots of a grid's results tables
+GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution", "fig_offspring",  # plots of a grid's results tables
+             "fig_seed_deltas"}
 TRAINED_CREATOR = {"fig_creator_training"}  # a run whose creator was trained; data/demo_run's was not
 
 
@@ -71,7 +72,7 @@ def test_the_trained_creator_plot_says_the_demo_run_has_none_and_draws_the_store
 
 def test_grid_plots_render_the_stored_reproduction():
     from evalab.digest import load_digests
-    from evalab.reproduction import load_results, offspring_outcomes
+    from evalab.reproduction import load_results, offspring_outcomes, seed_deltas
 
     res = load_results(ROOT / "data" / "reproduction.json")
     fig = plots.fig_iteration_curves(res["curves"], ["heldout_full", "informative_share", "rollouts_per_pair"])
@@ -84,8 +85,13 @@ def test_grid_plots_render_the_stored_reproduction():
     assert fig.layout.title.text and len(fig.data) == 3 * 2  # a bar trace per (child outcome, arm)
     assert sum(len(tr.x) for tr in fig.data) == 3 * len(off)
     fig.to_json()
+    sd = seed_deltas(load_digests(ROOT / "data" / "digests" / "reproduction", arms=["eva", "static"]), n_boot=200)
+    fig = plots.fig_seed_deltas(sd, overall=(-0.017, -0.064, 0.028))
+    assert fig.layout.title.text.endswith("t = 3") and len(fig.data) == 1 and len(fig.data[0].x) == 3  # a point a seed
+    assert list(fig.data[0].error_x.array) == list(sd.ci_high - sd.delta) and fig.layout.shapes  # CIs, 0 and the band
+    fig.to_json()
     for f in (plots.fig_iteration_curves(res["curves"], ["bogus"]), plots.fig_pass_rate_distribution(None),
-              plots.fig_offspring(off.iloc[:0])):
+              plots.fig_offspring(off.iloc[:0]), plots.fig_seed_deltas(sd.iloc[:0])):
         assert not f.data and f.layout.annotations  # says what is missing
     fig.to_json()
 
