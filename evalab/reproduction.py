@@ -61,8 +61,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, bootstrap_ci, eval_cells, resolve_arms, run_ablation,
-                       run_manifests)
+from .ablation import (PROTOCOL_ARMS, _bootstrap, _interval, _paired_diff, bootstrap_ci, eval_cells, resolve_arms,
+                       run_ablation, run_manifests)
 from .config import EvaConfig
 from .digest import RunDigest
 from .store import PRUNED, RunLocked, RunStore, atomic_write_text, json_default, json_records
@@ -977,12 +977,11 @@ def seed_deltas(runs: Mapping[str, Sequence[RunStore | RunDigest]], arm: str = "
     t = last if t is None else int(t)
     rows = []
     for s in seeds:
-        x, y = (c[c.iteration == t].set_index("prompt_id").score for c in cells[s])
-        common = x.index.intersection(y.index)
-        if not len(common):
+        diff = _paired_diff(*(c[c.iteration == t].set_index("prompt_id").score for c in cells[s])).astype(float)
+        if not len(diff):
             raise ValueError(f"seed_deltas: seed {s} has no held-out scores of both arms at t = {t}")
-        d, lo, hi = bootstrap_ci([(x.loc[common] - y.loc[common]).to_numpy(float)], n_boot, alpha, seed=s)
-        rows.append({"seed": s, "iteration": t, "delta": d, "ci_low": lo, "ci_high": hi, "n_prompts": len(common)})
+        d, lo, hi = bootstrap_ci([diff], n_boot, alpha, seed=s)
+        rows.append({"seed": s, "iteration": t, "delta": d, "ci_low": lo, "ci_high": hi, "n_prompts": len(diff)})
     return pd.DataFrame(rows, columns=["seed", "iteration", "delta", "ci_low", "ci_high", "n_prompts"])
 
 
@@ -1423,8 +1422,9 @@ def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Re
     The spread comes from the regimes with digests (``REGIME_DIGESTS`` by default, via ``pooled_regime_delta``'s
     matrices): each regime's seed rows minus that regime's per-prompt mean (rescaled by sqrt(n/(n − 1)) for the
     centring), pooled, give the seed-to-seed variation; the pooled mean per-prompt difference gives the spread over
-    prompts. Each bootstrap draw resamples the held-out prompts and k of the pooled seed rows, as the nested CIs of
-    ``paired_differences`` do. It assumes a new design's seeds vary as the pooled designs' did; a check is that k = 3
+    prompts. Each bootstrap draw resamples the held-out prompts once for all k of the pooled seed rows it draws
+    (crossed, as ``pooled_regime_delta``'s bootstrap; a little wider than the nested CIs of ``paired_differences``,
+    which draw prompts within each seed). It assumes a new design's seeds vary as the pooled designs' did; a check is that k = 3
     gives about the half-widths those designs measured (``observed_half_width`` in ``attrs``: the mean over the
     regimes of their half-widths in ``pooled_regime_delta``'s crossed bootstrap, from the same matrices). Columns:
     k, runs (2k), half_width, mde."""
