@@ -419,7 +419,8 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
     command = "python -m evalab " + " ".join(a.argv)
 
     def _reproduce() -> int:
-        from .reproduction import grid_seeds, reproduction_results, run_reproduction, summary_table, summary_view
+        from .reproduction import (digest_dirs, grid_seeds, reproduction_results, run_reproduction, summary_table,
+                                   summary_view)
 
         wall: dict[str, dict[str, float]] = {}
         t0 = time.time()
@@ -427,7 +428,7 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
                                   digests=digests, collect_only=a.collect, reuse=reuse)
         if not stores:
             print(f"error: reproduce --collect: no finished run in {root} and no digest"
-                  + (f" in {', '.join([*([digests] if digests else []), *reuse])}" if digests or reuse else "")
+                  + (f" in {', '.join(map(str, digest_dirs(digests, reuse)))}" if digests or reuse else "")
                   + ": nothing to collect", file=sys.stderr)
             return EXIT_USAGE
         res = reproduction_results(stores, base=base, arms=arms, wall=wall, command=command, n_boot=n_boot)

@@ -173,14 +173,16 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
 
     arms = reproduction_arms(arms)
     n = len(arms) * len(seeds)
-    have = grid_digests(base, arms, seeds, root, digests, reuse=reuse) if digests is not None or reuse else {}
+    source: dict[tuple[str, int], Path] = {}  # the directory each (arm, seed)'s digest was found in
+    have = grid_digests(base, arms, seeds, root, digests, reuse=reuse, source=source) \
+        if digests is not None or reuse else {}
+    reused = {Path(r).resolve() for r in reuse}
     left = [(a, s) for a in arms for s in seeds
             if (a, int(s)) not in have and not _finished(Path(root) / a / f"seed{s}", base)]
     if report:
         print(f"[evalab] reproduce: {len(arms)} arms × {len(seeds)} seeds × {base.iterations} iterations = {n} runs "
               f"in {root}; {len(left)} to run or finish"
-              + (f", {len(have)} from digests in {', '.join(map(str, [*([digests] if digests else []), *reuse]))}"
-                 if have else ""),
+              + (f", {len(have)} from digests in {', '.join(map(str, digest_dirs(digests, reuse)))}" if have else ""),
               flush=True)
     took: list[float] = []  # wall seconds of each run this call finished
 
@@ -221,8 +223,8 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
                 by_seed[a][int(s)] = digest_of(store, a).upto(base.iterations)
                 continue
             by_seed[a][int(s)] = store
-            if digests is not None and _digest_stale(digest_path(digests, a, s), store.config) and not any(
-                    digest_path(r, a, s).exists() for r in reuse):  # a reused digest stands for it: no second copy
+            if digests is not None and _digest_stale(digest_path(digests, a, s), store.config) and \
+                    source.get((a, int(s))) not in reused:  # a reused digest stands for it: no second copy
                 digest_of(store, a).write(digest_path(digests, a, s))
             if prune and not collect_only:
                 store.prune_checkpoints(keep=(0,) if base.warmup_round else ())
@@ -240,20 +242,28 @@ def run_reproduction(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]] | Se
     return {a: [by_seed[a][int(s)] for s in seeds if int(s) in by_seed[a]] for a in arms if by_seed[a]}
 
 
+def digest_dirs(digests: str | Path | None, reuse: Sequence[str | Path] = ()) -> list[str | Path]:
+    """Where a grid's digests are read from, in order: its ``digests`` directory (when it has one), then the ``reuse``
+    directories."""
+    return [*([digests] if digests is not None else []), *reuse]
+
+
 def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: Sequence[int], root: str | Path,
-                 digests: str | Path | None, *, reuse: Sequence[str | Path] = ()) -> dict[tuple[str, int], RunDigest]:
+                 digests: str | Path | None, *, reuse: Sequence[str | Path] = (),
+                 source: dict[tuple[str, int], Path] | None = None) -> dict[tuple[str, int], RunDigest]:
     """Read every digest of the grid there is in ``digests`` and the ``reuse`` directories and check it against its
     run's config (ValueError naming the file, and the fields that differ); return those that stand for a run not
     finished under ``root``. A digest of the same run continued past the grid's ``iterations``
     (``RunDigest.longer_than``) stands for it cut to them (``RunDigest.upto``); one stopped short of them does not
     (the run resumes). An (arm, seed) that two of the directories both stand for raises ValueError naming both
-    files: which one is the run would be a guess."""
+    files: which one is the run would be a guess. ``source``, when given, is filled with the directory (resolved)
+    each (arm, seed)'s digest was found in, whether or not it stands for the run."""
     from .ablation import arm_config
     from .digest import digest_path, load_digest
 
     have: dict[tuple[str, int], RunDigest] = {}
     found: dict[tuple[str, int], Path] = {}
-    for where in [*([digests] if digests is not None else []), *reuse]:
+    for where in digest_dirs(digests, reuse):
         for a, ov in arms.items():
             for s in seeds:
                 p, run_dir = digest_path(where, a, s), Path(root) / a / f"seed{s}"
@@ -272,6 +282,8 @@ def grid_digests(base: EvaConfig, arms: Mapping[str, Mapping[str, Any]], seeds: 
                 if key in found:
                     raise ValueError(f"arm {a!r} seed {s}: a digest in both {found[key]} and {p}; keep one")
                 found[key] = p
+                if source is not None:
+                    source[key] = Path(where).resolve()
                 if not _finished(run_dir, base):  # a run finished under root is read from its store instead
                     have[key] = d.upto(want.iterations) if d.longer_than(want) else d
     return have
