@@ -1045,6 +1045,27 @@ def quantity_markdown_table(results: Mapping[str, Any], quantities: Sequence[str
     return "\n".join(lines) + "\n"
 
 
+def per_seed_range_table(results: Mapping[str, Any], column: str = "n_pairs_built",
+                         arms: Sequence[str] | None = None) -> str:
+    """One per-seed column of a results file (``load_results``) per iteration as a markdown table: a row per t, a
+    column per arm with the mean over seeds and the range "(min–max)", "—" where the arm has no value. For counts
+    whose spread over a few seeds says more than a CI, e.g. the pairs each seed's training set gave before the
+    budget cut them (``n_pairs_built``): whether a fixed set runs low on pairs. ValueError naming a bad column."""
+    ps = results["per_seed"]
+    if column not in ps.columns or column in ("arm", "seed", "iteration"):
+        raise ValueError(f"column {column!r}: not a per-seed quantity (have: {[c for c in ps.columns][3:]})")
+    arms = _check_arms(results, arms)
+    lines = ["| t | " + " | ".join(f"{a}: {column}" for a in arms) + " |", "| --- |" + " --- |" * len(arms)]
+    for t in sorted({int(t) for t in ps[ps.arm.isin(arms)].iteration}):
+        cells = []
+        for a in arms:
+            v = ps[(ps.arm == a) & (ps.iteration == t)][column].dropna()
+            cells.append(f"{v.mean():.1f} ({v.min():g}–{v.max():g})".replace("-", "−") if len(v) else "—")
+        if any(x != "—" for x in cells):
+            lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def grid_seeds(results: Mapping[str, Any]) -> int | None:
     """How many seeds the grid of a results file asks for (``results["seeds"]``), or None where it does not say
     (``summary_view`` then takes the most any arm has)."""

@@ -643,6 +643,32 @@ def test_seed_deltas_are_each_seeds_paired_difference_and_average_to_the_grids()
         seed_deltas(runs, vs="fresh")
 
 
+def test_per_seed_range_table_is_each_iterations_mean_and_range_over_seeds():
+    """``per_seed_range_table``: per iteration and arm, the mean over seeds and the min-max of one per-seed column,
+    "—" where an arm has none (here: only eva on t = 3); a column that is not a per-seed quantity is refused."""
+    from evalab.reproduction import per_seed_range_table
+
+    res = load_results(ROOT / "data" / "reproduction_seeds.json")
+    ps = res["per_seed"]
+    table = per_seed_range_table(res, "n_pairs_built", ["eva", "static"]).splitlines()
+    assert table[0] == "| t | eva: n_pairs_built | static: n_pairs_built |"
+    its = sorted(set(ps.dropna(subset=["n_pairs_built"]).iteration))
+    assert len(table) == 2 + len(its)
+    for line, t in zip(table[2:], its):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == str(t)
+        for cell, a in zip(cells[1:], ("eva", "static")):
+            v = ps[(ps.arm == a) & (ps.iteration == t)].n_pairs_built
+            assert cell == f"{v.mean():.1f} ({v.min():g}–{v.max():g})"
+    only_eva = {**res, "per_seed": ps[(ps.arm == "eva") | (ps.iteration < 2)]}
+    rows = per_seed_range_table(only_eva, "n_pairs_built", ["eva", "static"]).splitlines()
+    assert rows[-1].startswith("| 2 | ") and rows[-1].endswith(" | — |")
+    with pytest.raises(ValueError, match=r"column 'seed': not a per-seed quantity"):
+        per_seed_range_table(res, "seed")
+    with pytest.raises(ValueError, match=r"column 'nope'"):
+        per_seed_range_table(res, "nope")
+
+
 def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     """The standard design on 9 seeds (configs/reproduction_seeds.yaml): every (arm, seed) in the file; the runs it
     reused are the standard grid's and the A*_avg re-test's (their digests' rows, to the last digit; the held-out

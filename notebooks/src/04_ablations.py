@@ -309,6 +309,34 @@ else:
           "--config configs/reproduction_seeds.yaml` makes them")
 
 # %% [markdown]
+# ## Eight iterations at 48 prompts
+# The standard design run on to t = 8: eva and static on seeds 6–8 (`python -m evalab reproduce --config
+# configs/reproduction_long.yaml`, `data/reproduction_long.json`; t = 0–3 are the nine-seed grid's runs, extended).
+# Stated before iteration 4 ran: eva − static at t = 8; each arm's change since t = 3 (`change_table`), and whether
+# static's fixed set saturates: its all-pass share up, its informative share and the pairs it builds down toward the
+# budget of 24 (`n_pairs_built` in the per-seed rows).
+
+# %%
+from evalab.digest import load_digests
+from evalab.reproduction import change_markdown_table, change_table, per_seed_range_table
+
+long_file = Path(regimes_root) / "data" / "reproduction_long.json"
+long_digests = Path(regimes_root) / "data" / "digests" / "reproduction_long"
+if long_file.is_file() and long_digests.is_dir():
+    long = load_results(long_file)
+    print(results_status(long, long_file))
+    display(Markdown(markdown_tables(long, arms=["eva", "static"])))
+    display(Markdown(change_markdown_table(change_table(load_digests(long_digests, arms=["eva", "static"]),
+                                                        since=3))))
+    display(plots.fig_iteration_curves(long["curves"], ["heldout_full", "informative_share", "all_pass", "all_fail",
+                                                        "n_pairs", "n_constraints"],
+                                       title="Eight iterations at 48 prompts: eva and static (mean over seeds, 95% CI)"))
+    display(Markdown(per_seed_range_table(long, "n_pairs_built", ["eva", "static"])))
+else:
+    print(f"eight iterations: {long_file} or {long_digests} is not there; `python -m evalab reproduce --config "
+          "configs/reproduction_long.yaml` makes them")
+
+# %% [markdown]
 # What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
 # standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
 # (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
