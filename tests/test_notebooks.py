@@ -123,6 +123,11 @@ def test_notebook_04_ablations(tmp_path):
     seed_fig = [f for f in figures_of(nb) if f["layout"].get("title", {}).get("text", "").startswith(
         "eva − static seed by seed")]
     assert len(seed_fig) == 1 and len(seed_fig[0]["data"][0]["y"]) == 9
+    # the standard design over 8 iterations: the file, the change since t = 3, the curves, the pairs built
+    assert "data/reproduction_long.json: arms" in out and "| 8 | 0.300 [" in out
+    assert "| t | eva: θ_t − θ_3 | static: θ_t − θ_3 | eva − static: change since t = 3 |" in out
+    assert "| t | eva: n_pairs_built | static: n_pairs_built |" in out
+    assert any(t.startswith("Eight iterations at 48 prompts") for t in titles)
     # the creator aimed at the frontier: its comparison with the 3-epoch regime's eva and static, and its training sets
     assert "| t | aim=frontier − eva | aim=frontier − static |" in out and "| t | quantity | eva | aim=frontier |" in out
     assert any(t.startswith("Creator aimed at the frontier") for t in titles)

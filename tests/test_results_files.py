@@ -669,6 +669,49 @@ def test_per_seed_range_table_is_each_iterations_mean_and_range_over_seeds():
         per_seed_range_table(res, "nope")
 
 
+def test_readme_eight_iterations_is_the_results_file_and_extends_the_nine_seed_runs():
+    """The standard design over 8 iterations (configs/reproduction_long.yaml): every (arm, seed) in the file over
+    t = 0-8 with its digest in git, made with the standard recipe; its t = 0-3 are the nine-seed grid's runs (the
+    held-out scores of seeds 6-8 equal data/reproduction_seeds.json's), so extending changed nothing before t = 3;
+    the README's tables are the file's and the digests', and the primary and crossed numbers quoted are what the
+    functions give."""
+    from evalab.digest import load_digests
+    from evalab.reproduction import (change_markdown_table, change_table, paired_ahead, per_seed_range_table,
+                                     pooled_regime_delta, quantity_markdown_table, seed_deltas)
+
+    res, cfg, section = _regime_grid("reproduction_long.yaml", "### Eight iterations at 48 prompts")
+    assert cfg["iterations"] == 8 and cfg["seeds"] == [6, 7, 8]
+    digests = load_digests(ROOT / cfg["digests"], arms=cfg["arms"])
+    for runs in digests.values():
+        for d in runs:
+            assert d.config.iterations == 8 and sorted(map(int, d.data["eval"])) == list(range(9))
+            assert (d.config.n_prompts, d.config.pairs_per_iteration, d.config.learning_rate, d.config.epochs) == (
+                48, 24, 2e-5, 1)
+    nine = load_results(ROOT / "data" / "reproduction_seeds.json")["per_seed"]
+    key = ["arm", "seed", "iteration"]
+    m = res["per_seed"].merge(nine, on=key, suffixes=("", "_nine"))
+    assert len(m) == 2 * 3 * 4 and sorted(set(m.iteration)) == [0, 1, 2, 3]
+    assert (m.heldout_full == m.heldout_full_nine).all() and (m.heldout_frac == m.heldout_frac_nine).all()
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    assert change_markdown_table(change_table(digests, since=3)) in section
+    q = ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints"]
+    assert quantity_markdown_table(res, q, ["eva", "static"]) in section
+    assert per_seed_range_table(res, "n_pairs_built", ["eva", "static"]) in section
+    flat = " ".join(section.split())
+
+    def ci(d, lo, hi):
+        return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]".replace("-", "−")
+
+    d, lo, hi, _ = paired_ahead(res["paired"], "eva", "static", "full", 8)
+    assert f"**Primary (t = 8, stated before the runs): eva ahead, {ci(d, lo, hi)}**" in flat and lo > 0
+    assert ci(*paired_ahead(res["paired"], "eva", "static", "frac", 8)[:3]) in flat
+    assert ci(*paired_ahead(res["paired"], "eva", "static", "full", 1)[:3]) in flat
+    crossed = pooled_regime_delta(ROOT, {"8 iterations": (cfg["digests"],)}).iloc[0]
+    assert crossed.iteration == 8 and ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
+    for r in seed_deltas(digests, t=8).itertuples():
+        assert f"{ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
+
+
 def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     """The standard design on 9 seeds (configs/reproduction_seeds.yaml): every (arm, seed) in the file; the runs it
     reused are the standard grid's and the A*_avg re-test's (their digests' rows, to the last digit; the held-out
