@@ -330,7 +330,7 @@ if long_file.is_file() and long_digests.is_dir():
                                                         since=3))))
     display(plots.fig_iteration_curves(long["curves"], ["heldout_full", "informative_share", "all_pass", "all_fail",
                                                         "n_pairs", "n_constraints"],
-                                       title="Eight iterations at 48 prompts: eva and static (mean over seeds, 95% CI)"))
+                                       title="Eight iterations at 48 prompts: eva and static (mean, 95% CI)"))
     display(Markdown(per_seed_range_table(long, "n_pairs_built", ["eva", "static"])))
 else:
     print(f"eight iterations: {long_file} or {long_digests} is not there; `python -m evalab reproduce --config "
