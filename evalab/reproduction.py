@@ -1457,10 +1457,10 @@ def seed_power(root: str | Path, ks: Sequence[int] = (3, 6, 12, 24), regimes: Re
     centring), pooled, give the seed-to-seed variation; the pooled mean per-prompt difference gives the spread over
     prompts. Each bootstrap draw resamples the held-out prompts once for all k of the pooled seed rows it draws
     (crossed, as ``pooled_regime_delta``'s bootstrap; a little wider than the nested CIs of ``paired_differences``,
-    which draw prompts within each seed). It assumes a new design's seeds vary as the pooled designs' did; a check is that k = 3
-    gives about the half-widths those designs measured (``observed_half_width`` in ``attrs``: the mean over the
-    regimes of their half-widths in ``pooled_regime_delta``'s crossed bootstrap, from the same matrices). Columns:
-    k, runs (2k), half_width, mde."""
+    which draw prompts within each seed). It assumes a new design's seeds vary as the pooled designs' did; a check
+    is that k = 3 gives about the half-widths those designs measured (``observed_half_width`` in ``attrs``: the mean
+    over the regimes of their half-widths in ``pooled_regime_delta``'s crossed bootstrap, from the same matrices).
+    Columns: k, runs (2k), half_width, mde."""
     from statistics import NormalDist
 
     if any(int(k) < 1 for k in ks):

@@ -119,7 +119,8 @@ def test_notebook_04_ablations(tmp_path):
     assert "| seeds per arm | runs | 95% CI half-width |" in out
     assert "measured at 3 seeds (mean over the regimes): ±0." in out
     # the standard design on 9 seeds: the file, the first seeds beside the added ones, each seed's difference
-    assert "data/reproduction_seeds.json: arms" in out and "| 1–9 (all) | 9 |" in out and "| 4–9 (added) | 6 |" in out
+    assert "data/reproduction_seeds.json: arms" in out
+    assert "| 1–9 (all) | 9 |" in out and "| 4–9 (added) | 6 |" in out
     seed_fig = [f for f in figures_of(nb) if f["layout"].get("title", {}).get("text", "").startswith(
         "eva − static seed by seed")]
     assert len(seed_fig) == 1 and len(seed_fig[0]["data"][0]["y"]) == 9

@@ -645,7 +645,8 @@ def test_seed_deltas_are_each_seeds_paired_difference_and_average_to_the_grids()
 
 def test_per_seed_range_table_is_each_iterations_mean_and_range_over_seeds():
     """``per_seed_range_table``: per iteration and arm, the mean over seeds and the min-max of one per-seed column,
-    "—" where an arm has none (here: only eva on t = 3); a column that is not a per-seed quantity is refused."""
+    "—" where an arm has none (here: static's rows of t = 2 dropped); a column that is not a per-seed quantity is
+    refused."""
     from evalab.reproduction import per_seed_range_table
 
     res = load_results(ROOT / "data" / "reproduction_seeds.json")
