@@ -1683,7 +1683,13 @@ def pooled_results(digest_dirs: Sequence[str | Path], arms: Sequence[str], n_boo
     empty = [a for a, runs in pooled.items() if not runs]
     if empty:
         raise ValueError(f"arms {empty}: no digest in {[str(d) for d in digest_dirs]}")
-    res = reproduction_results(pooled, n_boot=n_boot)
+    return runs_results(pooled, n_boot=n_boot)
+
+
+def runs_results(runs: Mapping[str, Sequence[RunStore | RunDigest]], n_boot: int = 2000) -> dict[str, Any]:
+    """``reproduction_results`` of runs already loaded (e.g. a subset of ``merged_digests``' seeds), as
+    ``load_results`` gives a results file: JSON-clean, tables as DataFrames."""
+    res = reproduction_results(runs, n_boot=n_boot)
     return _with_frames(json.loads(json.dumps(res, default=json_default, allow_nan=False)))
 
 

@@ -720,7 +720,8 @@ def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     copied from a reused one); the file is ``pooled_results`` of STANDARD_ALL_SEEDS; the README's tables are the
     file's, the seed split's, and the crossed and pooled numbers quoted are what the functions give."""
     from evalab.reproduction import (REGIME_DIGESTS, STANDARD_ALL_SEEDS, merged_digests, paired_ahead, pooled_results,
-                                     pooled_regime_delta, quantity_markdown_table, seed_split_markdown_table)
+                                     pooled_regime_delta, quantity_markdown_table, runs_results,
+                                     seed_split_markdown_table)
 
     cfg = yaml.safe_load((ROOT / "configs" / "reproduction_seeds.yaml").read_text())
     assert list(STANDARD_ALL_SEEDS) == [*cfg["reuse"], cfg["digests"]]
@@ -748,6 +749,9 @@ def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     assert markdown_tables(res, arms=["eva", "static"]) in section
     later = pooled_results([ROOT / d for d in STANDARD_ALL_SEEDS[1:]], cfg["arms"])
     assert sorted(set(later["per_seed"].seed)) == list(range(4, 10))
+    subset = runs_results({a: [r for r in rs if int(r.config.seed) > 3] for a, rs in runs.items()})  # notebook 04's
+    for k in ("per_seed", "paired", "curves"):
+        pd.testing.assert_frame_equal(subset[k].reset_index(drop=True), later[k].reset_index(drop=True), obj=k)
     first_file = load_results(ROOT / "data" / "reproduction.json")
     split = seed_split_markdown_table({"1–3 (`data/reproduction.json`)": first_file, "4–9 (added)": later,
                                        "**1–9**": res})

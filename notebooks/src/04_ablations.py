@@ -284,7 +284,7 @@ if all_regime_digests:
 
 # %%
 from evalab.plots import fig_seed_deltas
-from evalab.reproduction import (STANDARD_ALL_SEEDS, merged_digests, paired_delta, pooled_results, seed_deltas,
+from evalab.reproduction import (STANDARD_ALL_SEEDS, merged_digests, paired_delta, runs_results, seed_deltas,
                                  seed_split_markdown_table)
 
 seeds_file = Path(regimes_root) / "data" / "reproduction_seeds.json"
@@ -293,7 +293,9 @@ if seeds_file.is_file() and all((Path(regimes_root) / d).is_dir() for d in STAND
     print(results_status(nine, seeds_file))
     display(Markdown(markdown_tables(nine, arms=["eva", "static"])))
     first = load_results(Path(regimes_root) / "data" / "reproduction.json")
-    added = pooled_results([Path(regimes_root) / d for d in STANDARD_ALL_SEEDS[1:]], ["eva", "static"])
+    nine_runs = merged_digests([Path(regimes_root) / d for d in STANDARD_ALL_SEEDS], ["eva", "static"])
+    first_seeds = {int(s) for s in first["per_seed"].seed}  # the added seeds: the rest, read once with the others
+    added = runs_results({a: [r for r in rs if int(r.config.seed) not in first_seeds] for a, rs in nine_runs.items()})
 
     def seed_range(res):
         s = sorted(set(res["per_seed"].seed))
@@ -301,7 +303,6 @@ if seeds_file.is_file() and all((Path(regimes_root) / d).is_dir() for d in STAND
 
     display(Markdown(seed_split_markdown_table({f"{seed_range(r)}{tag}": r for r, tag in
                                                 ((first, " (first run)"), (added, " (added)"), (nine, " (all)"))})))
-    nine_runs = merged_digests([Path(regimes_root) / d for d in STANDARD_ALL_SEEDS], ["eva", "static"])
     display(fig_seed_deltas(seed_deltas(nine_runs), overall=paired_delta(nine["paired"], "eva", "static", "full",
                                                                           int(nine["paired"].iteration.max()))))
 else:
