@@ -338,6 +338,32 @@ else:
           "configs/reproduction_long.yaml` makes them")
 
 # %% [markdown]
+# ### The confirmation on seeds 4, 5, 9
+# The same eight-iteration design on three other seeds (`python -m evalab reproduce --config
+# configs/reproduction_long_confirm.yaml`, `data/reproduction_long_confirm.json`), its analysis stated before it
+# ran: primary, eva − static at t = 8 on those seeds alone (it confirms the lead if its CI excludes 0 in eva's
+# favour); secondary, the six seeds pooled. Below: its tables, the lead's seeds beside the confirmation's and all six
+# (`seed_split_markdown_table`), the six seeds' change since t = 3, and each seed's difference at t = 8.
+
+# %%
+confirm_file = Path(regimes_root) / "data" / "reproduction_long_confirm.json"
+confirm_digests = Path(regimes_root) / "data" / "digests" / "reproduction_long_confirm"
+if confirm_file.is_file() and confirm_digests.is_dir() and long_file.is_file() and long_digests.is_dir():
+    confirm = load_results(confirm_file)
+    print(results_status(confirm, confirm_file))
+    display(Markdown(markdown_tables(confirm, arms=["eva", "static"])))
+    six_runs = merged_digests([long_digests, confirm_digests], ["eva", "static"])
+    six = runs_results(six_runs)
+    display(Markdown(seed_split_markdown_table({"6–8 (the lead)": long, "4, 5, 9 (the confirmation)": confirm,
+                                                "4–9 (pooled)": six})))
+    display(Markdown(change_markdown_table(change_table(six_runs, since=3))))
+    display(fig_seed_deltas(seed_deltas(six_runs, t=8), label="eva − static at t = 8",
+                            overall=paired_delta(six["paired"], "eva", "static", "full", 8)))
+else:
+    print(f"confirmation: {confirm_file} or the digests are not there; `python -m evalab reproduce --config "
+          "configs/reproduction_long_confirm.yaml` makes them")
+
+# %% [markdown]
 # What a lever does to each arm on its own: the arm's held-out score under the lever minus the same arm's in the
 # standard grid, paired by seed and held-out prompt from the two grids' digests in `data/digests/`
 # (`evalab.reproduction.lever_table`; only regimes whose runs left digests, `REGIME_DIGESTS`).
