@@ -713,6 +713,65 @@ def test_readme_eight_iterations_is_the_results_file_and_extends_the_nine_seed_r
         assert f"{ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
 
 
+def test_readme_eight_iteration_confirmation_applies_its_stated_rule():
+    """The confirmation of the eight-iteration lead (configs/reproduction_long_confirm.yaml): every run of seeds 4,
+    5, 9 in the file over t = 0-8 with its digest in git, each made with the lead's config but for its seed; computed
+    from a clean root, its t = 0-3 held-out scores equal the nine-seed grid's digests prompt by prompt (the runs
+    reproduce); the README's tables are the file's, the digests' and the seed split's; the verdict quoted is the
+    rule stated in the config applied to the primary CI; the six-seed numbers are what the functions give."""
+    import dataclasses
+
+    from evalab.digest import load_digests
+    from evalab.reproduction import (STANDARD_ALL_SEEDS, change_markdown_table, change_table, merged_digests,
+                                     paired_ahead, pooled_regime_delta, pooled_results, quantity_markdown_table,
+                                     seed_deltas, seed_split_markdown_table)
+
+    res, cfg, section = _regime_grid("reproduction_long_confirm.yaml", "### The confirmation on seeds 4, 5, 9")
+    lead_cfg = yaml.safe_load((ROOT / "configs" / "reproduction_long.yaml").read_text())
+    assert cfg["iterations"] == 8 and cfg["seeds"] == [4, 5, 9] and not set(cfg["seeds"]) & set(lead_cfg["seeds"])
+    digests = load_digests(ROOT / cfg["digests"], arms=cfg["arms"])
+    lead = load_digests(ROOT / lead_cfg["digests"], arms=cfg["arms"])
+    nine = merged_digests([ROOT / d for d in STANDARD_ALL_SEEDS], cfg["arms"])
+
+    def design(c):
+        return {k: v for k, v in dataclasses.asdict(c).items() if k not in ("seed", "run_dir")}
+
+    for arm, runs in digests.items():
+        by_seed = {int(r.config.seed): r for r in nine[arm]}
+        for d in runs:
+            assert design(d.config) == design(lead[arm][0].config) and sorted(map(int, d.data["eval"])) == list(
+                range(9))
+            first = by_seed[int(d.config.seed)].data["eval"]
+            for t in range(4):  # from scratch on another machine, the same scores prompt by prompt
+                assert d.data["eval"][str(t)] == first[str(t)], (arm, d.config.seed, t)
+    assert markdown_tables(res, arms=["eva", "static"]) in section
+    six_dirs = [ROOT / lead_cfg["digests"], ROOT / cfg["digests"]]
+    six = pooled_results(six_dirs, cfg["arms"])
+    assert sorted(set(six["per_seed"].seed)) == list(range(4, 10))
+    lead_res = load_results(ROOT / lead_cfg["out"])
+    assert seed_split_markdown_table({"6–8 (the lead)": lead_res, "4, 5, 9 (the confirmation)": res,
+                                      "**4–9 (pooled)**": six}) in section
+    six_runs = merged_digests(six_dirs, cfg["arms"])
+    assert change_markdown_table(change_table(six_runs, since=3)) in section
+    q = ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints"]
+    assert quantity_markdown_table(res, q, ["eva", "static"]) in section
+    flat = " ".join(section.split())
+
+    def ci(d, lo, hi):
+        return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]".replace("-", "−")
+
+    d, lo, hi, _ = paired_ahead(res["paired"], "eva", "static", "full", 8)
+    verdict = ("confirmed" if lo > 0 else "consistent, not confirmed" if d > 0 else "not confirmed")
+    assert f"**Primary (t = 8, seeds 4, 5, 9, stated before the runs): {verdict}, eva − static {ci(d, lo, hi)}**" \
+        in flat
+    assert ci(*paired_ahead(six["paired"], "eva", "static", "full", 8)[:3]) in flat
+    crossed = pooled_regime_delta(ROOT, {"six": tuple(map(str, six_dirs))}).iloc[0]
+    assert crossed.iteration == 8 and crossed.n_seeds == 6
+    assert ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
+    for r in seed_deltas(digests, t=8).itertuples():
+        assert f"{ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
+
+
 def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     """The standard design on 9 seeds (configs/reproduction_seeds.yaml): every (arm, seed) in the file; the runs it
     reused are the standard grid's and the A*_avg re-test's (their digests' rows, to the last digit; the held-out
