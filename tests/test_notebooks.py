@@ -129,6 +129,9 @@ def test_notebook_04_ablations(tmp_path):
     assert "| t | eva: θ_t − θ_3 | static: θ_t − θ_3 | eva − static: change since t = 3 |" in out
     assert "| t | eva: n_pairs_built | static: n_pairs_built |" in out
     assert any(t.startswith("Eight iterations at 48 prompts") for t in titles)
+    # its confirmation on seeds 4, 5, 9: the file, the lead's seeds beside the confirmation's and all six, each seed
+    assert "data/reproduction_long_confirm.json: arms" in out and "| 4–9 (pooled) | 6 |" in out
+    assert any(t.startswith("eva − static at t = 8 seed by seed") for t in titles)
     # the creator aimed at the frontier: its comparison with the 3-epoch regime's eva and static, and its training sets
     assert "| t | aim=frontier − eva | aim=frontier − static |" in out and "| t | quantity | eva | aim=frontier |" in out
     assert any(t.startswith("Creator aimed at the frontier") for t in titles)
