@@ -24,6 +24,13 @@ def _fmt(v: float, signed: bool = False) -> str:
     return (f"{v + 0.0:+.3f}" if signed else f"{v:.3f}").replace("-", "−")
 
 
+def _ci(d: float, lo: float, hi: float) -> str:
+    """A signed difference and its CI as the README's prose quotes it: ``+0.014 [−0.053, +0.083]``."""
+    from evalab.reproduction import format_ci
+
+    return format_ci(d, (lo, hi)).replace("-", "−")
+
+
 def _readme_tables() -> list[list[list[str]]]:
     """The markdown tables of README's reproduction section, as rows of cells (header first, separator dropped)."""
     text = (ROOT / "README.md").read_text()
@@ -699,18 +706,14 @@ def test_readme_eight_iterations_is_the_results_file_and_extends_the_nine_seed_r
     assert quantity_markdown_table(res, q, ["eva", "static"]) in section
     assert per_seed_range_table(res, "n_pairs_built", ["eva", "static"]) in section
     flat = " ".join(section.split())
-
-    def ci(d, lo, hi):
-        return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]".replace("-", "−")
-
     d, lo, hi, _ = paired_ahead(res["paired"], "eva", "static", "full", 8)
-    assert f"**Primary (t = 8, stated before the runs): eva ahead, {ci(d, lo, hi)}**" in flat and lo > 0
-    assert ci(*paired_ahead(res["paired"], "eva", "static", "frac", 8)[:3]) in flat
-    assert ci(*paired_ahead(res["paired"], "eva", "static", "full", 1)[:3]) in flat
+    assert f"**Primary (t = 8, stated before the runs): eva ahead, {_ci(d, lo, hi)}**" in flat and lo > 0
+    assert _ci(*paired_ahead(res["paired"], "eva", "static", "frac", 8)[:3]) in flat
+    assert _ci(*paired_ahead(res["paired"], "eva", "static", "full", 1)[:3]) in flat
     crossed = pooled_regime_delta(ROOT, {"8 iterations": (cfg["digests"],)}).iloc[0]
-    assert crossed.iteration == 8 and ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
+    assert crossed.iteration == 8 and _ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
     for r in seed_deltas(digests, t=8).itertuples():
-        assert f"{ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
+        assert f"{_ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
 
 
 def test_readme_eight_iteration_confirmation_applies_its_stated_rule():
@@ -721,16 +724,17 @@ def test_readme_eight_iteration_confirmation_applies_its_stated_rule():
     rule stated in the config applied to the primary CI; the six-seed numbers are what the functions give."""
     import dataclasses
 
-    from evalab.digest import load_digests
     from evalab.reproduction import (STANDARD_ALL_SEEDS, change_markdown_table, change_table, merged_digests,
-                                     paired_ahead, pooled_regime_delta, pooled_results, quantity_markdown_table,
+                                     paired_ahead, pooled_regime_delta, quantity_markdown_table, runs_results,
                                      seed_deltas, seed_split_markdown_table)
 
     res, cfg, section = _regime_grid("reproduction_long_confirm.yaml", "### The confirmation on seeds 4, 5, 9")
     lead_cfg = yaml.safe_load((ROOT / "configs" / "reproduction_long.yaml").read_text())
     assert cfg["iterations"] == 8 and cfg["seeds"] == [4, 5, 9] and not set(cfg["seeds"]) & set(lead_cfg["seeds"])
-    digests = load_digests(ROOT / cfg["digests"], arms=cfg["arms"])
-    lead = load_digests(ROOT / lead_cfg["digests"], arms=cfg["arms"])
+    six_dirs = [ROOT / lead_cfg["digests"], ROOT / cfg["digests"]]
+    six_runs = merged_digests(six_dirs, cfg["arms"])  # read once; the lead's and the confirmation's runs by seed
+    digests = {a: [r for r in rs if int(r.config.seed) in cfg["seeds"]] for a, rs in six_runs.items()}
+    lead = {a: [r for r in rs if int(r.config.seed) in lead_cfg["seeds"]] for a, rs in six_runs.items()}
     nine = merged_digests([ROOT / d for d in STANDARD_ALL_SEEDS], cfg["arms"])
 
     def design(c):
@@ -745,31 +749,25 @@ def test_readme_eight_iteration_confirmation_applies_its_stated_rule():
             for t in range(4):  # from scratch on another machine, the same scores prompt by prompt
                 assert d.data["eval"][str(t)] == first[str(t)], (arm, d.config.seed, t)
     assert markdown_tables(res, arms=["eva", "static"]) in section
-    six_dirs = [ROOT / lead_cfg["digests"], ROOT / cfg["digests"]]
-    six = pooled_results(six_dirs, cfg["arms"])
+    six = runs_results(six_runs)  # pooled_results(six_dirs), the stated secondary, without reading them again
     assert sorted(set(six["per_seed"].seed)) == list(range(4, 10))
     lead_res = load_results(ROOT / lead_cfg["out"])
     assert seed_split_markdown_table({"6–8 (the lead)": lead_res, "4, 5, 9 (the confirmation)": res,
                                       "**4–9 (pooled)**": six}) in section
-    six_runs = merged_digests(six_dirs, cfg["arms"])
     assert change_markdown_table(change_table(six_runs, since=3)) in section
     q = ["informative_share", "mixed", "all_fail", "all_pass", "n_constraints"]
     assert quantity_markdown_table(res, q, ["eva", "static"]) in section
     flat = " ".join(section.split())
-
-    def ci(d, lo, hi):
-        return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]".replace("-", "−")
-
     d, lo, hi, _ = paired_ahead(res["paired"], "eva", "static", "full", 8)
     verdict = ("confirmed" if lo > 0 else "consistent, not confirmed" if d > 0 else "not confirmed")
-    assert f"**Primary (t = 8, seeds 4, 5, 9, stated before the runs): {verdict}, eva − static {ci(d, lo, hi)}**" \
+    assert f"**Primary (t = 8, seeds 4, 5, 9, stated before the runs): {verdict}, eva − static {_ci(d, lo, hi)}**" \
         in flat
-    assert ci(*paired_ahead(six["paired"], "eva", "static", "full", 8)[:3]) in flat
+    assert _ci(*paired_ahead(six["paired"], "eva", "static", "full", 8)[:3]) in flat
     crossed = pooled_regime_delta(ROOT, {"six": tuple(map(str, six_dirs))}).iloc[0]
     assert crossed.iteration == 8 and crossed.n_seeds == 6
-    assert ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
+    assert _ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
     for r in seed_deltas(digests, t=8).itertuples():
-        assert f"{ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
+        assert f"{_ci(r.delta, r.ci_low, r.ci_high)} (seed {r.seed})" in flat
 
 
 def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
