@@ -517,7 +517,8 @@ def test_online_arms_on_the_embedded_model(tmp_path):
 
 @pytest.mark.parametrize("name", ["reproduction.yaml", "reproduction_metrics.yaml", "curricula.yaml",
                                   "replication_a_avg.yaml", "reproduction_seeds.yaml", "reproduction_long.yaml",
-                                  "reproduction_long_confirm.yaml", "aim_frontier.yaml", "aim_frontier_gentle.yaml",
+                                  "reproduction_long_confirm.yaml", "replication_a_avg_confirm.yaml", "aim_frontier.yaml",
+                                  "aim_frontier_gentle.yaml",
                                   *sorted(p.name for p in (ROOT / "configs").glob("regime_*.yaml"))])
 def test_the_shipped_grid_configs_pass_every_input_check(tmp_path, name):
     """Each configs/*.yaml the README names is a valid `reproduce` job (arms, fields, prompt files), checked
