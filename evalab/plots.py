@@ -1367,3 +1367,31 @@ def fig_seed_deltas(table: pd.DataFrame, label: str = "eva − static",
     its = sorted(set(int(i) for i in t["iteration"]))
     return _layout(fig, title + (f", t = {its[0]}" if len(its) == 1 else ""), label, None,
                    height=160 + 28 * len(t), showlegend=False)
+
+
+FINDING_COLORS = {"ahead": "#1a7f37", "behind": "#cf222e", "CI includes 0": "#57606a"}
+
+
+def fig_findings(table: pd.DataFrame, label: str = "held-out fully-satisfied rate") -> go.Figure:
+    """Every comparison of ``findings.findings_table`` as a forest plot: a row per comparison (top to bottom in the
+    table's order) with its difference and 95% CI, coloured by verdict, 0 as a dashed line."""
+    title = f"Every comparison: arm − control, {label} (95% CI)"
+    if table.empty:
+        return _no_data(title, "no comparison", "difference", "comparison")
+    names = [f"{r.design}: {r.arm} − {r.vs} (t = {r.iteration})" for r in table.itertuples()]
+    fig = go.Figure()
+    fig.add_vline(x=0, line=dict(color="#999", dash="dash"))
+    for v, color in FINDING_COLORS.items():
+        m = (table["verdict"] == v).to_numpy()
+        if not m.any():
+            continue
+        t = table[m]
+        fig.add_trace(go.Scatter(
+            x=t["delta"], y=[n for n, k in zip(names, m) if k], mode="markers", name=v, marker=dict(color=color),
+            error_x=dict(type="data", symmetric=False, array=t["ci_high"] - t["delta"],
+                         arrayminus=t["delta"] - t["ci_low"], color=color),
+            customdata=np.stack([t["ci_low"], t["ci_high"], t["n_seeds"]], axis=1),
+            hovertemplate="%{y}<br>%{x:+.3f} [%{customdata[0]:+.3f}, %{customdata[1]:+.3f}], "
+                          "%{customdata[2]} seeds<extra></extra>"))
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1])
+    return _layout(fig, title, "difference", None, height=160 + 22 * len(table))

@@ -100,6 +100,11 @@ def test_notebook_04_ablations(tmp_path):
     assert all(r["per_prompt"] == reports[0]["per_prompt"] for r in reports)
     out = text_of(nb)
     assert "gain_ci_low" in out and "static" in out and "p_better" in out
+    # first, every comparison the shipped results files report (evalab.findings), as a table and a forest plot
+    assert "| design | comparison | t | seeds | difference [95% CI] (share ahead) | verdict |" in out
+    assert "'comparisons': 35" in out and "| 8 iterations, seeds 6-8 | eva − static | 8 | 3 |" in out
+    assert any(t.startswith("Every comparison: arm − control") for t in
+               (f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")))
     # the reproduction section: without a stored reproduction it renders this run's stores (no recomputation)
     rep = json.loads((run_dir / "reproduction.json").read_text())
     assert {r["arm"] for r in rep["curves"]} == {"eva", "static"} and rep["paired"]

@@ -65,6 +65,24 @@ base = profile_config(profile, iterations=iterations, **overrides)
 print(f"{len(arms)} arms × {len(seeds)} seeds × {iterations} iteration(s), warm-start round: {base.warmup_round}:",
       list(arms))
 
+# %% [markdown]
+# ## What the stored results say, in one table
+# Before this notebook runs anything: every comparison the shipped results files report (`data/*.json`, listed in
+# `evalab.findings.FINDINGS`), each design's arm minus its control at its last evaluated iteration, paired by seed
+# and prompt with a 95% bootstrap CI. The sections below render each design in full. A single CI that excludes 0
+# among this many comparisons is what chance gives about once in twenty: read it as a lead to re-test.
+
+# %%
+from IPython.display import Markdown, display
+
+from evalab.findings import findings_counts, findings_markdown_table, findings_table
+from evalab.plots import fig_findings
+
+findings = findings_table(regimes_root)
+print("comparisons, and how many of them are ahead, behind, or include 0:", findings_counts(findings))
+display(Markdown(findings_markdown_table(findings)))
+fig_findings(findings)
+
 # %%
 stores = run_ablation(base, arms, seeds, run_dir)
 assert all(len(v) == len(seeds) for v in stores.values())
