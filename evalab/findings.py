@@ -47,6 +47,7 @@ FINDINGS: tuple[Comparison, ...] = (
     Comparison("standard grid, 9 seeds", "data/reproduction_seeds.json", "eva", "static"),
     *(Comparison("metric ablation", "data/reproduction_metrics.json", "eva", m) for m in _METRICS),
     Comparison("A*_avg re-test, seeds 4, 5", "data/replication_a_avg.json", "metric=a_avg", "eva"),
+    Comparison("A*_avg confirmation, seeds 4-9", "data/replication_a_avg_confirm.json", "metric=a_avg", "eva"),
     Comparison("easy seed set", "data/regime_easy.json", "eva", "static"),
     Comparison("every pair trained on", "data/regime_all_pairs.json", "eva", "static"),
     Comparison("small set, 6 iterations", "data/regime_small_set.json", "eva", "static"),

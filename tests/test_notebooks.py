@@ -102,7 +102,7 @@ def test_notebook_04_ablations(tmp_path):
     assert "gain_ci_low" in out and "static" in out and "p_better" in out
     # first, every comparison the shipped results files report (evalab.findings), as a table and a forest plot
     assert "| design | comparison | t | seeds | difference [95% CI] (share ahead) | verdict |" in out
-    assert "'comparisons': 35" in out and "| 8 iterations, seeds 6-8 | eva − static | 8 | 3 |" in out
+    assert "'comparisons': 36" in out and "| 8 iterations, seeds 6-8 | eva − static | 8 | 3 |" in out
     assert any(t.startswith("Every comparison: arm − control") for t in
                (f["layout"]["title"]["text"] for f in figures_of(nb) if f["layout"].get("title")))
     # the reproduction section: without a stored reproduction it renders this run's stores (no recomputation)
@@ -113,6 +113,10 @@ def test_notebook_04_ablations(tmp_path):
     assert any(t.startswith("eva − control") for t in titles)
     assert any(t.startswith("The metric ablation: per-iteration curves") for t in titles)
     assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
+    # A*_avg's lead: the confirmation's file, the seed groups, each of the nine seeds at t = 3
+    assert "data/replication_a_avg_confirm.json: arms" in out and "| 4–9 (primary) | 6 |" in out
+    assert "| 1–9 (pooled) | 9 |" in out
+    assert any(t.startswith("metric=a_avg − eva at t = 3 seed by seed") for t in titles)
     # the regimes section renders the shipped regime files (data/reproduction.json and data/regime_easy.json at least)
     assert any(t.startswith("Regimes: eva and static") for t in titles)
     assert "regimes stored: ['standard', 'easy seed set', 'all pairs', 'small set', 'lr ×5', 'lr ×5, 3 epochs', 'large set'] |" in out

@@ -825,3 +825,75 @@ def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     nine = pooled_regime_delta(ROOT, {**REGIME_DIGESTS, "standard": STANDARD_ALL_SEEDS}).iloc[-1]
     assert nine.n_seeds == 9 + 3 * (len(REGIME_DIGESTS) - 1)
     assert f"**{nine.delta:+.3f} [{nine.ci_low:+.3f}, {nine.ci_high:+.3f}]**".replace("-", "−") in flat
+
+
+def test_readme_a_avg_confirmation_applies_its_stated_rule():
+    """The confirmation of A*_avg's lead (configs/replication_a_avg_confirm.yaml): its new runs are metric=a_avg on
+    seeds 6-9 with the re-test's config but for the seed, each starting from the same θ0 report as eva's run of its
+    seed (prompt by prompt, though computed on its own); the file holds seeds 4-9 of both arms, the reused rows equal
+    their digests'; the README's tables are the file's, the seed split's and the training sets'; the verdict quoted
+    is the rule stated in the config applied to the primary CI; the secondary numbers are what the functions give."""
+    import dataclasses
+
+    from evalab.reproduction import (merged_digests, paired_ahead, pooled_regime_delta, quantity_markdown_table,
+                                     runs_results, seed_deltas, seed_split_markdown_table)
+
+    cfg = yaml.safe_load((ROOT / "configs" / "replication_a_avg_confirm.yaml").read_text())
+    res = load_results(ROOT / cfg["out"])
+    arms = ["eva", "metric=a_avg"]
+    assert cfg["arms"] == arms and cfg["seeds"] == [4, 5, 6, 7, 8, 9] and res["missing"] == []
+    ps = res["per_seed"]
+    assert {(a, int(s)) for a, s in zip(ps.arm, ps.seed)} == {(a, s) for a in arms for s in cfg["seeds"]}
+    new = ROOT / cfg["digests"]
+    assert sorted(p.relative_to(new).as_posix() for p in new.rglob("*.json")) == [
+        f"metric=a_avg/seed{s}.json" for s in (6, 7, 8, 9)]
+    dirs = [ROOT / "data" / "digests" / "reproduction", *(ROOT / d for d in cfg["reuse"]), new]
+    runs = merged_digests(dirs, arms)  # seeds 1-9 of both arms, each (arm, seed) once
+    seeds_found = {a: sorted(int(r.config.seed) for r in rs) for a, rs in runs.items()}
+    assert seeds_found == dict.fromkeys(arms, list(range(1, 10)))
+    by = {(a, int(r.config.seed)): r for a, rs in runs.items() for r in rs}
+
+    def design(c):
+        return {k: v for k, v in dataclasses.asdict(c).items() if k not in ("seed", "run_dir")}
+
+    for s in (6, 7, 8, 9):
+        d = by["metric=a_avg", s]
+        assert design(d.config) == design(by["metric=a_avg", 4].config)
+        assert d.data["eval"]["0"] == by["eva", s].data["eval"]["0"], s  # the same θ0, decoded again: the same
+    for a in arms:  # the reused runs' rows are their digests', to the last digit
+        for s in cfg["seeds"]:
+            mine = ps[(ps.arm == a) & (ps.seed == s)].sort_values("iteration").heldout_full.to_numpy()
+            theirs = runs_results({a: [by[a, s]]}, n_boot=10)["per_seed"].sort_values("iteration").heldout_full
+            np.testing.assert_allclose(mine, theirs.to_numpy(), rtol=0, atol=0)
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### The confirmation of A\\*_avg's lead on seeds 4–9")
+    section = readme[start:readme.index("\n### ", start + 1)]
+    flat = " ".join(section.split())
+
+    def part(seeds):
+        return runs_results({a: [by[a, s] for s in seeds] for a in arms})
+
+    r13, r69, r19 = part((1, 2, 3)), part((6, 7, 8, 9)), part(range(1, 10))
+    assert markdown_tables(res, arms=arms) in section
+    assert seed_split_markdown_table({"1–3 (the lead found)": r13,
+                                      "4–5 (the re-test)": load_results(ROOT / "data" / "replication_a_avg.json"),
+                                      "6–9 (new)": r69, "**4–9 (primary)**": res, "1–9 (pooled)": r19},
+                                     arm="metric=a_avg", vs="eva") in section
+    q = ["informative_share", "all_fail", "mixed", "n_constraints", "train_reward"]
+    assert quantity_markdown_table(res, q, arms) in section
+    d, lo, hi, _ = paired_ahead(res["paired"], "metric=a_avg", "eva", "full", 3)
+    verdict = ("confirmed" if lo > 0 else "consistent, not confirmed" if d > 0 else "not replicated")
+    head = "**Primary (t = 3, seeds 4–9, stated before the runs)"
+    assert f"{head}: {verdict}, metric=a_avg − eva {_ci(d, lo, hi)}**" in flat
+    assert section.startswith(f"### The confirmation of A\\*_avg's lead on seeds 4–9 (stop 43): {verdict}")
+    assert _ci(*paired_ahead(res["paired"], "metric=a_avg", "eva", "frac", 3)[:3]) in flat
+    for r in (r69, r19):
+        assert _ci(*paired_ahead(r["paired"], "metric=a_avg", "eva", "full", 3)[:3]) in flat
+    crossed = pooled_regime_delta(ROOT, {"4-9": tuple(map(str, dirs[1:]))}, arm="metric=a_avg", vs="eva").iloc[0]
+    assert crossed.iteration == 3 and crossed.n_seeds == 6
+    assert _ci(crossed.delta, crossed.ci_low, crossed.ci_high) in flat
+    new_runs = {a: [by[a, s] for s in (6, 7, 8, 9)] for a in arms}
+    for r in seed_deltas(new_runs, "metric=a_avg", "eva", t=3).itertuples():
+        assert f"{_fmt(r.delta, signed=True)} ({r.seed})" in flat
+    total = sum(v for a in res["stage_seconds"].values() for v in a.values())
+    assert f"{total:,.0f} stage seconds" in flat
