@@ -46,12 +46,12 @@ run_lane() { local nb; for nb in "$@"; do run_one "$nb" || return 1; done; }
 t_start=$SECONDS
 all=$(cd notebooks && ls 0*.ipynb | sed 's/\.ipynb$//')
 if [ "$lanes" -ge 2 ]; then
-  # two lanes of about equal work on the demo profile, from timed runs (stop 20: 05 714 s, 03 441 s, 04 396 s,
-  # 01 164 s, 02 19 s; stop 21: 06 ~5 min at its 1-iteration demo default). So: 05 + 06 beside 03 + 04 + 01 + 02,
+  # two lanes of about equal work on the demo profile, from a timed run (stop 43: 05 847 s, 03 564 s, 04 473 s,
+  # 01 156 s, 02 21 s, 06 7 s: it renders the stored data/curricula.json). So: 05 + 06 + 01 beside 03 + 04 + 02,
   # each lane starting with its longest notebook
   pick() { echo "$all" | grep -E "^($1)_" || true; }  # the notebooks whose number matches, in name order
-  lane_a=$(pick 05; pick 06; echo "$all" | grep -vE '^0[1-6]_' || true)  # notebooks added later go here
-  lane_b=$(pick '03|04'; pick 01; pick 02)
+  lane_a=$(pick 05; pick 06; pick 01; echo "$all" | grep -vE '^0[1-6]_' || true)  # notebooks added later go here
+  lane_b=$(pick '03|04'; pick 02)
   echo "notebooks in 2 lanes ($threads torch thread(s) each): [$(echo $lane_a)] and [$(echo $lane_b)]"
   run_lane $lane_a & pid_a=$!
   run_lane $lane_b & pid_b=$!
