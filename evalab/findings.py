@@ -1,8 +1,7 @@
 """Every comparison the shipped results files report, in one table: an arm minus its control on the held-out set,
 at the iteration the design's config stated as its primary (else its last evaluated one), read from the paired
 table each file stores (paired by seed and prompt, 95% bootstrap CI, the share of resamples in which the arm is
-ahead). The README's "What was measured" table and
-notebook 04's first summary.
+ahead). The README's "What was measured, in short" table and notebook 04's first summary.
 
     from evalab.findings import findings_table, findings_markdown_table, findings_counts
     table = findings_table(".")                  # one row per ``FINDINGS`` entry, from data/*.json
