@@ -41,7 +41,7 @@ def _figure_functions() -> dict[str, object]:
 
 ONLINE_ONLY = {"fig_group_outcomes"}  # plots of an online run's per-step train log (no offline run has one)
 GRID_ONLY = {"fig_iteration_curves", "fig_pass_rate_distribution", "fig_offspring",  # plots of a grid's results tables
-             "fig_seed_deltas"}
+             "fig_seed_deltas", "fig_findings"}
 TRAINED_CREATOR = {"fig_creator_training"}  # a run whose creator was trained; data/demo_run's was not
 
 
