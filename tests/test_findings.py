@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_results_files import _ci
 
 from evalab.findings import (FINDINGS, Comparison, findings_counts, findings_markdown_table, findings_table,
                              verdict)
-from evalab.reproduction import format_ci, load_results, paired_ahead
+from evalab.reproduction import load_results, paired_ahead
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,8 +77,9 @@ def test_a_missing_file_pair_or_iteration_is_named(tmp_path):
 def test_every_shipped_comparison_is_its_files_paired_row():
     table = findings_table(ROOT)
     assert len(table) == len(FINDINGS) and table.verdict.notna().all()
+    files = {path: load_results(ROOT / path)["paired"] for path in dict.fromkeys(c.path for c in FINDINGS)}
     for c, r in zip(FINDINGS, table.itertuples()):
-        paired = load_results(ROOT / c.path)["paired"]
+        paired = files[c.path]
         assert (r.arm, r.vs) == (c.arm, c.vs)
         assert (r.delta, r.ci_low, r.ci_high, r.p_better) == pytest.approx(
             paired_ahead(paired, c.arm, c.vs, "full", r.iteration))
@@ -100,7 +102,8 @@ def test_readme_findings_table_and_counts_are_the_results_files():
     assert findings_markdown_table(table) in section
     c = findings_counts(table)
     assert c["ahead"] + c["behind"] + c["includes_0"] == c["comparisons"] == len(FINDINGS)
-    frac = findings_counts(findings_table(ROOT, metric="frac"))
+    frac_t = findings_table(ROOT, metric="frac")
+    frac = findings_counts(frac_t)
     top = _readme_section("## What was measured, in short")
     for text in (section, top):
         assert f"{c['comparisons']} comparisons" in text
@@ -110,10 +113,9 @@ def test_readme_findings_table_and_counts_are_the_results_files():
     assert re.search(rf"{len(ahead)} (?:lies|lie) above 0 and {len(behind)} below", section)
     for r in pd.concat([ahead, behind]).itertuples():  # each CI that excludes 0 is named and quoted up top
         assert r.design in top
-        assert format_ci(r.delta, (r.ci_low, r.ci_high)).replace("-", "−") in top
+        assert _ci(r.delta, r.ci_low, r.ci_high) in top
     assert f'`metric="frac"`: {frac["includes_0"]} of {frac["comparisons"]}' in section
     # "the same two rows exclude it": the constraint rate's rows outside 0 are the fully-satisfied rate's
-    frac_t = findings_table(ROOT, metric="frac")
     assert "the same two rows exclude it" in section
     assert (frac_t.verdict != "CI includes 0").tolist() == (table.verdict != "CI includes 0").tolist()
     assert len(ahead) + len(behind) == 2
