@@ -3,6 +3,7 @@
     python benchmarks/bench_iteration.py --profile demo       # one demo iteration, held-out eval included
     python benchmarks/bench_iteration.py --quick              # the tiny ci profile (a smoke run, minutes)
     python benchmarks/bench_iteration.py --profile demo --set epochs=1 --threads 1
+    python benchmarks/bench_iteration.py --profile paper --no-peak --run-dir /tmp/it   # a GPU (device_check.py)
 
 Wall time per stage comes from the run's own event log (the numbers a notebook run records). The work
 of each stage is read back from what it wrote: generated tokens (responses, train_responses, eval;
@@ -76,19 +77,22 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="the ci profile (a smoke run)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--run-dir", default="", help="run store to write (default: a new temporary folder)")
+    ap.add_argument("--no-peak", action="store_true",
+                    help="skip the CPU matmul and memory rates (on a GPU they say nothing of the run): no %% peak")
     a = ap.parse_args()
     if a.quick:
         a.profile = "ci"
     if a.threads:
         torch.set_num_threads(a.threads)
-    run_dir = tempfile.mkdtemp(prefix="evalab-bench-")
+    run_dir = a.run_dir or tempfile.mkdtemp(prefix="evalab-bench-")
     cfg = profile_config(a.profile, run_dir=run_dir, iterations=1, **_parse_set(a.set))
     load0 = os.getloadavg()[0]
-    peak, bw0 = measure_peak(seconds=5.0), measure_bandwidth()
+    peak, bw0 = (float("nan"), float("nan")) if a.no_peak else (measure_peak(seconds=5.0), measure_bandwidth())
     t0 = time.time()
     EvaRun(cfg, progress=False).run()
     total = time.time() - t0
-    bw1 = measure_bandwidth()
+    bw1 = float("nan") if a.no_peak else measure_bandwidth()
     run = EvaRun(cfg, progress=False)
     ev = run.store.events()
     st = ev[ev.event == "stage_end"][["iteration", "stage", "seconds"]]
@@ -103,7 +107,7 @@ def main() -> None:
     for r in st.itertuples():
         text, amount, unit, flops = stage_work(run, int(r.iteration), r.stage, tok)
         rate = f"{amount / r.seconds:.2f} {unit}" if unit and r.seconds > 0 else ""
-        frac = f"{flops / r.seconds / peak:.1%}" if flops == flops and r.seconds > 0 else ""
+        frac = f"{flops / r.seconds / peak:.1%}" if flops == flops and peak == peak and r.seconds > 0 else ""
         print(f"{int(r.iteration):3d} {r.stage:16s} {r.seconds:8.1f} {r.seconds / total:6.1%}  {text:>22s} "
               f"{rate:>16s} {frac:>7s}")
     print(f"{'':3s} {'total (wall)':16s} {total:8.1f}")
