@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The GPU check on a lent device machine (README "A GPU check in one script"). Build the kit here first:
+#   python scripts/device_kit.py build          # wheels + the embedded model, in pieces under .devicekit/
+# then make the device calls it prints, back to back: each but the last carries one piece and runs
+#   bash scripts/device_check.sh stash          # keeps the carried piece in /tmp/evalab-kit (outside $OUT)
+# and the last carries the last piece and runs
+#   bash scripts/device_check.sh                # assemble, check sha256, install, python scripts/device_check.py
+# Pieces stay on the machine while it is warm (30 s idle): a fresh machine starts the stash over.
+# EVALAB_KIT_SRC (default .devicekit), EVALAB_KIT (default /tmp/evalab-kit), EVALAB_SITE (default /tmp/evalab-site),
+# OUT (default ./device-out), PYTHON (default python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=${EVALAB_KIT_SRC:-.devicekit}   # where the carried pieces arrive (a rehearsal points it elsewhere)
+kit=${EVALAB_KIT:-/tmp/evalab-kit}
+site=${EVALAB_SITE:-/tmp/evalab-site}
+out=${OUT:-$PWD/device-out}
+py=${PYTHON:-python3}
+mkdir -p "$kit" "$out"
+[ -f "$src/manifest.json" ] || {
+  echo "no $src/manifest.json here: carry it (python scripts/device_kit.py build)"; exit 2; }
+cp "$src/manifest.json" "$kit/"
+for p in "$src"/part-*; do [ -e "$p" ] && cp "$p" "$kit/"; done
+
+# which pieces are here, and do they match the manifest?
+missing=$("$py" - "$kit" <<'EOF'
+import hashlib, json, sys
+from pathlib import Path
+kit = Path(sys.argv[1]); m = json.loads((kit / "manifest.json").read_text())
+bad = []
+for p in m["pieces"]:
+    f = kit / p["name"]
+    if not f.exists():
+        bad.append(p["name"] + " (not carried yet)")
+    elif hashlib.sha256(f.read_bytes()).hexdigest() != p["sha256"]:
+        bad.append(p["name"] + " (sha256 differs: carry it again)")
+print("; ".join(bad))
+EOF
+)
+echo "kit: $(ls "$kit" | tr '\n' ' ')"
+if [ "${1:-}" = stash ]; then
+  echo "stashed; still to carry: ${missing:-nothing}"
+  exit 0
+fi
+[ -z "$missing" ] || { echo "the kit is incomplete on this machine: $missing"; exit 2; }
+
+if [ ! -f "$site/.evalab-kit-installed" ]; then
+  t0=$SECONDS
+  cat "$kit"/part-* > "$kit/kit.tar"
+  "$py" - "$kit" <<'EOF'
+import hashlib, json, sys
+from pathlib import Path
+kit = Path(sys.argv[1]); m = json.loads((kit / "manifest.json").read_text())
+h = hashlib.sha256((kit / "kit.tar").read_bytes()).hexdigest()
+sys.exit(0 if h == m["tar_sha256"] else f"kit.tar sha256 {h[:12]} is not the manifest's {m['tar_sha256'][:12]}")
+EOF
+  tar -xf "$kit/kit.tar" -C "$kit" && rm "$kit/kit.tar"
+  "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$kit"/whl/*.whl
+  touch "$site/.evalab-kit-installed"
+  echo "kit installed into $site in $((SECONDS - t0)) s"
+fi
+export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export EVALAB_CACHE=${EVALAB_CACHE:-/tmp/evalab-cache} PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+"$py" scripts/device_check.py --out "$out" "${@}" 2>&1 | tee "$out/device_check.log"
+exit "${PIPESTATUS[0]}"
