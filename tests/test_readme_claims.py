@@ -26,3 +26,25 @@ def test_scale_out_tolerances_are_the_tested_ones():
         assert tols == [LOSS_TOL], (path, checked)
         cosines = [float(x) for x in re.findall(r"cosine > ([0-9.]+)", checked)]
         assert cosines == [MIN_COSINE], (path, checked)
+
+
+def github_anchor(heading: str) -> str:
+    """The fragment GitHub gives a heading: markdown escapes dropped, lower case, punctuation other than - and _
+    removed, spaces to hyphens."""
+    text = heading.replace("\\", "").lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_contents_links_every_section_in_order():
+    text = (ROOT / "README.md").read_text()
+    heads, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            heads.append(line[3:])
+    contents = text.split("**Contents:**", 1)[1].split("\n\n", 1)[0]
+    links = re.findall(r"\[([^\]]+)\]\(#([^)]+)\)", contents)
+    assert [t for t, _ in links] == heads
+    assert [a for _, a in links] == [github_anchor(h) for h in heads]
+    assert github_anchor("The paper's scale: GPUs, vLLM, more machines") == "the-papers-scale-gpus-vllm-more-machines"
