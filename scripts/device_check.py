@@ -6,10 +6,13 @@
 Steps, in order (a failed step is recorded with its one-line cause and the next step still runs):
 
 1. ``env``        torch, the GPU, the versions of evalab's packages as imported.
-2. ``model``      the embedded model: GGUF → plain checkpoint (once), then loaded on the device.
-3. ``generation`` ``TransformersBackend`` on the device, both decoders (evalab's ``loop`` and transformers'
-                  ``generate``), P seed prompts × N samples × T new tokens: generated tokens/s; and the loop
-                  decoder run twice with one seed (share of identical texts: sampling is seeded per row).
+2. ``model``      the embedded model: GGUF → plain checkpoint (once), then loaded on the device (float32, what
+                  the loop's generation backend loads by default).
+3. ``generation`` ``TransformersBackend`` on the device, P seed prompts × N samples × T new tokens, one row
+                  each: evalab's ``loop`` decoder at the scale's row count and at its CPU-tuned default (192),
+                  transformers' ``generate``, and the loop decoder in bfloat16: generated tokens/s (rows left
+                  when the step's budget is spent are marked skipped); then the loop decoder twice with one
+                  seed (share of identical texts: sampling is seeded per row).
 4. ``iteration``  one whole eva iteration (``benchmarks/bench_iteration.py``: generate, score, select, evolve with
                   the embedded creator through litellm, mix, regenerate, pairs, DPO, held-out eval) at the
                   scale's profile; its per-stage seconds are read back from the run's event log.
@@ -43,11 +46,12 @@ sys.path.insert(0, str(ROOT))
 
 # Per scale: generation shape (prompts, N, new tokens) and the iteration's profile and overrides.
 SCALES: dict[str, dict[str, Any]] = {
-    "gpu": {"prompts": 256, "n": 6, "new_tokens": 256, "max_rows": 1536, "profile": "paper",
+    "gpu": {"prompts": 128, "n": 6, "new_tokens": 192, "max_rows": 1536, "generation_budget_s": 150,
+            "profile": "paper",
             "set": ["n_prompts=400", "n_eval=120", "max_new_tokens=256", "warmup_round=false",
                     "creator_concurrency=32", "gen_batch_size=64", 'backend_kwargs={"max_rows": 1536}'],
             "launcher_config": "configs/accelerate_multigpu.yaml", "launcher_steps": 8},
-    "tiny": {"prompts": 4, "n": 2, "new_tokens": 16, "max_rows": 192, "profile": "ci",
+    "tiny": {"prompts": 4, "n": 2, "new_tokens": 16, "max_rows": 192, "generation_budget_s": 60, "profile": "ci",
              "set": ["n_prompts=4", "n_eval=4", "n_responses=2", "max_new_tokens=16", "n_variants=1"],
              "launcher_config": "configs/accelerate_cpu_ddp.yaml", "launcher_steps": 1},
 }
@@ -115,12 +119,12 @@ def step_model(c: Check) -> dict[str, Any]:
     t = time.time()
     path = embedded_checkpoint()
     convert_s = time.time() - t
-    dtype = "bfloat16" if c.state["device"] == "cuda" else "float32"
     t = time.time()
-    model, tok = load_model("smollm2-135m", dtype=dtype, device=c.state["device"])
+    # float32: what the loop's generation backend loads by default (TransformersBackend's dtype)
+    model, tok = load_model("smollm2-135m", dtype="float32", device=c.state["device"])
     c.state["model"], c.state["tok"] = model, tok
     return {"checkpoint": str(path), "convert_or_find_s": round(convert_s, 1), "load_s": round(time.time() - t, 1),
-            "dtype": dtype, "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1)}
+            "dtype": "float32", "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1)}
 
 
 def _sync() -> None:
@@ -130,16 +134,36 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
+def generation_rows(scale: str) -> list[tuple[str, str, int, str]]:
+    """(label, decoder, max_rows, dtype) of the generation step: the scale's rows, evalab's default row count
+    (192, tuned on 2 CPU cores) where that differs, transformers' generate, and bfloat16."""
+    from evalab.generation import DEFAULT_MAX_ROWS
+
+    rows = SCALES[scale]["max_rows"]
+    out = [(f"loop/{rows}", "loop", rows, "float32")]
+    if rows != DEFAULT_MAX_ROWS:
+        out.append((f"loop/{DEFAULT_MAX_ROWS}", "loop", DEFAULT_MAX_ROWS, "float32"))
+    out += [("generate", "generate", rows, "float32"), (f"loop/{rows} bf16", "loop", rows, "bfloat16")]
+    return out
+
+
 def step_generation(c: Check) -> dict[str, Any]:
+    import torch
+
     from evalab.generation import TransformersBackend
     from evalab.prompts import load_prompts
 
     s = SCALES[c.scale]
     texts = [p.text for p in load_prompts(str(ROOT / "data/seed_constraint_prompts.jsonl"), s["prompts"])]
-    out: dict[str, Any] = {"prompts": len(texts), "n": s["n"], "max_new_tokens": s["new_tokens"]}
-    for decoder in ("loop", "generate"):
-        be = TransformersBackend.from_loaded(c.state["model"], c.state["tok"], batch_size=min(64, len(texts)),
-                                             decoder=decoder, max_rows=s["max_rows"])
+    out: dict[str, Any] = {"prompts": len(texts), "n": s["n"], "max_new_tokens": s["new_tokens"], "rows": {}}
+    model, t_step = c.state["model"], time.time()
+    for label, decoder, max_rows, dtype in generation_rows(c.scale):
+        if time.time() - t_step > s["generation_budget_s"]:
+            out["rows"][label] = {"skipped": f"the step's {s['generation_budget_s']} s were spent"}
+            continue
+        model.to(getattr(torch, dtype))
+        be = TransformersBackend.from_loaded(model, c.state["tok"], batch_size=min(64, len(texts)),
+                                             decoder=decoder, max_rows=max_rows)
         be.generate(texts[:2], n=2, max_new_tokens=4, seed=0, progress=False)  # warm-up (kernels, caches)
         _sync()
         t = time.time()
@@ -149,11 +173,11 @@ def step_generation(c: Check) -> dict[str, Any]:
         tokens = sum(sum(row) for row in be.last_token_counts)
         finished = [f for row in be.last_finished for f in row]
         if len(res) != len(texts) or any(len(r) != s["n"] for r in res):
-            raise RuntimeError(f"decoder {decoder}: expected {len(texts)} × {s['n']} texts")
-        out[decoder] = {"seconds": round(dt, 2), "tokens": tokens, "tokens_per_s": round(tokens / dt, 1),
-                        "finished_share": round(sum(finished) / max(1, len(finished)), 3)}
-    be = TransformersBackend.from_loaded(c.state["model"], c.state["tok"], batch_size=16, decoder="loop",
-                                         max_rows=s["max_rows"])
+            raise RuntimeError(f"{label}: expected {len(texts)} × {s['n']} texts")
+        out["rows"][label] = {"seconds": round(dt, 2), "tokens": tokens, "tokens_per_s": round(tokens / dt, 1),
+                              "finished_share": round(sum(finished) / max(1, len(finished)), 3)}
+    model.to(torch.float32)
+    be = TransformersBackend.from_loaded(model, c.state["tok"], batch_size=16, decoder="loop", max_rows=s["max_rows"])
     k = min(16, len(texts))
     a = be.generate(texts[:k], n=s["n"], max_new_tokens=32, seed=7, progress=False)
     b = be.generate(texts[:k], n=s["n"], max_new_tokens=32, seed=7, progress=False)

@@ -134,6 +134,15 @@ def test_every_scale_is_a_valid_config():
     assert cfgs["tiny"].n_responses == SCALES["tiny"]["n"]
 
 
+def test_gpu_generation_rows_time_the_default_row_count_too():
+    from device_check import SCALES, generation_rows
+
+    rows = generation_rows("gpu")
+    assert [r[0] for r in rows] == [f"loop/{SCALES['gpu']['max_rows']}", "loop/192", "generate",
+                                    f"loop/{SCALES['gpu']['max_rows']} bf16"]
+    assert [r[3] for r in rows] == ["float32"] * 3 + ["bfloat16"]
+
+
 def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--steps",
                         "env,warp"], capture_output=True, text=True, timeout=120)
@@ -157,8 +166,9 @@ def test_the_gpu_check_rehearsed_on_this_cpu(tmp_path):
     assert list(steps) == ["env", "model", "generation", "iteration", "launcher", "vllm"]
     assert all(s["ok"] for s in steps.values())
     gen = steps["generation"]
-    for decoder in ("loop", "generate"):
-        assert gen[decoder]["tokens"] > 0 and gen[decoder]["tokens_per_s"] > 0
+    assert list(gen["rows"]) == ["loop/192", "generate", "loop/192 bf16"]   # tiny's rows are the default's
+    for row in gen["rows"].values():
+        assert row["tokens"] > 0 and row["tokens_per_s"] > 0 and 0 <= row["finished_share"] <= 1
     assert gen["same_seed_identical_share"] == 1.0   # seeded per row: the same texts again
     stages = steps["iteration"]["stages"]
     for stage in ("responses", "evolved", "pairs", "checkpoint", "eval"):
