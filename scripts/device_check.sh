@@ -43,9 +43,12 @@ if [ "${1:-}" = stash ]; then
 fi
 [ -z "$missing" ] || { echo "the kit is incomplete on this machine: $missing"; exit 2; }
 
-if [ ! -f "$site/.evalab-kit-installed" ]; then
+want=$("$py" -c "import json, sys; print(json.load(open(sys.argv[1]))['tar_sha256'])" "$kit/manifest.json")
+if [ "$(cat "$site/.evalab-kit-installed" 2>/dev/null)" != "$want" ]; then   # not installed, or another kit
   t0=$SECONDS
-  cat "$kit"/part-* > "$kit/kit.tar"
+  pieces=$("$py" -c "import json, sys; print(' '.join(p['name'] for p in json.load(open(sys.argv[1]))['pieces']))" \
+    "$kit/manifest.json")
+  (cd "$kit" && cat $pieces > kit.tar)   # the manifest's pieces only: a warm machine may hold an older kit's
   "$py" - "$kit" <<'EOF'
 import hashlib, json, sys
 from pathlib import Path
@@ -55,7 +58,7 @@ sys.exit(0 if h == m["tar_sha256"] else f"kit.tar sha256 {h[:12]} is not the man
 EOF
   tar -xf "$kit/kit.tar" -C "$kit" && rm "$kit/kit.tar"
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$kit"/whl/*.whl
-  touch "$site/.evalab-kit-installed"
+  echo "$want" > "$site/.evalab-kit-installed"
   echo "kit installed into $site in $((SECONDS - t0)) s"
 fi
 export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -143,6 +143,44 @@ def test_gpu_generation_rows_time_the_default_row_count_too():
     assert [r[3] for r in rows] == ["float32"] * 3 + ["bfloat16"]
 
 
+def _tiny_wheel(folder: Path, value: int = 42) -> Path:
+    """A real, minimal wheel (one module) that pip installs offline."""
+    import zipfile
+
+    w = folder / "evalabkitprobe-1.0-py3-none-any.whl"
+    di = "evalabkitprobe-1.0.dist-info"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"evalabkitprobe.py": f"VALUE = {value}\n",
+             f"{di}/METADATA": "Metadata-Version: 2.1\nName: evalabkitprobe\nVersion: 1.0\n",
+             f"{di}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    files[f"{di}/RECORD"] = "".join(f"{name},,\n" for name in files) + f"{di}/RECORD,,\n"
+    with zipfile.ZipFile(w, "w") as z:
+        for name, text in files.items():
+            z.writestr(name, text)
+    return w
+
+
+def test_driver_installs_the_kit_once_and_runs_the_check_with_it(tmp_path):
+    src = tmp_path / "kit"
+    m = device_kit.pack([_tiny_wheel(tmp_path / "w1")], src, piece_bytes=4096)
+    kit = tmp_path / "machine"
+    r = _driver(src, kit, "--scale", "tiny", "--steps", "env")
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
+    assert "kit installed into" in r.stdout and "every step ok" in r.stdout
+    assert (kit / "site" / "evalabkitprobe.py").exists()
+    assert (kit / "site" / ".evalab-kit-installed").read_text().strip() == m["tar_sha256"]
+    rec = json.loads((kit / "out" / "device_check.json").read_text())
+    assert [s["step"] for s in rec["steps"]] == ["env"] and rec["steps"][0]["ok"]
+    r = _driver(src, kit, "--scale", "tiny", "--steps", "env")   # same kit on a warm machine: no reinstall
+    assert r.returncode == 0 and "kit installed into" not in r.stdout
+    (kit / "part-99").write_bytes(b"a piece of an older kit, still on the warm machine")
+    m2 = device_kit.pack([_tiny_wheel(tmp_path / "w2", value=43)], src, piece_bytes=4096)
+    r = _driver(src, kit, "--scale", "tiny", "--steps", "env")   # another kit: installed again
+    assert r.returncode == 0 and "kit installed into" in r.stdout, r.stdout[-1500:]
+    assert (kit / "site" / ".evalab-kit-installed").read_text().strip() == m2["tar_sha256"]
+    assert (kit / "site" / "evalabkitprobe.py").read_text() == "VALUE = 43\n"
+
+
 def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--steps",
                         "env,warp"], capture_output=True, text=True, timeout=120)
