@@ -39,6 +39,10 @@ EOF
 echo "kit: $(ls "$kit" | tr '\n' ' ')"
 if [ "${1:-}" = stash ]; then
   echo "stashed; still to carry: ${missing:-nothing}"
+  # the machine as the check will find it (seconds; on record even if a later call fails)
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  "$py" -c "import sys, torch; print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', \
+torch.cuda.is_available())" || true
   exit 0
 fi
 [ -z "$missing" ] || { echo "the kit is incomplete on this machine: $missing"; exit 2; }
