@@ -443,8 +443,9 @@ def _prepare_reproduce(a: argparse.Namespace) -> Callable[[], int]:
         return _write_and_report(out, res, t0, view,
                                  f"reproduce: {len(arms) * len(seeds)} runs" if not a.collect else
                                  f"reproduce --collect: {sum(map(len, stores.values()))} of {len(arms) * len(seeds)} "
-                                 "runs", f"final checkpoints: {n_here} of {len(ckpts)} here, in {root}/<arm>/"
-                                 "seed<k>/iter_<last>/checkpoint"
+                                 "runs", f"final checkpoints: {n_here} of {len(ckpts)} here, "
+                                 + (f"in {root}/<arm>/seed<k>/iter_<last>/checkpoint" if not a.collect else
+                                    "at the paths the results file's checkpoints list")
                                  + ("" if n_here == len(ckpts) else " (the rest came from digests: their stores "
                                     "were made on another machine)"))
     return _reproduce

@@ -6,6 +6,7 @@
 # and the last carries the last piece and runs
 #   bash scripts/device_check.sh                # assemble, check sha256, install, python scripts/device_check.py
 # Pieces stay on the machine while it is warm (30 s idle): a fresh machine starts the stash over.
+#   bash scripts/device_check.sh run CMD ...    # instead of the check: CMD in the same environment (log: $OUT/run.log)
 # EVALAB_KIT_SRC (default .devicekit), EVALAB_KIT (default /tmp/evalab-kit), EVALAB_SITE (default /tmp/evalab-site),
 # OUT (default ./device-out), PYTHON (default python3).
 set -euo pipefail
@@ -60,7 +61,7 @@ kit = Path(sys.argv[1]); m = json.loads((kit / "manifest.json").read_text())
 h = hashlib.sha256((kit / "kit.tar").read_bytes()).hexdigest()
 sys.exit(0 if h == m["tar_sha256"] else f"kit.tar sha256 {h[:12]} is not the manifest's {m['tar_sha256'][:12]}")
 EOF
-  tar -xf "$kit/kit.tar" -C "$kit" && rm "$kit/kit.tar"
+  rm -rf "$kit/whl" && tar -xf "$kit/kit.tar" -C "$kit" && rm "$kit/kit.tar"   # no older kit's wheels beside
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$kit"/whl/*.whl
   echo "$want" > "$site/.evalab-kit-installed"
   echo "kit installed into $site in $((SECONDS - t0)) s"
@@ -68,5 +69,11 @@ fi
 export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export EVALAB_CACHE=${EVALAB_CACHE:-/tmp/evalab-cache} PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if [ "${1:-}" = run ]; then   # any command in the prepared environment, e.g. a reproduction run writing digests
+  shift
+  [ $# -gt 0 ] || { echo "run: name a command, e.g. bash scripts/device_check.sh run python3 -m evalab ..."; exit 2; }
+  "$@" 2>&1 | tee "$out/run.log"
+  exit "${PIPESTATUS[0]}"
+fi
 "$py" scripts/device_check.py --out "$out" "${@}" 2>&1 | tee "$out/device_check.log"
 exit "${PIPESTATUS[0]}"

@@ -179,6 +179,13 @@ def test_driver_installs_the_kit_once_and_runs_the_check_with_it(tmp_path):
     assert r.returncode == 0 and "kit installed into" in r.stdout, r.stdout[-1500:]
     assert (kit / "site" / ".evalab-kit-installed").read_text().strip() == m2["tar_sha256"]
     assert (kit / "site" / "evalabkitprobe.py").read_text() == "VALUE = 43\n"
+    probe = "import evalabkitprobe, evalab; print('probe', evalabkitprobe.VALUE)"
+    r = _driver(src, kit, "run", sys.executable, "-c", probe)
+    assert r.returncode == 0 and "probe 43" in r.stdout and "probe 43" in (kit / "out" / "run.log").read_text()
+    r = _driver(src, kit, "run", sys.executable, "-c", "raise SystemExit(3)")
+    assert r.returncode == 3
+    r = _driver(src, kit, "run")
+    assert r.returncode == 2 and "run: name a command" in r.stdout
 
 
 def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
