@@ -72,9 +72,16 @@ def read_device_packages(path: Path = DEVICE_PACKAGES) -> dict[str, str | None]:
 
 def pinned_roots(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
     """evalab's exact pins (``name==version``) among ROOTS, from pyproject.toml's dependencies."""
-    import tomllib
+    text = pyproject.read_text()
+    try:
+        import tomllib   # Python >= 3.11
+    except ModuleNotFoundError:  # 3.10: the dependencies array is a plain list of quoted strings
+        import re
 
-    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        block = text.split("\ndependencies = [", 1)[1].split("]", 1)[0]
+        deps = re.findall(r'"([^"]+)"', block)
+    else:
+        deps = tomllib.loads(text)["project"]["dependencies"]
     pins = {}
     for d in deps:
         r = Requirement(d)

@@ -45,6 +45,22 @@ def test_plan_carries_what_the_device_lacks_and_never_torch():
     assert all(p.reasons for p in carry.values())
 
 
+def test_pins_read_the_same_without_tomllib(monkeypatch):
+    import builtins
+
+    with_toml = device_kit.pinned_roots()
+    assert with_toml["transformers"] == "5.23.0" and with_toml["trl"] == "1.16.0" and "numpy" not in with_toml
+    real_import = builtins.__import__
+
+    def no_tomllib(name, *args, **kwargs):
+        if name == "tomllib":
+            raise ModuleNotFoundError("No module named 'tomllib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tomllib)
+    assert device_kit.pinned_roots() == with_toml
+
+
 def test_plan_carries_a_package_the_device_has_at_an_excluded_version():
     device = device_kit.read_device_packages()
     device["tokenizers"] = "0.0.1"
