@@ -74,6 +74,12 @@ class Check:
         self.state: dict[str, Any] = {}
         out.mkdir(parents=True, exist_ok=True)
 
+    def need(self, key: str, step: str) -> Any:
+        """What an earlier step left for this one; a one-line error naming that step if it failed."""
+        if key not in self.state:
+            raise RuntimeError(f"needs the {step} step, which failed or did not run")
+        return self.state[key]
+
     def left(self) -> float:
         return self.budget_s - (time.time() - self.t0)
 
@@ -121,7 +127,7 @@ def step_model(c: Check) -> dict[str, Any]:
     convert_s = time.time() - t
     t = time.time()
     # float32: what the loop's generation backend loads by default (TransformersBackend's dtype)
-    model, tok = load_model("smollm2-135m", dtype="float32", device=c.state["device"])
+    model, tok = load_model("smollm2-135m", dtype="float32", device=c.need("device", "env"))
     c.state["model"], c.state["tok"] = model, tok
     return {"checkpoint": str(path), "convert_or_find_s": round(convert_s, 1), "load_s": round(time.time() - t, 1),
             "dtype": "float32", "parameters_m": round(sum(p.numel() for p in model.parameters()) / 1e6, 1)}
@@ -156,13 +162,13 @@ def step_generation(c: Check) -> dict[str, Any]:
     s = SCALES[c.scale]
     texts = [p.text for p in load_prompts(str(ROOT / "data/seed_constraint_prompts.jsonl"), s["prompts"])]
     out: dict[str, Any] = {"prompts": len(texts), "n": s["n"], "max_new_tokens": s["new_tokens"], "rows": {}}
-    model, t_step = c.state["model"], time.time()
+    model, tok, t_step = c.need("model", "model"), c.need("tok", "model"), time.time()
     for label, decoder, max_rows, dtype in generation_rows(c.scale):
         if time.time() - t_step > s["generation_budget_s"]:
             out["rows"][label] = {"skipped": f"the step's {s['generation_budget_s']} s were spent"}
             continue
         model.to(getattr(torch, dtype))
-        be = TransformersBackend.from_loaded(model, c.state["tok"], batch_size=min(64, len(texts)),
+        be = TransformersBackend.from_loaded(model, tok, batch_size=min(64, len(texts)),
                                              decoder=decoder, max_rows=max_rows)
         be.generate(texts[:2], n=2, max_new_tokens=4, seed=0, progress=False)  # warm-up (kernels, caches)
         _sync()
@@ -177,7 +183,7 @@ def step_generation(c: Check) -> dict[str, Any]:
         out["rows"][label] = {"seconds": round(dt, 2), "tokens": tokens, "tokens_per_s": round(tokens / dt, 1),
                               "finished_share": round(sum(finished) / max(1, len(finished)), 3)}
     model.to(torch.float32)
-    be = TransformersBackend.from_loaded(model, c.state["tok"], batch_size=16, decoder="loop", max_rows=s["max_rows"])
+    be = TransformersBackend.from_loaded(model, tok, batch_size=16, decoder="loop", max_rows=s["max_rows"])
     k = min(16, len(texts))
     a = be.generate(texts[:k], n=s["n"], max_new_tokens=32, seed=7, progress=False)
     b = be.generate(texts[:k], n=s["n"], max_new_tokens=32, seed=7, progress=False)
@@ -227,8 +233,8 @@ def _stage_seconds(run_dir: Path) -> dict[str, float]:
 
 def step_launcher(c: Check) -> dict[str, Any]:
     s = SCALES[c.scale]
-    run_dir = c.state.get("run_dir")
-    pairs = sorted(Path(run_dir).glob("iter_*/pairs.parquet")) if run_dir else []
+    run_dir = c.need("run_dir", "iteration")
+    pairs = sorted(Path(run_dir).glob("iter_*/pairs.parquet"))
     if not pairs:
         raise RuntimeError("no pairs.parquet from the iteration step to train on")
     out_dir = Path("/tmp/evalab-device-launcher") if c.scale == "gpu" else c.out / "launcher"

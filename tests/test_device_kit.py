@@ -214,6 +214,11 @@ def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
     assert r.returncode == 1 and "FAILED env" in r.stdout
     assert rec["steps"] == [{"step": "env", "ok": False, "seconds": rec["steps"][0]["seconds"],
                              "error": "RuntimeError: no CUDA device visible to torch (run with --scale tiny on a CPU)"}]
+    r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--scale",
+                        "tiny", "--steps", "generation,launcher"], capture_output=True, text=True, timeout=120)
+    errors = [s["error"] for s in json.loads((tmp_path / "device_check.json").read_text())["steps"]]
+    assert r.returncode == 1 and errors == ["RuntimeError: needs the model step, which failed or did not run",
+                                            "RuntimeError: needs the iteration step, which failed or did not run"]
 
 
 @pytest.mark.slow
