@@ -82,12 +82,11 @@ def pinned_roots(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
         deps = re.findall(r'"([^"]+)"', block)
     else:
         deps = tomllib.loads(text)["project"]["dependencies"]
-    pins = {}
+    roots, pins = {canonicalize_name(x) for x in ROOTS}, {}
     for d in deps:
         r = Requirement(d)
         spec = list(r.specifier)
-        if len(spec) == 1 and spec[0].operator == "==" and canonicalize_name(r.name) in {canonicalize_name(x)
-                                                                                         for x in ROOTS}:
+        if len(spec) == 1 and spec[0].operator == "==" and canonicalize_name(r.name) in roots:
             pins[canonicalize_name(r.name)] = spec[0].version
     return pins
 
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["plan", "build", "there"])
     ap.add_argument("--out", default=str(ROOT / ".devicekit"), help="kit folder (git-ignored)")
-    ap.add_argument("--python", default="3.12", help="the device's Python (3.12.3 there; a rehearsal here: 3.11)")
+    ap.add_argument("--python", default="3.12", help="the device's Python (3.12.3 on the lent machines)")
     a = ap.parse_args(argv)
     if a.action == "there":
         print("\n".join(there()))
