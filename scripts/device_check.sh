@@ -41,7 +41,7 @@ echo "kit: $(ls "$kit" | tr '\n' ' ')"
 if [ "${1:-}" = stash ]; then
   echo "stashed; still to carry: ${missing:-nothing}"
   # the machine as the check will find it (seconds; on record even if a later call fails)
-  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true   # informative only
   "$py" -c "import sys, torch; print('python', sys.version.split()[0], '| torch', torch.__version__, '| cuda', \
 torch.cuda.is_available())" || true
   exit 0
@@ -68,7 +68,7 @@ EOF
 fi
 export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export EVALAB_CACHE=${EVALAB_CACHE:-/tmp/evalab-cache} PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true   # informative only
 if [ "${1:-}" = run ]; then   # any command in the prepared environment, e.g. a reproduction run writing digests
   shift
   [ $# -gt 0 ] || { echo "run: name a command, e.g. bash scripts/device_check.sh run python3 -m evalab ..."; exit 2; }
