@@ -193,6 +193,24 @@ def step_generation(c: Check) -> dict[str, Any]:
     return out
 
 
+def run_logged(cmd: list[str], timeout: float, log: Path) -> str:
+    """Run ``cmd`` from the checkout, its command line, stdout and last 60 stderr lines written to ``log``.
+    Returns "" on success, else why it failed ("exit N" or "timed out after N s") with its last stderr line."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        rc, stdout, stderr = None, exc.stdout or "", exc.stderr or ""
+        stdout, stderr = (x.decode() if isinstance(x, bytes) else x for x in (stdout, stderr))
+    log.write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr (last 60 lines)\n"
+                   + "\n".join(stderr.splitlines()[-60:]) + "\n")
+    if rc == 0:
+        return ""
+    last = next((ln for ln in reversed(stderr.splitlines()) if ln.strip()), "")
+    why = f"timed out after {timeout:.0f} s" if rc is None else f"exit {rc}"
+    return f"{why}; last stderr line: {last[:300]}"
+
+
 def step_iteration(c: Check) -> dict[str, Any]:
     s = SCALES[c.scale]
     run_dir = c.out / "iteration_run" if c.scale == "tiny" else Path("/tmp/evalab-device-iteration")
@@ -200,20 +218,11 @@ def step_iteration(c: Check) -> dict[str, Any]:
     cmd = [sys.executable, str(ROOT / "benchmarks/bench_iteration.py"), "--profile", s["profile"], "--no-peak",
            "--run-dir", str(run_dir)] + [x for kv in s["set"] for x in ("--set", kv)]
     t = time.time()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-        rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, stdout, stderr = None, exc.stdout or "", exc.stderr or ""
-        stdout, stderr = (x.decode() if isinstance(x, bytes) else x for x in (stdout, stderr))
-    (c.out / "iteration.txt").write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr (last 60 lines)\n"
-                                         + "\n".join(stderr.splitlines()[-60:]) + "\n")
+    failed = run_logged(cmd, timeout, c.out / "iteration.txt")
     c.state["run_dir"] = run_dir
     stages = _stage_seconds(run_dir)
-    if rc != 0:
-        why = f"timed out after {timeout:.0f} s" if rc is None else f"exit {rc}"
-        last = next((ln for ln in reversed(stderr.splitlines()) if ln.strip()), "")
-        raise RuntimeError(f"bench_iteration {why}; stages done {stages}; last stderr line: {last[:300]}")
+    if failed:
+        raise RuntimeError(f"bench_iteration {failed}; stages done {stages}")
     from evalab.breakdown import heldout_headline
 
     return {"command": " ".join(cmd[1:]), "wall_s": round(time.time() - t, 1), "stages": stages,
@@ -243,12 +252,9 @@ def step_launcher(c: Check) -> dict[str, Any]:
            "--model", "smollm2-135m", "--pairs", str(pairs[0]), "--out", str(out_dir),
            "--max-steps", str(s["launcher_steps"]), "--no-progress"]
     t = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(30.0, c.left() - 15), cwd=ROOT)
-    (c.out / "launcher.txt").write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr (last 60 lines)\n"
-                                        + "\n".join(proc.stderr.splitlines()[-60:]) + "\n")
-    if proc.returncode != 0:
-        last = next((ln for ln in reversed(proc.stderr.splitlines()) if ln.strip()), "")
-        raise RuntimeError(f"accelerate launch exit {proc.returncode}: {last[:300]}")
+    failed = run_logged(cmd, max(30.0, c.left() - 15), c.out / "launcher.txt")
+    if failed:
+        raise RuntimeError(f"accelerate launch {failed}")
     result = json.loads((out_dir / "train_result.json").read_text())
     losses = [h["loss"] for h in result.get("log_history", []) if "loss" in h]
     if not (out_dir / "config.json").exists():

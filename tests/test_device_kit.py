@@ -204,6 +204,19 @@ def test_driver_installs_the_kit_once_and_runs_the_check_with_it(tmp_path):
     assert r.returncode == 2 and "run: name a command" in r.stdout
 
 
+def test_a_step_subprocess_is_logged_and_its_failure_named(tmp_path):
+    from device_check import run_logged
+
+    log = tmp_path / "log.txt"
+    assert run_logged([sys.executable, "-c", "print('hello')"], 60, log) == ""
+    assert "hello" in log.read_text() and log.read_text().startswith("$ ")
+    fail = "import sys; print('boom', file=sys.stderr); sys.exit(4)"
+    assert run_logged([sys.executable, "-c", fail], 60, log) == "exit 4; last stderr line: boom"
+    slow = "import sys, time; print('started', file=sys.stderr, flush=True); time.sleep(30)"
+    assert run_logged([sys.executable, "-c", slow], 2, log) == "timed out after 2 s; last stderr line: started"
+    assert "started" in log.read_text()
+
+
 def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--steps",
                         "env,warp"], capture_output=True, text=True, timeout=120)
