@@ -48,19 +48,13 @@ torch.cuda.is_available())" || true
 fi
 [ -z "$missing" ] || { echo "the kit is incomplete on this machine: $missing"; exit 2; }
 
-want=$("$py" -c "import json, sys; print(json.load(open(sys.argv[1]))['tar_sha256'])" "$kit/manifest.json")
+read -r want pieces <<<"$("$py" -c "import json, sys; m = json.load(open(sys.argv[1]))
+print(m['tar_sha256'], ' '.join(p['name'] for p in m['pieces']))" "$kit/manifest.json")"
 if [ "$(cat "$site/.evalab-kit-installed" 2>/dev/null)" != "$want" ]; then   # not installed, or another kit
   t0=$SECONDS
-  pieces=$("$py" -c "import json, sys; print(' '.join(p['name'] for p in json.load(open(sys.argv[1]))['pieces']))" \
-    "$kit/manifest.json")
   (cd "$kit" && cat $pieces > kit.tar)   # the manifest's pieces only: a warm machine may hold an older kit's
-  "$py" - "$kit" <<'EOF'
-import hashlib, json, sys
-from pathlib import Path
-kit = Path(sys.argv[1]); m = json.loads((kit / "manifest.json").read_text())
-h = hashlib.sha256((kit / "kit.tar").read_bytes()).hexdigest()
-sys.exit(0 if h == m["tar_sha256"] else f"kit.tar sha256 {h[:12]} is not the manifest's {m['tar_sha256'][:12]}")
-EOF
+  have=$(sha256sum "$kit/kit.tar" | cut -d' ' -f1)
+  [ "$have" = "$want" ] || { echo "kit.tar sha256 ${have:0:12} is not the manifest's ${want:0:12}"; exit 1; }
   rm -rf "$kit/whl" && tar -xf "$kit/kit.tar" -C "$kit" && rm "$kit/kit.tar"   # no older kit's wheels beside
   "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$kit"/whl/*.whl
   echo "$want" > "$site/.evalab-kit-installed"
