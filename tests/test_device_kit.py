@@ -217,18 +217,21 @@ def test_a_step_subprocess_is_logged_and_its_failure_named(tmp_path):
     assert "started" in log.read_text()
 
 
+def _check(out: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """scripts/device_check.py --out OUT ARGS, from the checkout; its record is OUT/device_check.json."""
+    return subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(out), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
 def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--steps",
-                        "env,warp"], capture_output=True, text=True, timeout=120)
+    r = _check(tmp_path, "--steps", "env,warp")
     assert r.returncode == 2 and "unknown step(s) warp" in r.stderr
-    r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--scale",
-                        "gpu", "--steps", "env"], capture_output=True, text=True, timeout=120)
+    r = _check(tmp_path, "--scale", "gpu", "--steps", "env")
     rec = json.loads((tmp_path / "device_check.json").read_text())
     assert r.returncode == 1 and "FAILED env" in r.stdout
     assert rec["steps"] == [{"step": "env", "ok": False, "seconds": rec["steps"][0]["seconds"],
                              "error": "RuntimeError: no CUDA device visible to torch (run with --scale tiny on a CPU)"}]
-    r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--out", str(tmp_path), "--scale",
-                        "tiny", "--steps", "generation,launcher"], capture_output=True, text=True, timeout=120)
+    r = _check(tmp_path, "--scale", "tiny", "--steps", "generation,launcher")
     errors = [s["error"] for s in json.loads((tmp_path / "device_check.json").read_text())["steps"]]
     assert r.returncode == 1 and errors == ["RuntimeError: needs the model step, which failed or did not run",
                                             "RuntimeError: needs the iteration step, which failed or did not run"]
@@ -237,8 +240,7 @@ def test_check_refuses_an_unknown_step_and_records_a_failed_one(tmp_path):
 @pytest.mark.slow
 def test_the_gpu_check_rehearsed_on_this_cpu(tmp_path):
     """Every step at toy size: the same code the GPU run takes, so the script cannot rot unseen."""
-    r = subprocess.run([sys.executable, str(ROOT / "scripts/device_check.py"), "--scale", "tiny", "--out",
-                        str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    r = _check(tmp_path, "--scale", "tiny", timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     rec = json.loads((tmp_path / "device_check.json").read_text())
     steps = {s["step"]: s for s in rec["steps"]}
