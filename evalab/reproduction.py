@@ -1535,8 +1535,9 @@ def regime_change_markdown_table(table: pd.DataFrame) -> str:
 
 
 # Issue 11's learning-rate / epochs lever was picked on the training set, never on the held-out prompts: static on the
-# first 16 seed prompts, 3 iterations, under each recipe below (README "A stronger recipe"). Does a recipe make the
-# solver learn its fixed set, so that the set can saturate? Label -> digest directory (static, seeds 1-3).
+# first 16 seed prompts, 3 iterations, under each recipe below (docs/experiments.md "A stronger recipe"). Does a
+# recipe make the solver learn its fixed set, so that the set can saturate? Label -> digest directory (static,
+# seeds 1-3).
 RECIPE_PILOTS: dict[str, str] = {
     "lr 2e-5, 1 epoch (demo)": "data/digests/recipe_pilot/lr2e-5_ep1",
     "lr 1e-4, 1 epoch": "data/digests/recipe_pilot/lr1e-4_ep1",

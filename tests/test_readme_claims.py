@@ -37,14 +37,38 @@ def github_anchor(heading: str) -> str:
 
 def test_contents_links_every_section_in_order():
     text = (ROOT / "README.md").read_text()
-    heads, fenced = [], False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        elif not fenced and line.startswith("## "):
-            heads.append(line[3:])
+    heads = _headings(ROOT / "README.md", 2)
     contents = text.split("**Contents:**", 1)[1].split("\n\n", 1)[0]
     links = re.findall(r"\[([^\]]+)\]\(#([^)]+)\)", contents)
     assert [t for t, _ in links] == heads
     assert [a for _, a in links] == [github_anchor(h) for h in heads]
     assert github_anchor("The paper's scale: GPUs, vLLM, more machines") == "the-papers-scale-gpus-vllm-more-machines"
+
+
+def _headings(path: Path, level: int) -> list[str]:
+    """The text of every heading of ``level`` in a markdown file, outside fenced code, in order."""
+    heads, fenced, mark = [], False, "#" * level + " "
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith(mark):
+            heads.append(line[len(mark):])
+    return heads
+
+
+def test_every_design_in_detail_links_each_section_of_docs_experiments_in_order():
+    """docs/experiments.md holds each further design's section: its contents line and README's "Every design in
+    detail" list link every one of its sections in order, and every README link into it lands on a heading."""
+    doc = ROOT / "docs" / "experiments.md"
+    heads = _headings(doc, 2)
+    assert len(heads) >= 16 and len(set(heads)) == len(heads)
+    contents = doc.read_text().split("**Contents:**", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"\[(.+)\]\(#([^)]+)\)", contents) == [(h, github_anchor(h)) for h in heads]
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("### Every design in detail", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"\[(.+)\]\(docs/experiments\.md#([^)]+)\)", listed) == [(h, github_anchor(h)) for h in heads]
+    anchors = {github_anchor(h) for h in heads}
+    for link in re.findall(r"\(docs/experiments\.md#([^)]+)\)", readme):
+        assert link in anchors, link
+    back = re.findall(r"\(\.\./README\.md#([^)]+)\)", doc.read_text())
+    assert back and set(back) <= {github_anchor(h) for h in _headings(ROOT / "README.md", 2)}

@@ -1,4 +1,5 @@
-"""The results files in data/ are what the README says: README's reproduction tables are the rendering of
+"""The results files in data/ are what the README and docs/experiments.md (each further design's section, read
+through ``docs.section``) say: README's reproduction tables are the rendering of
 data/reproduction.json (`markdown_tables`), every number of them is read back from the file's curves and paired
 differences, and the file is a complete results file (per-seed rows for every arm × seed × iteration, the budget
 rule, the checkpoints of the runs)."""
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+import docs
 
 from evalab.reproduction import (ONLINE_FINAL, ONLINE_RESULT_TABLES, RESULT_TABLES, load_results,
                                  markdown_tables, online_markdown_table)
@@ -90,14 +93,11 @@ def test_readme_easy_regime_tables_are_the_results_file():
     res = load_results(EASY)
     assert res["base_config"]["prompt_set"].endswith("seed_easy_constraint_prompts.jsonl")
     assert sorted(set(res["per_seed"].seed)) == [1, 2, 3] and set(res["per_seed"].arm) == {"eva", "static"}
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### An easier seed set")
-    section = readme[start:readme.index("\n## ", start)]
-    assert markdown_tables(res, arms=["eva", "static"]) in section
+    assert markdown_tables(res, arms=["eva", "static"]) in docs.section("## An easier seed set")
 
 
 def _regime_grid(config: str, heading: str) -> tuple[dict, dict, str]:
-    """(results, config, README section) of a finished regime grid (configs/<config>): every (arm, seed) of the
+    """(results, config, docs section) of a finished regime grid (configs/<config>): every (arm, seed) of the
     config in the file, over all its iterations, with its digest in git; the section starts at ``heading``."""
     cfg = yaml.safe_load((ROOT / "configs" / config).read_text())
     res = load_results(ROOT / cfg["out"])
@@ -108,9 +108,7 @@ def _regime_grid(config: str, heading: str) -> tuple[dict, dict, str]:
     for a in cfg["arms"]:
         for s in cfg["seeds"]:
             assert (ROOT / cfg["digests"] / a / f"seed{s}.json").is_file(), (a, s)
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index(heading)
-    return res, cfg, readme[start:readme.index("\n## ", start)]
+    return res, cfg, docs.section(heading)
 
 
 def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
@@ -118,7 +116,7 @@ def test_readme_all_pairs_regime_is_the_results_file_and_the_digests():
     in git, each arm trained on every pair it built, and the README's tables are the file's and the digests'."""
     from evalab.reproduction import lever_markdown_table, lever_table
 
-    res, cfg, section = _regime_grid("regime_all_pairs.yaml", "### Every pair trained on")
+    res, cfg, section = _regime_grid("regime_all_pairs.yaml", "## Every pair trained on")
     assert res["pairs_per_iteration"] == 0
     ps = res["per_seed"]
     trained = ps[ps.iteration < cfg["iterations"]]
@@ -133,7 +131,7 @@ def test_readme_small_set_regime_is_the_results_file_and_the_digests():
     regimes' side by side."""
     from evalab.reproduction import REGIMES, lever_markdown_table, lever_table, load_regimes, regime_markdown_table
 
-    res, cfg, section = _regime_grid("regime_small_set.yaml", "### A small set over six iterations")
+    res, cfg, section = _regime_grid("regime_small_set.yaml", "## A small set over six iterations")
     assert res["base_config"]["n_prompts"] == 16 and cfg["iterations"] == 6
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "small set")) in section
@@ -150,7 +148,7 @@ def test_readme_high_lr_regime_and_its_recipe_pilot():
     from evalab.reproduction import (REGIMES, lever_markdown_table, lever_table, load_regimes,
                                      recipe_pilot_markdown_table, recipe_pilot_table, regime_markdown_table)
 
-    res, cfg, section = _regime_grid("regime_high_lr.yaml", "### A stronger recipe")
+    res, cfg, section = _regime_grid("regime_high_lr.yaml", "## A stronger recipe")
     assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
     assert markdown_tables(res, arms=["eva", "static"]) in section
     assert lever_markdown_table(lever_table(ROOT, "lr ×5")) in section
@@ -173,7 +171,7 @@ def test_readme_high_lr_ep3_regime_is_the_results_file_and_the_digests():
                                      lever_markdown_table, lever_table, load_regimes, regime_change_markdown_table,
                                      regime_change_table, regime_markdown_table)
 
-    res, cfg, section = _regime_grid("regime_high_lr_ep3.yaml", "### Three epochs at the stronger lr")
+    res, cfg, section = _regime_grid("regime_high_lr_ep3.yaml", "## Three epochs at the stronger lr")
     assert res["base_config"]["learning_rate"] == cfg["set"]["learning_rate"] == 1e-4
     assert res["base_config"]["epochs"] == cfg["set"]["epochs"] == 3
     assert res["base_config"]["iterations"] == cfg["iterations"] == 5
@@ -202,7 +200,7 @@ def test_readme_large_set_regime_is_the_results_file_and_the_digests():
     from evalab.reproduction import (REGIMES, lever_markdown_table, lever_table, load_regimes,
                                      quantity_markdown_table, regime_markdown_table)
 
-    res, cfg, section = _regime_grid("regime_large_set.yaml", "### A larger set")
+    res, cfg, section = _regime_grid("regime_large_set.yaml", "## A larger set")
     assert res["base_config"]["n_prompts"] == cfg["set"]["n_prompts"] == 96
     assert res["pairs_per_iteration"] == cfg["set"]["pairs_per_iteration"] == 48
     for runs in load_digests(ROOT / cfg["digests"], arms=cfg["arms"]).values():
@@ -218,11 +216,11 @@ def test_readme_large_set_regime_is_the_results_file_and_the_digests():
     assert regime_markdown_table(regimes) in section
 
 
-AIM_GRIDS = {  # config: (README heading, the new arm, its overrides, {reused arm: the results file it comes from})
-    "aim_frontier.yaml": ("### A creator aimed at the frontier, in the 3-epoch", "aim=frontier",
+AIM_GRIDS = {  # config: (docs heading, the new arm, its overrides, {reused arm: the results file it comes from})
+    "aim_frontier.yaml": ("## A creator aimed at the frontier, in the 3-epoch", "aim=frontier",
                           {"creator_aim": "frontier"}, {"eva": "regime_high_lr_ep3.json",
                                                         "static": "regime_high_lr_ep3.json"}),
-    "aim_frontier_gentle.yaml": ("### A gentler aim: ease only the all-fail", "aim=frontier@0.25",
+    "aim_frontier_gentle.yaml": ("## A gentler aim: ease only the all-fail", "aim=frontier@0.25",
                                  {"creator_aim": "frontier", "aim_pass_rate": 0.25},
                                  {"eva": "regime_high_lr_ep3.json", "static": "regime_high_lr_ep3.json",
                                   "aim=frontier": "aim_frontier.json"}),
@@ -268,7 +266,7 @@ def test_readme_gentle_aim_offspring_table_and_secondary_are_the_digests():
     from evalab.digest import load_digests
     from evalab.reproduction import offspring_markdown_table, offspring_outcomes, paired_cell, paired_differences
 
-    _, _, section = _regime_grid("aim_frontier_gentle.yaml", "### A gentler aim: ease only the all-fail")
+    _, _, section = _regime_grid("aim_frontier_gentle.yaml", "## A gentler aim: ease only the all-fail")
     d = load_digests(ROOT / "data" / "digests" / "regime_high_lr_ep3", arms=["eva", "aim=frontier",
                                                                               "aim=frontier@0.25"])
     assert offspring_markdown_table(offspring_outcomes(d)) in section
@@ -455,12 +453,13 @@ def test_readme_online_table_is_the_results_file():
     assert len(ps) == len(arms) * len(res["seeds"]) and ps.train_runtime_s.notna().all()
     assert (ps[ps.arm == "online-seed"].evolved_share == 0).all() and (ps[ps.arm != "online-seed"].evolved_share > 0).all()
     assert (ps[ps.arm == "online-eva+dynamic"].extra_completions > 0).all()
-    assert online_markdown_table(res) in (ROOT / "README.md").read_text()
+    section = docs.section("## Online eva over seeds")
+    assert online_markdown_table(res) in section
     # the final policies' held-out scores are the file's, read independently of the renderer
     h = res["heldout"]
     for arm in arms:
         c = h[(h.arm == arm) & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)].iloc[0]
-        assert f"| {arm} | " in (ROOT / "README.md").read_text()
+        assert f"| {arm} | " in section
         assert f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]" in online_markdown_table(res)
 
 
@@ -480,7 +479,7 @@ def test_readme_online_prediction_table_is_the_results_file():
     assert (ps[ps.arm != "online-eva"].rollouts_declined > 0).all()
     assert (ps[ps.arm == "online-greso"].groups_skipped >= 0).all() and (ps.rollouts == ps.rollouts.iloc[0]).all()
     md = online_markdown_table(res, ref="online-eva")
-    assert md in (ROOT / "README.md").read_text()
+    assert md in docs.section("## Prediction before sampling, online")
     h = res["heldout"]
     for arm in arms:
         c = h[(h.arm == arm) & (h.quantity == "heldout_full") & (h.iteration == ONLINE_FINAL)].iloc[0]
@@ -538,9 +537,7 @@ def test_readme_metric_ablation_tables_are_the_results_file_and_name_what_is_mis
         assert d.arm == arm and d.config.seed == seed and d.config.iterations == 3
     complete = [a for a in res["arms"] if all((a, s) in have for s in (1, 2, 3))]
     assert "eva" in complete and len(complete) >= 3
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### The metric ablation")
-    section = readme[start:readme.index("\n##", start + 1)]
+    section = docs.section("## The metric ablation")
     assert markdown_tables(res, arms=complete) in section
     for arm, seed in sorted(missing):
         assert f"{arm} seed {seed}" in section or arm in section
@@ -613,9 +610,7 @@ def test_readme_replication_of_the_a_avg_lead_is_its_file_and_the_pooled_digests
     p = pooled["paired"]
     row = p[(p.arm == "eva") & (p.vs == "metric=a_avg") & (p.metric == "full") & (p.iteration == 3)].iloc[0]
     assert row.n_seeds == 3 + len(done) and row.ci_low <= row.delta <= row.ci_high
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### Re-testing A\\*_avg's lead")
-    section = readme[start:readme.index("\n### ", start + 1)]
+    section = docs.section("## Re-testing A\\*_avg's lead")
     assert markdown_tables(res, arms=["eva", "metric=a_avg"]) in section
     assert markdown_tables(pooled, arms=["eva", "metric=a_avg"]) in section
     with pytest.raises(ValueError, match=r"arm 'eva' seed 1: a digest in both"):
@@ -687,7 +682,7 @@ def test_readme_eight_iterations_is_the_results_file_and_extends_the_nine_seed_r
     from evalab.reproduction import (change_markdown_table, change_table, paired_ahead, per_seed_range_table,
                                      pooled_regime_delta, quantity_markdown_table, seed_deltas)
 
-    res, cfg, section = _regime_grid("reproduction_long.yaml", "### Eight iterations at 48 prompts")
+    res, cfg, section = _regime_grid("reproduction_long.yaml", "## Eight iterations at 48 prompts")
     assert cfg["iterations"] == 8 and cfg["seeds"] == [6, 7, 8]
     digests = load_digests(ROOT / cfg["digests"], arms=cfg["arms"])
     for runs in digests.values():
@@ -728,7 +723,7 @@ def test_readme_eight_iteration_confirmation_applies_its_stated_rule():
                                      paired_ahead, pooled_regime_delta, quantity_markdown_table, runs_results,
                                      seed_deltas, seed_split_markdown_table)
 
-    res, cfg, section = _regime_grid("reproduction_long_confirm.yaml", "### The confirmation on seeds 4, 5, 9")
+    res, cfg, section = _regime_grid("reproduction_long_confirm.yaml", "## The confirmation on seeds 4, 5, 9")
     lead_cfg = yaml.safe_load((ROOT / "configs" / "reproduction_long.yaml").read_text())
     assert cfg["iterations"] == 8 and cfg["seeds"] == [4, 5, 9] and not set(cfg["seeds"]) & set(lead_cfg["seeds"])
     six_dirs = [ROOT / lead_cfg["digests"], ROOT / cfg["digests"]]
@@ -800,9 +795,7 @@ def test_readme_nine_seeds_is_the_results_file_of_the_reused_and_added_runs():
     assert len(m) == 2 * 3 * 4 and (m.heldout_full_first == m.heldout_full).all()
     assert (m.heldout_frac_first == m.heldout_frac).all()
 
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### Nine seeds per arm")
-    section = readme[start:readme.index("\n## ", start)]
+    section = docs.section("## Nine seeds per arm")
     assert markdown_tables(res, arms=["eva", "static"]) in section
     later = pooled_results([ROOT / d for d in STANDARD_ALL_SEEDS[1:]], cfg["arms"])
     assert sorted(set(later["per_seed"].seed)) == list(range(4, 10))
@@ -860,9 +853,7 @@ def test_readme_a_avg_confirmation_applies_its_stated_rule():
         d = by["metric=a_avg", s]
         assert design(d.config) == design(by["metric=a_avg", 4].config)
         assert d.data["eval"]["0"] == by["eva", s].data["eval"]["0"], s  # the same θ0, decoded again: the same
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("### The confirmation of A\\*_avg's lead on seeds 4–9")
-    section = readme[start:readme.index("\n### ", start + 1)]
+    section = docs.section("## The confirmation of A\\*_avg's lead on seeds 4–9")
     flat = " ".join(section.split())
 
     def part(seeds):
@@ -887,7 +878,7 @@ def test_readme_a_avg_confirmation_applies_its_stated_rule():
     verdict = ("confirmed" if lo > 0 else "consistent, not confirmed" if d > 0 else "not replicated")
     head = "**Primary (t = 3, seeds 4–9, stated before the runs)"
     assert f"{head}: {verdict}, metric=a_avg − eva {_ci(d, lo, hi)}**" in flat
-    assert section.startswith(f"### The confirmation of A\\*_avg's lead on seeds 4–9 (stop 43): {verdict}")
+    assert section.startswith(f"## The confirmation of A\\*_avg's lead on seeds 4–9 (stop 43): {verdict}")
     assert _ci(*paired_ahead(res["paired"], "metric=a_avg", "eva", "frac", 3)[:3]) in flat
     for r in (r69, r19):
         assert _ci(*paired_ahead(r["paired"], "metric=a_avg", "eva", "full", 3)[:3]) in flat
