@@ -67,8 +67,24 @@ def test_every_design_in_detail_links_each_section_of_docs_experiments_in_order(
     readme = (ROOT / "README.md").read_text()
     listed = readme.split("### Every design in detail", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"\[(.+)\]\(docs/experiments\.md#([^)]+)\)", listed) == [(h, github_anchor(h)) for h in heads]
-    anchors = {github_anchor(h) for h in heads}
-    for link in re.findall(r"\(docs/experiments\.md#([^)]+)\)", readme):
-        assert link in anchors, link
-    back = re.findall(r"\(\.\./README\.md#([^)]+)\)", doc.read_text())
-    assert back and set(back) <= {github_anchor(h) for h in _headings(ROOT / "README.md", 2)}
+
+
+def _anchors(path: Path) -> set[str]:
+    return {github_anchor(h) for level in range(1, 7) for h in _headings(path, level)}
+
+
+def test_links_between_readme_and_docs_land_on_headings():
+    """Every link from README.md into docs/*.md, from a docs page back into README.md, or within either file,
+    names a file that exists and, with a fragment, a heading of it."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    checked = 0
+    for page in pages:
+        for target, frag in re.findall(r"\]\(((?:\.\./)?(?:README|docs/\w+)\.md|)(?:#([^)]+))?\)", page.read_text()):
+            if not target and not frag:
+                continue
+            dest = (page.parent / target).resolve() if target else page
+            assert dest.is_file(), (page.name, target)
+            if frag:
+                assert frag in _anchors(dest), (page.name, target, frag)
+            checked += 1
+    assert checked > 40
