@@ -96,6 +96,11 @@ ARM_GROUPS: dict[str, list[str]] = {
     "all": list(REPRODUCTION_ARMS),
 }
 BASELINES = ("static", "fresh", "no_evolve-greedy", "no_evolve-sampled")
+# The paper's ordering (Ye et al. 2024: eva ahead of its "+ new human prompts" control, our fresh, and of
+# "[no evolve]"), the reference row of the README's difference table (``markdown_tables(reference=...)``): orderings,
+# not the paper's numbers; an arm the paper did not compare eva with has no entry.
+PAPER_ORDERING: dict[str, str] = {"fresh": "eva ahead", "no_evolve-greedy": "eva ahead",
+                                  "no_evolve-sampled": "eva ahead"}
 
 BUDGET_RULE = (
     "Generation: every arm samples N=n_responses responses per prompt with the same max_new_tokens cap, for the "
@@ -897,13 +902,19 @@ def reproduction_results(stores: Mapping[str, Sequence[RunStore]], *, base: EvaC
     }
 
 
-def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = None, metric: str = "full") -> str:
+def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = None, metric: str = "full",
+                    reference: Mapping[str, str] | None = None) -> str:
     """The README's two tables of a results file (``load_results``), as markdown: the held-out score of each arm
     per evaluated iteration (mean over seeds, 95% CI), then eva minus each other arm, paired by seed and prompt
-    (95% CI, and in parentheses the share of bootstrap resamples in which eva is ahead). Minus signs are "−"."""
+    (95% CI, and in parentheses the share of bootstrap resamples in which eva is ahead). Minus signs are "−".
+    ``reference`` (e.g. ``PAPER_ORDERING``: arm -> the paper's finding for eva − arm) adds a last row "paper" to
+    the second table, "—" under an arm it has no entry for; each of its arms must be a known arm."""
     curves, paired = results["curves"], results["paired"]
     q = "heldout_full" if metric == "full" else "heldout_frac"
     arms = _check_arms(results, arms)
+    unknown = sorted(set(reference or {}) - set(REPRODUCTION_ARMS))
+    if unknown:
+        raise ValueError(f"reference arms {unknown}: not reproduction arms (known: {sorted(REPRODUCTION_ARMS)})")
     its = sorted({int(t) for t in curves[(curves.quantity == q) & curves.arm.isin(arms)].iteration})
 
     lines = ["| t | " + " | ".join(arms) + " |", "| --- |" + " --- |" * len(arms)]
@@ -925,6 +936,8 @@ def markdown_tables(results: Mapping[str, Any], arms: Sequence[str] | None = Non
             cells.append(paired_cell(d.delta.item(), d.ci_low.item(), d.ci_high.item(), d.p_better.item())
                          if len(d) else "—")
         lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    if reference is not None:
+        lines.append("| paper | " + " | ".join(reference.get(a, "—") for a in others) + " |")
     return "\n".join(lines) + "\n"
 
 

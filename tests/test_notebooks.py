@@ -113,6 +113,7 @@ def test_notebook_04_ablations(tmp_path):
     assert any(t.startswith("eva − control") for t in titles)
     assert any(t.startswith("The metric ablation: per-iteration curves") for t in titles)
     assert "| t | eva | static |" in out and "eva − static" in out and "arms eva, static; seeds [1, 2]" in out
+    assert "| paper | — |" in out   # the README's tables with the paper's ordering (no entry for static)
     # A*_avg's lead: the confirmation's file, the seed groups, each of the nine seeds at t = 3
     assert "data/replication_a_avg_confirm.json: arms" in out and "| 4–9 (primary) | 6 |" in out
     assert "| 1–9 (pooled) | 9 |" in out

@@ -267,6 +267,14 @@ def test_quantity_markdown_table_is_the_curves_row_by_row_and_names_bad_input(tm
         quantity_markdown_table(res, ["all_fail"], ["eva", "aim=frontier"])
     with pytest.raises(ValueError, match="arms \\['aim=frontier'\\]: not in the results file"):
         markdown_tables(res, ["eva", "aim=frontier"])   # an arm the file lacks is named, not a column of "—"
+    # the reference row (the paper's ordering): last, "—" under an arm it has no entry for; none by default
+    plain = markdown_tables(res, ["eva", "static"])
+    assert "| paper |" not in plain
+    assert markdown_tables(res, ["eva", "static"], reference={"fresh": "x"}) == plain + "| paper | — |\n"
+    ahead = markdown_tables(res, ["eva", "static"], reference={"static": "eva ahead"})
+    assert ahead == plain + "| paper | eva ahead |\n"
+    with pytest.raises(ValueError, match="reference arms \\['bogus'\\]: not reproduction arms"):
+        markdown_tables(res, ["eva", "static"], reference={"bogus": "eva ahead"})
 
 
 # --- the command ------------------------------------------------------------------------------------------------

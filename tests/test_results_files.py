@@ -15,7 +15,7 @@ import yaml
 
 import docs
 
-from evalab.reproduction import (ONLINE_FINAL, ONLINE_RESULT_TABLES, RESULT_TABLES, load_results,
+from evalab.reproduction import (ONLINE_FINAL, ONLINE_RESULT_TABLES, PAPER_ORDERING, RESULT_TABLES, load_results,
                                  markdown_tables, online_markdown_table)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_readme_reproduction_tables_are_the_results_file():
     shown = scores[0][1:]
     assert set(shown) <= set(arms) and {"eva", "static"} <= set(shown)
     # the README is the file's rendering, not numbers typed in by hand
-    rendered = markdown_tables(res, arms=shown)
+    rendered = markdown_tables(res, arms=shown, reference=PAPER_ORDERING)
     assert rendered in (ROOT / "README.md").read_text()
     # and every number of it is the file's (an independent read of the curves and the paired table)
     curves, paired = res["curves"], res["paired"]
@@ -75,8 +75,11 @@ def test_readme_reproduction_tables_are_the_results_file():
             assert cell == f"{_fmt(c['mean'])} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]", (arm, t, cell)
     diffs = next(t for t in tables if t[0][0] == "t" and t[0][1].startswith("eva − "))
     assert [h.removeprefix("eva − ") for h in diffs[0][1:]] == [a for a in shown if a != "eva"]
-    assert [int(r[0]) for r in diffs[1:]] == [1, 2, 3]
-    for row in diffs[1:]:
+    # the last row is the paper's ordering, for reference: eva ahead of fresh and of both no-evolve arms
+    assert diffs[-1] == ["paper", *(PAPER_ORDERING.get(a, "—") for a in shown if a != "eva")]
+    assert {"fresh", "no_evolve-greedy", "no_evolve-sampled"} <= set(PAPER_ORDERING) <= set(shown)
+    assert [int(r[0]) for r in diffs[1:-1]] == [1, 2, 3]
+    for row in diffs[1:-1]:
         t = int(row[0])
         for vs, cell in zip(diffs[0][1:], row[1:]):
             d = paired[(paired.arm == "eva") & (paired.vs == vs.removeprefix("eva − ")) & (paired.metric == "full")

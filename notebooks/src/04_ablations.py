@@ -203,6 +203,18 @@ px.line(pf, x="iteration", y="delta", color="vs", markers=True, error_y=pf.ci_hi
 paired[paired.arm == "eva"]
 
 # %% [markdown]
+# The same as the README's tables: each arm's held-out fully-satisfied rate per iteration, then eva minus each
+# control, with the paper's ordering as the last row for reference (orderings, not its numbers; "—" where the paper
+# reports no such comparison).
+
+# %%
+from IPython.display import Markdown, display
+
+from evalab.reproduction import PAPER_ORDERING, markdown_tables
+
+display(Markdown(markdown_tables(rep, reference=PAPER_ORDERING)))
+
+# %% [markdown]
 # ## Compute-normalised gains
 # Held-out gain over θ0 per million solver tokens generated and per training pair, spent in iterations 0..t-1
 # (the budget rule above fixes the pairs per iteration; tokens differ by arm and are what was actually generated).
