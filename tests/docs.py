@@ -15,6 +15,17 @@ def _level(line: str) -> int:
     return hashes if 0 < hashes <= 6 and line[hashes:hashes + 1] == " " else 0
 
 
+def headings(path: Path, level: int) -> list[str]:
+    """The text of every heading of ``level`` in a markdown file, outside fenced code, in order."""
+    heads, fenced = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and _level(line) == level:
+            heads.append(line[level + 1:])
+    return heads
+
+
 def section(heading: str, path: Path | None = None) -> str:
     """The section that starts at the heading line beginning with ``heading`` (``"## A larger set"``), up to the
     next heading of its level or higher, outside fenced code. Looked up in README.md and docs/experiments.md (or

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from docs import headings
 from test_distributed import LOSS_TOL, MIN_COSINE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def github_anchor(heading: str) -> str:
 
 def test_contents_links_every_section_in_order():
     text = (ROOT / "README.md").read_text()
-    heads = _headings(ROOT / "README.md", 2)
+    heads = headings(ROOT / "README.md", 2)
     contents = text.split("**Contents:**", 1)[1].split("\n\n", 1)[0]
     links = re.findall(r"\[([^\]]+)\]\(#([^)]+)\)", contents)
     assert [t for t, _ in links] == heads
@@ -45,22 +46,11 @@ def test_contents_links_every_section_in_order():
     assert github_anchor("The paper's scale: GPUs, vLLM, more machines") == "the-papers-scale-gpus-vllm-more-machines"
 
 
-def _headings(path: Path, level: int) -> list[str]:
-    """The text of every heading of ``level`` in a markdown file, outside fenced code, in order."""
-    heads, fenced, mark = [], False, "#" * level + " "
-    for line in path.read_text().splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        elif not fenced and line.startswith(mark):
-            heads.append(line[len(mark):])
-    return heads
-
-
 def test_every_design_in_detail_links_each_section_of_docs_experiments_in_order():
     """docs/experiments.md holds each further design's section: its contents line and README's "Every design in
-    detail" list link every one of its sections in order, and every README link into it lands on a heading."""
+    detail" list link every one of its sections in order."""
     doc = ROOT / "docs" / "experiments.md"
-    heads = _headings(doc, 2)
+    heads = headings(doc, 2)
     assert len(heads) >= 16 and len(set(heads)) == len(heads)
     contents = doc.read_text().split("**Contents:**", 1)[1].split("\n## ", 1)[0]
     assert re.findall(r"\[(.+)\]\(#([^)]+)\)", contents) == [(h, github_anchor(h)) for h in heads]
@@ -70,7 +60,7 @@ def test_every_design_in_detail_links_each_section_of_docs_experiments_in_order(
 
 
 def _anchors(path: Path) -> set[str]:
-    return {github_anchor(h) for level in range(1, 7) for h in _headings(path, level)}
+    return {github_anchor(h) for level in range(1, 7) for h in headings(path, level)}
 
 
 def test_links_between_readme_and_docs_land_on_headings():
