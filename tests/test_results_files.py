@@ -36,9 +36,7 @@ def _ci(d: float, lo: float, hi: float) -> str:
 
 def _readme_tables() -> list[list[list[str]]]:
     """The markdown tables of README's reproduction section, as rows of cells (header first, separator dropped)."""
-    text = (ROOT / "README.md").read_text()
-    text = text[text.index(SECTION):]
-    text = text[:text.index("\n## ", 1)]
+    text = docs.section(SECTION)
     tables, cur = [], []
     for line in text.splitlines():
         if line.startswith("| "):
@@ -512,9 +510,7 @@ def test_readme_curricula_table_is_the_results_file_and_names_what_is_missing():
         assert d.arm == arm and d.config.seed == seed and d.config.iterations == 3
         rows = ps[(ps.arm == arm) & (ps.seed == seed)].sort_values("iteration")
         assert [r["heldout_full"] for r in d.rows()] == pytest.approx(rows.heldout_full.tolist())
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("## Beyond eva: the comparison")
-    assert curricula_markdown_table(res) in readme[start:readme.index("\n## ", start + 1)]
+    assert curricula_markdown_table(res) in docs.section("## Beyond eva: the comparison")
 
 
 METRICS = ROOT / "data" / "reproduction_metrics.json"
